@@ -1,0 +1,18 @@
+import type { Config } from 'jest';
+
+// Integration tests run the real mediasoup worker, HTTPS server and socket.io clients;
+// two jest workers on two cores keep them from starving each other.
+const config: Config = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/tests'],
+  testMatch: ['**/*.test.ts'],
+  transform: {
+    // Type-checking is done once by `tsc --noEmit` in `npm test`; jest only transpiles.
+    '^.+\\.ts$': ['ts-jest', { isolatedModules: true, tsconfig: '<rootDir>/tsconfig.json' }],
+  },
+  maxWorkers: 2,
+  testTimeout: 60_000,
+  verbose: true,
+};
+
+export default config;

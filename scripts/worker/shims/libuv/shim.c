@@ -1,0 +1,1 @@
+/* empty: the code is in the Debian system library */

@@ -1,0 +1,81 @@
+/**
+ * Assembles the server from its parts, once, in one place: logger → workers → media service →
+ * rooms → HTTPS + Express → signalling. `startServer()` is what `main.ts`, the tests and the
+ * benchmark call; `close()` undoes it in reverse order.
+ */
+import type https from 'node:https';
+import type { Config } from './config';
+import { createExpressApp } from './http/app';
+import { loadTlsMaterial } from './http/certificates';
+import { listenHttps } from './http/httpsServer';
+import { createLogger, type Logger } from './logger';
+import { MediaService } from './media/mediaService';
+import { WorkerPool } from './media/workerPool';
+import { RoomManager } from './rooms/RoomManager';
+import { createSignalling } from './signalling';
+import type { SignallingServer } from './signalling/types';
+
+export interface RunningServer {
+  /** e.g. https://127.0.0.1:4443 (loopback, for local clients and tests). */
+  readonly url: string;
+  readonly port: number;
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly workers: WorkerPool;
+  readonly media: MediaService;
+  readonly rooms: RoomManager;
+  readonly io: SignallingServer;
+  readonly httpsServer: https.Server;
+  /** Stops accepting, tells every room SERVER_SHUTDOWN, closes workers. Idempotent. */
+  close(): Promise<void>;
+}
+
+export async function startServer(config: Config, logger: Logger = createLogger(config.log)): Promise<RunningServer> {
+  const workers = await WorkerPool.create(config.media, logger);
+  const media = new MediaService(workers, config.media, logger);
+  const rooms = new RoomManager({
+    media,
+    maxPeers: config.rooms.maxPeers,
+    emptyTimeoutMs: config.rooms.emptyTimeoutMs,
+    logger,
+  });
+  const app = createExpressApp(
+    {
+      workers: () => ({ alive: workers.workers.filter((w) => !w.closed).length, configured: workers.configuredCount }),
+      rooms: () => rooms.stats(),
+    },
+    logger,
+  );
+
+  let listening: { server: https.Server; port: number };
+  try {
+    const tls = await loadTlsMaterial(config.http, logger);
+    listening = await listenHttps(app, tls, config.http.host, config.http.port);
+  } catch (error) {
+    workers.close();
+    throw error;
+  }
+  const { server: httpsServer, port } = listening;
+  const io = createSignalling(httpsServer, rooms, config.signalling, logger);
+  logger.info('server listening', {
+    component: 'app',
+    url: `https://localhost:${port}`,
+    host: config.http.host,
+    workers: workers.workers.length,
+    rtcListenIp: config.media.listenIp,
+    rtcPorts: `${config.media.rtcMinPort}-${config.media.rtcMaxPort}`,
+  });
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    (closing ??= (async () => {
+      rooms.closeAll('SERVER_SHUTDOWN');
+      // io.close() disconnects every socket and closes the HTTPS server.
+      await new Promise<void>((resolve) => void io.close(() => resolve()));
+      httpsServer.closeAllConnections();
+      workers.close();
+      logger.info('server closed', { component: 'app' });
+    })());
+
+  return { url: `https://127.0.0.1:${port}`, port, config, logger, workers, media, rooms, io, httpsServer, close };
+}

@@ -1,0 +1,138 @@
+/**
+ * All settings come from environment variables, parsed once at start by one zod schema.
+ * A bad value stops the server with a message naming the variable (see ConfigError).
+ * Every variable is documented in README.md and .env.example.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const ipAddress = z.union([z.ipv4(), z.ipv6()], { error: 'must be an IPv4 or IPv6 address' });
+
+const EnvSchema = z
+  .object({
+    /** HTTPS port. 0 picks a free port (tests). */
+    PORT: int(0, 65535).default(4443),
+    /** Address the HTTPS server listens on. */
+    LISTEN_HOST: z.string().min(1).default('0.0.0.0'),
+    /** Folder with `localhost+2.pem` / `localhost+2-key.pem` (mkcert) or where a dev cert is generated. */
+    CERTS_DIR: z.string().min(1).default('certs'),
+    /** Explicit certificate and key files (both or neither); they override CERTS_DIR's files. */
+    TLS_CERT_FILE: z.string().min(1).optional(),
+    TLS_KEY_FILE: z.string().min(1).optional(),
+
+    LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
+    /** json: one JSON object per line; pretty: coloured text. Default: pretty on a TTY, else json. */
+    LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
+
+    /** mediasoup workers (one process each). Default: one per core. */
+    MEDIASOUP_WORKERS: int(1, 64).optional(),
+    MEDIASOUP_LOG_LEVEL: z.enum(['debug', 'warn', 'error', 'none']).default('warn'),
+    /** Path of the mediasoup-worker binary. Default: what scripts/setup.sh provisioned. */
+    MEDIASOUP_WORKER_BIN: z.string().min(1).optional(),
+    /** UDP/TCP port range of the media transports. */
+    RTC_MIN_PORT: int(1024, 65535).default(40000),
+    RTC_MAX_PORT: int(1024, 65535).default(49999),
+    /** Address media transports bind to. */
+    RTC_LISTEN_IP: ipAddress.default('127.0.0.1'),
+    /** Address announced to clients in ICE candidates (needed when RTC_LISTEN_IP is 0.0.0.0). */
+    RTC_ANNOUNCED_ADDRESS: z.string().min(1).optional(),
+    /** Initial outgoing bitrate estimate of WebRTC transports, bits/s. */
+    RTC_INITIAL_OUTGOING_BITRATE: int(100_000, 100_000_000).default(1_000_000),
+
+    /** Maximum peers in one room. */
+    ROOM_MAX_PEERS: int(1, 10_000).default(50),
+    /** How long an empty room keeps its router before closing; 0 closes at once. */
+    ROOM_EMPTY_TIMEOUT_MS: int(0, 86_400_000).default(5_000),
+    /** A socket that has not joined within this time is disconnected. */
+    JOIN_TIMEOUT_MS: int(1_000, 3_600_000).default(30_000),
+    /** Largest socket.io message accepted; bigger ones close that socket only. */
+    MAX_MESSAGE_BYTES: int(1_024, 16_777_216).default(262_144),
+  })
+  .superRefine((env, ctx) => {
+    if (env.RTC_MIN_PORT >= env.RTC_MAX_PORT) {
+      ctx.addIssue({ code: 'custom', path: ['RTC_MAX_PORT'], message: 'must be greater than RTC_MIN_PORT' });
+    }
+    if (Boolean(env.TLS_CERT_FILE) !== Boolean(env.TLS_KEY_FILE)) {
+      ctx.addIssue({ code: 'custom', path: ['TLS_KEY_FILE'], message: 'TLS_CERT_FILE and TLS_KEY_FILE go together' });
+    }
+    if (env.RTC_LISTEN_IP === '0.0.0.0' && !env.RTC_ANNOUNCED_ADDRESS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['RTC_ANNOUNCED_ADDRESS'],
+        message: 'is required when RTC_LISTEN_IP is 0.0.0.0 (the address clients can reach)',
+      });
+    }
+  });
+
+type Env = z.output<typeof EnvSchema>;
+
+export interface Config {
+  http: {
+    port: number;
+    host: string;
+    certsDir: string;
+    certFile?: string;
+    keyFile?: string;
+  };
+  log: { level: Env['LOG_LEVEL']; format: 'json' | 'pretty' };
+  media: {
+    numWorkers: number;
+    workerLogLevel: Env['MEDIASOUP_LOG_LEVEL'];
+    workerBin?: string;
+    rtcMinPort: number;
+    rtcMaxPort: number;
+    listenIp: string;
+    announcedAddress?: string;
+    initialOutgoingBitrate: number;
+  };
+  rooms: { maxPeers: number; emptyTimeoutMs: number };
+  signalling: { joinTimeoutMs: number; maxMessageBytes: number };
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  ${problems.join('\n  ')}`);
+  }
+}
+
+/** Parses the environment; throws ConfigError listing every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // Empty strings count as unset, so `PORT= npm start` means the default.
+  const defined = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = EnvSchema.safeParse(defined);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const name = String(issue.path[0] ?? 'environment');
+        const value = defined[name];
+        return `${name}${value !== undefined ? `=${JSON.stringify(value)}` : ''}: ${issue.message}`;
+      }),
+    );
+  }
+  const e = parsed.data;
+  return {
+    http: {
+      port: e.PORT,
+      host: e.LISTEN_HOST,
+      certsDir: path.resolve(e.CERTS_DIR),
+      certFile: e.TLS_CERT_FILE && path.resolve(e.TLS_CERT_FILE),
+      keyFile: e.TLS_KEY_FILE && path.resolve(e.TLS_KEY_FILE),
+    },
+    log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : 'json') },
+    media: {
+      numWorkers: e.MEDIASOUP_WORKERS ?? os.availableParallelism(),
+      workerLogLevel: e.MEDIASOUP_LOG_LEVEL,
+      workerBin: e.MEDIASOUP_WORKER_BIN,
+      rtcMinPort: e.RTC_MIN_PORT,
+      rtcMaxPort: e.RTC_MAX_PORT,
+      listenIp: e.RTC_LISTEN_IP,
+      announcedAddress: e.RTC_ANNOUNCED_ADDRESS,
+      initialOutgoingBitrate: e.RTC_INITIAL_OUTGOING_BITRATE,
+    },
+    rooms: { maxPeers: e.ROOM_MAX_PEERS, emptyTimeoutMs: e.ROOM_EMPTY_TIMEOUT_MS },
+    signalling: { joinTimeoutMs: e.JOIN_TIMEOUT_MS, maxMessageBytes: e.MAX_MESSAGE_BYTES },
+  };
+}

@@ -1,0 +1,36 @@
+/**
+ * Structured logs: JSON lines by default (pretty on a TTY). Every line carries `component`
+ * and, through child loggers, the ids an operator greps for: roomId, peerId, workerPid.
+ * Messages follow `'method() | what happened'` with ids as fields, not inside the text.
+ *
+ *   tail -f server.log | grep '"roomId":"standup"'
+ */
+import winston from 'winston';
+import type { Config } from '../config';
+
+export type Logger = winston.Logger;
+
+export function createLogger(config: Config['log']): Logger {
+  const format =
+    config.format === 'json'
+      ? winston.format.combine(winston.format.timestamp(), winston.format.errors({ stack: true }), winston.format.json())
+      : winston.format.combine(
+          winston.format.timestamp({ format: 'HH:mm:ss.SSS' }),
+          winston.format.errors({ stack: true }),
+          winston.format.colorize(),
+          winston.format.printf(({ timestamp, level, message, component, stack, ...fields }) => {
+            const extra = Object.keys(fields).length ? ` ${JSON.stringify(fields)}` : '';
+            return `${String(timestamp)} ${level} [${String(component ?? 'app')}] ${String(message)}${extra}${stack ? `\n${String(stack)}` : ''}`;
+          }),
+        );
+  return winston.createLogger({
+    level: config.level,
+    format,
+    transports: [new winston.transports.Console()],
+  });
+}
+
+/** A logger that drops everything (for domain unit tests). */
+export function createSilentLogger(): Logger {
+  return winston.createLogger({ silent: true, transports: [new winston.transports.Console({ silent: true })] });
+}

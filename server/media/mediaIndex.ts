@@ -1,0 +1,149 @@
+/**
+ * The by-id index of every mediasoup object, kept in the objects' own appData and maintained
+ * ONLY from mediasoup's observer events (newworker, newrouter, newtransport, newproducer,
+ * newconsumer, close), so it can never disagree with what mediasoup holds:
+ *
+ *   worker.appData    = { routers, transports, producers, consumers }   (all of that worker)
+ *   router.appData    = { transports, producers, consumers, ...creator's appData }
+ *   transport.appData = { producers, consumers, ...creator's appData }
+ *
+ * The rest of the server keeps ids and resolves them here (lookups throw NotFoundError).
+ */
+import * as mediasoup from 'mediasoup';
+import type * as ms from 'mediasoup/types';
+import { NotFoundError } from '../errors';
+
+export type WorkerAppData = {
+  routers: Map<string, IndexedRouter>;
+  transports: Map<string, IndexedTransport>;
+  producers: Map<string, ms.Producer>;
+  consumers: Map<string, ms.Consumer>;
+};
+export type RouterAppData = {
+  transports: Map<string, IndexedTransport>;
+  producers: Map<string, ms.Producer>;
+  consumers: Map<string, ms.Consumer>;
+  /** Set by the creator: the room this router serves. */
+  roomId?: string;
+};
+export type TransportAppData = {
+  producers: Map<string, ms.Producer>;
+  consumers: Map<string, ms.Consumer>;
+  /** Set by the creator: the owning peer and what the transport is for. */
+  peerId?: string;
+  direction?: 'send' | 'recv';
+};
+
+export type IndexedWorker = ms.Worker<WorkerAppData>;
+export type IndexedRouter = ms.Router<RouterAppData>;
+export type IndexedTransport = ms.Transport<TransportAppData>;
+
+let installed = false;
+
+/** Hooks the index onto mediasoup.observer. Idempotent; call before creating any worker. */
+export function installMediaIndex(): void {
+  if (installed) return;
+  installed = true;
+  mediasoup.observer.on('newworker', (worker) => indexWorker(worker));
+}
+
+function indexWorker(worker: ms.Worker): void {
+  const w = Object.assign(worker.appData, {
+    routers: new Map(),
+    transports: new Map(),
+    producers: new Map(),
+    consumers: new Map(),
+  } satisfies WorkerAppData) as WorkerAppData;
+
+  worker.observer.on('newrouter', (router) => {
+    const r = Object.assign(router.appData, {
+      transports: new Map(),
+      producers: new Map(),
+      consumers: new Map(),
+    } satisfies Omit<RouterAppData, 'roomId'>) as RouterAppData;
+    w.routers.set(router.id, router as IndexedRouter);
+    router.observer.once('close', () => w.routers.delete(router.id));
+
+    router.observer.on('newtransport', (transport) => {
+      const t = Object.assign(transport.appData, {
+        producers: new Map(),
+        consumers: new Map(),
+      } satisfies Omit<TransportAppData, 'peerId' | 'direction'>) as TransportAppData;
+      const indexed = transport as IndexedTransport;
+      w.transports.set(transport.id, indexed);
+      r.transports.set(transport.id, indexed);
+      transport.observer.once('close', () => {
+        w.transports.delete(transport.id);
+        r.transports.delete(transport.id);
+      });
+
+      transport.observer.on('newproducer', (producer) => {
+        for (const map of [w.producers, r.producers, t.producers]) map.set(producer.id, producer);
+        producer.observer.once('close', () => {
+          for (const map of [w.producers, r.producers, t.producers]) map.delete(producer.id);
+        });
+      });
+      transport.observer.on('newconsumer', (consumer) => {
+        for (const map of [w.consumers, r.consumers, t.consumers]) map.set(consumer.id, consumer);
+        consumer.observer.once('close', () => {
+          for (const map of [w.consumers, r.consumers, t.consumers]) map.delete(consumer.id);
+        });
+      });
+    });
+  });
+}
+
+/** By-id look-ups over the index of a set of workers (a worker pool). */
+export class MediaIndex {
+  constructor(private readonly workers: () => Iterable<IndexedWorker>) {}
+
+  findRouter(id: string): IndexedRouter | undefined {
+    return this.find((w) => w.appData.routers.get(id));
+  }
+  findTransport(id: string): IndexedTransport | undefined {
+    return this.find((w) => w.appData.transports.get(id));
+  }
+  findProducer(id: string): ms.Producer | undefined {
+    return this.find((w) => w.appData.producers.get(id));
+  }
+  findConsumer(id: string): ms.Consumer | undefined {
+    return this.find((w) => w.appData.consumers.get(id));
+  }
+
+  getRouter(id: string): IndexedRouter {
+    return this.findRouter(id) ?? notFound('router', id);
+  }
+  getTransport(id: string): IndexedTransport {
+    return this.findTransport(id) ?? notFound('transport', id);
+  }
+  getProducer(id: string): ms.Producer {
+    return this.findProducer(id) ?? notFound('producer', id);
+  }
+  getConsumer(id: string): ms.Consumer {
+    return this.findConsumer(id) ?? notFound('consumer', id);
+  }
+
+  /** Object counts over all workers (metrics, leak checks). */
+  counts(): { routers: number; transports: number; producers: number; consumers: number } {
+    const total = { routers: 0, transports: 0, producers: 0, consumers: 0 };
+    for (const { appData } of this.workers()) {
+      total.routers += appData.routers.size;
+      total.transports += appData.transports.size;
+      total.producers += appData.producers.size;
+      total.consumers += appData.consumers.size;
+    }
+    return total;
+  }
+
+  private find<T>(pick: (worker: IndexedWorker) => T | undefined): T | undefined {
+    for (const worker of this.workers()) {
+      const found = pick(worker);
+      if (found) return found;
+    }
+    return undefined;
+  }
+}
+
+function notFound(what: string, id: string): never {
+  throw new NotFoundError(what, id);
+}

@@ -1,0 +1,84 @@
+/**
+ * Creates, finds and closes rooms. Creation is serialised per room id (two first joins never
+ * create two routers) and admission happens synchronously inside Room.join (the cap is exact).
+ */
+import type { CloseReason } from '../../shared/contract';
+import { AppError } from '../errors';
+import type { Logger } from '../logger';
+import type { MediaPort, PeerChannel } from './ports';
+import { Room, type JoinResult } from './Room';
+
+export interface RoomManagerOptions {
+  media: MediaPort;
+  maxPeers: number;
+  emptyTimeoutMs: number;
+  logger: Logger;
+}
+
+export class RoomManager {
+  readonly #rooms = new Map<string, Room>();
+  /** Rooms whose router is being created: later callers await the same promise. */
+  readonly #creating = new Map<string, Promise<Room>>();
+  readonly #opts: RoomManagerOptions;
+  readonly #log: Logger;
+  #closed = false;
+
+  constructor(opts: RoomManagerOptions) {
+    this.#opts = opts;
+    this.#log = opts.logger.child({ component: 'RoomManager' });
+  }
+
+  get rooms(): ReadonlyMap<string, Room> {
+    return this.#rooms;
+  }
+
+  stats(): { rooms: number; peers: number } {
+    let peers = 0;
+    for (const room of this.#rooms.values()) peers += room.peerCount;
+    return { rooms: this.#rooms.size, peers };
+  }
+
+  /** The open room with this id, created (with its router) if there is none. */
+  async getOrCreateRoom(roomId: string): Promise<Room> {
+    if (this.#closed) throw new AppError('ROOM_CLOSED', 'the server is shutting down');
+    const existing = this.#rooms.get(roomId);
+    if (existing && !existing.closed) return existing;
+    const pending = this.#creating.get(roomId);
+    if (pending) return pending;
+
+    const creation = Room.create({
+      roomId,
+      media: this.#opts.media,
+      maxPeers: this.#opts.maxPeers,
+      emptyTimeoutMs: this.#opts.emptyTimeoutMs,
+      logger: this.#opts.logger,
+    })
+      .then((room) => {
+        this.#rooms.set(roomId, room);
+        room.onClose(() => {
+          if (this.#rooms.get(roomId) === room) this.#rooms.delete(roomId);
+        });
+        return room;
+      })
+      .finally(() => this.#creating.delete(roomId));
+    this.#creating.set(roomId, creation);
+    return creation;
+  }
+
+  /** Joins a peer into a room (created on first join). Throws ROOM_FULL when at the cap. */
+  async join(roomId: string, displayName: string | undefined, channel: PeerChannel): Promise<JoinResult & { room: Room }> {
+    // A room can close (empty timeout) between its creation and this join: then take a new one.
+    for (let attempt = 0; ; attempt++) {
+      const room = await this.getOrCreateRoom(roomId);
+      if (room.closed && attempt < 2) continue;
+      return { room, ...room.join(displayName, channel) };
+    }
+  }
+
+  /** Closes every room (server shutdown). */
+  closeAll(reason: CloseReason): void {
+    this.#closed = true;
+    for (const room of [...this.#rooms.values()]) room.close(reason);
+    this.#log.info('closeAll() | all rooms closed', { reason });
+  }
+}

@@ -1,0 +1,205 @@
+/**
+ * The client/server contract: every event name, its payload schema, its response type, and
+ * the server → client notifications. Imported unchanged by the server, the tests and clients.
+ *
+ * Requests: `socket.emit(name, payload, ack)`; the ack receives `Ack<Response>`.
+ * Notifications: `socket.on(name, payload => …)`, no ack.
+ */
+import { z } from 'zod';
+import type { ErrorBody } from './errors';
+import {
+  DtlsParametersSchema,
+  MediaKindSchema,
+  RtpCapabilitiesSchema,
+  RtpParametersSchema,
+  type DtlsParameters,
+  type IceCandidate,
+  type IceParameters,
+  type MediaKind,
+  type RtpCapabilities,
+  type RtpParameters,
+  type SctpParameters,
+} from './media';
+
+/** Longest display name accepted (join payload and handshake auth). */
+export const DISPLAY_NAME_MAX = 64;
+/** Ids the server hands out are UUIDs; anything longer than this is refused before a look-up. */
+const ID_MAX = 64;
+
+const id = z.string().min(1).max(ID_MAX);
+const displayName = z.string().trim().min(1).max(DISPLAY_NAME_MAX);
+const port = z.number().int().min(1).max(65535);
+const ip = z.union([z.ipv4(), z.ipv6()]);
+/** App data attached to a producer: small, flat and JSON-only. */
+const appData = z
+  .record(z.string().max(64), z.union([z.string().max(256), z.number(), z.boolean(), z.null()]))
+  .refine((o) => Object.keys(o).length <= 16, 'appData holds at most 16 keys');
+
+// ---- request payloads ------------------------------------------------------------------------
+
+export const EmptyRequestSchema = z.object({});
+
+export const JoinRequestSchema = z.object({ displayName: displayName.optional() });
+
+export const CreateTransportRequestSchema = z.object({
+  direction: z.enum(['send', 'recv']),
+  type: z.enum(['webrtc', 'plain']).default('webrtc'),
+  /** plain only: learn the remote address from the first packet received. Default false. */
+  comedia: z.boolean().optional(),
+  /** plain only: RTP and RTCP on one port. Default true. */
+  rtcpMux: z.boolean().optional(),
+  /** webrtc only: open an SCTP association (DataChannels). Default false. */
+  sctp: z.boolean().optional(),
+});
+
+const ConnectWebRtcTransportSchema = z.object({ transportId: id, dtlsParameters: DtlsParametersSchema });
+const ConnectPlainTransportSchema = z.object({ transportId: id, ip, port, rtcpPort: port.optional() });
+export const ConnectTransportRequestSchema = z.union([ConnectWebRtcTransportSchema, ConnectPlainTransportSchema]);
+
+export const ProduceRequestSchema = z.object({
+  transportId: id,
+  kind: MediaKindSchema,
+  rtpParameters: RtpParametersSchema,
+  appData: appData.optional(),
+});
+
+export const ConsumeRequestSchema = z.object({
+  transportId: id,
+  producerId: id,
+  rtpCapabilities: RtpCapabilitiesSchema,
+});
+
+export const ConsumerRequestSchema = z.object({ consumerId: id });
+export const ProducerRequestSchema = z.object({ producerId: id });
+export const TransportRequestSchema = z.object({ transportId: id });
+
+/** Event name → payload schema. The server validates every payload with these. */
+export const requestSchemas = {
+  getRouterRtpCapabilities: EmptyRequestSchema,
+  join: JoinRequestSchema,
+  createTransport: CreateTransportRequestSchema,
+  connectTransport: ConnectTransportRequestSchema,
+  closeTransport: TransportRequestSchema,
+  produce: ProduceRequestSchema,
+  pauseProducer: ProducerRequestSchema,
+  resumeProducer: ProducerRequestSchema,
+  closeProducer: ProducerRequestSchema,
+  consume: ConsumeRequestSchema,
+  pauseConsumer: ConsumerRequestSchema,
+  resumeConsumer: ConsumerRequestSchema,
+  closeConsumer: ConsumerRequestSchema,
+  leave: EmptyRequestSchema,
+} as const;
+
+export type RequestName = keyof typeof requestSchemas;
+export const requestNames = Object.keys(requestSchemas) as RequestName[];
+/** What a client sends (defaults not yet applied). */
+export type RequestPayload<E extends RequestName> = z.input<(typeof requestSchemas)[E]>;
+/** What the server handles (after validation and defaults). */
+export type ParsedRequest<E extends RequestName> = z.output<(typeof requestSchemas)[E]>;
+
+export function isRequestName(name: string): name is RequestName {
+  return Object.prototype.hasOwnProperty.call(requestSchemas, name);
+}
+
+// ---- responses -------------------------------------------------------------------------------
+
+export interface PeerInfo {
+  peerId: string;
+  displayName: string;
+}
+
+export interface ProducerInfo {
+  producerId: string;
+  peerId: string;
+  kind: MediaKind;
+  paused: boolean;
+}
+
+export interface WebRtcTransportCreated {
+  transportId: string;
+  iceParameters: IceParameters;
+  iceCandidates: IceCandidate[];
+  dtlsParameters: DtlsParameters;
+  sctpParameters?: SctpParameters;
+}
+
+export interface PlainTransportCreated {
+  transportId: string;
+  ip: string;
+  port: number;
+  rtcpPort?: number;
+}
+
+export type TransportCreated = WebRtcTransportCreated | PlainTransportCreated;
+
+export interface ConsumerCreated {
+  consumerId: string;
+  producerId: string;
+  kind: MediaKind;
+  rtpParameters: RtpParameters;
+  type: 'simple' | 'simulcast' | 'svc' | 'pipe';
+  /** Always true: the client resumes the consumer when it is ready to render it. */
+  paused: true;
+}
+
+export type Empty = Record<string, never>;
+
+/** Event name → `data` of a successful ack. */
+export interface ResponseMap {
+  getRouterRtpCapabilities: { rtpCapabilities: RtpCapabilities };
+  join: { peerId: string; roomId: string; peers: PeerInfo[]; producers: ProducerInfo[] };
+  createTransport: TransportCreated;
+  connectTransport: Empty;
+  closeTransport: Empty;
+  produce: { producerId: string };
+  pauseProducer: Empty;
+  resumeProducer: Empty;
+  closeProducer: Empty;
+  consume: ConsumerCreated;
+  pauseConsumer: Empty;
+  resumeConsumer: Empty;
+  closeConsumer: Empty;
+  leave: Empty;
+}
+
+export type Ack<T> = { ok: true; data: T } | { ok: false; error: ErrorBody };
+export type AckOf<E extends RequestName> = Ack<ResponseMap[E]>;
+
+// ---- server → client notifications ---------------------------------------------------------
+
+export type CloseReason =
+  /** The room's router or worker went away. */
+  | 'MEDIA_FAILURE'
+  /** The server is shutting down. */
+  | 'SERVER_SHUTDOWN'
+  /** An operator closed the room. */
+  | 'CLOSED_BY_ADMIN';
+
+export interface NotificationMap {
+  peerJoined: PeerInfo;
+  peerLeft: { peerId: string };
+  newProducer: { producerId: string; peerId: string; kind: MediaKind };
+  producerClosed: { producerId: string; peerId: string };
+  producerPaused: { producerId: string; peerId: string };
+  producerResumed: { producerId: string; peerId: string };
+  consumerClosed: { consumerId: string; producerId: string };
+  roomClosed: { reason: CloseReason };
+}
+export type NotificationName = keyof NotificationMap;
+
+// ---- socket.io typings -----------------------------------------------------------------------
+
+/** `Server<ClientToServerEvents, ServerToClientEvents>` / `Socket<ServerToClientEvents, ClientToServerEvents>`. */
+export type ClientToServerEvents = {
+  [E in RequestName]: (payload: RequestPayload<E>, ack: (response: AckOf<E>) => void) => void;
+};
+export type ServerToClientEvents = {
+  [E in NotificationName]: (payload: NotificationMap[E]) => void;
+};
+
+/** Handshake `auth` of a room namespace connection. */
+export const HandshakeAuthSchema = z.object({ displayName: displayName.optional() }).optional();
+export type HandshakeAuth = z.input<typeof HandshakeAuthSchema>;
+
+export type { DtlsParameters, MediaKind, RtpCapabilities, RtpParameters };

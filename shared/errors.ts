@@ -1,0 +1,33 @@
+/**
+ * Error codes carried by every failed ack: `{ ok: false, error: { code, message } }`.
+ * Stable strings: clients switch on them, operators grep for them.
+ */
+export const ErrorCodes = [
+  /** The payload failed validation against the contract's schema. Also: unknown event name. */
+  'BAD_REQUEST',
+  /** The event needs a joined peer and this socket has not joined. */
+  'NOT_JOINED',
+  /** `join` was sent twice on one socket. */
+  'ALREADY_JOINED',
+  /** The room already holds its maximum number of peers. */
+  'ROOM_FULL',
+  /** No such transport / producer / consumer in the caller's reach (own objects, own room). */
+  'NOT_FOUND',
+  /** The router cannot produce a consumer for these rtpCapabilities. */
+  'CANNOT_CONSUME',
+  /** The caller may not do that (e.g. produce on a recv transport). */
+  'FORBIDDEN',
+  /** The room is closing or closed. */
+  'ROOM_CLOSED',
+  /** Client side only: no ack arrived in time. */
+  'TIMEOUT',
+  /** Something failed on the server; it is logged with a stack. */
+  'INTERNAL',
+] as const;
+
+export type ErrorCode = (typeof ErrorCodes)[number];
+
+export interface ErrorBody {
+  code: ErrorCode;
+  message: string;
+}
