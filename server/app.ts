@@ -52,7 +52,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     const tls = await loadTlsMaterial(config.http, logger);
     listening = await listenHttps(app, tls, config.http.host, config.http.port);
   } catch (error) {
-    workers.close();
+    await workers.close();
     throw error;
   }
   const { server: httpsServer, port } = listening;
@@ -73,7 +73,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       // io.close() disconnects every socket and closes the HTTPS server.
       await new Promise<void>((resolve) => void io.close(() => resolve()));
       httpsServer.closeAllConnections();
-      workers.close();
+      await workers.close();
       logger.info('server closed', { component: 'app' });
     })());
 

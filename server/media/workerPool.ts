@@ -64,9 +64,19 @@ export class WorkerPool {
     return best;
   }
 
-  close(): void {
+  /** Closes every worker and waits (up to 5 s) for their processes to exit. */
+  async close(): Promise<void> {
     this.#closed = true;
-    for (const worker of this.#workers.splice(0)) worker.close();
+    const exits = this.#workers.splice(0).map((worker) => {
+      const exited = new Promise<void>((resolve) => {
+        if (worker.subprocessClosed) return resolve();
+        worker.once('subprocessclose', () => resolve());
+        setTimeout(resolve, 5_000).unref();
+      });
+      worker.close();
+      return exited;
+    });
+    await Promise.all(exits);
   }
 
   async #spawn(): Promise<IndexedWorker> {

@@ -1,0 +1,49 @@
+/** Configuration: defaults that work, and a clear refusal naming each bad variable. */
+import { spawnSync } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import { ConfigError, loadConfig } from '../../server/config';
+
+const repo = path.resolve(__dirname, '../..');
+const node = path.join(repo, 'node_modules/.bin/node');
+
+test('defaults: HTTPS on 4443, one worker per core, room cap and empty timeout set', () => {
+  const config = loadConfig({});
+  expect(config.http.port).toBe(4443);
+  expect(config.media.numWorkers).toBe(os.availableParallelism());
+  expect(config.media).toMatchObject({ rtcMinPort: 40000, rtcMaxPort: 49999, listenIp: '127.0.0.1' });
+  expect(config.rooms).toEqual({ maxPeers: 50, emptyTimeoutMs: 5000 });
+});
+
+test('every bad variable is named in one error', () => {
+  let error: unknown;
+  try {
+    loadConfig({ RTC_MIN_PORT: 'abc', ROOM_MAX_PEERS: '0', LOG_LEVEL: 'loud' });
+  } catch (e) {
+    error = e;
+  }
+  expect(error).toBeInstanceOf(ConfigError);
+  const problems = (error as ConfigError).problems.join('\n');
+  expect(problems).toMatch(/^RTC_MIN_PORT="abc": /m);
+  expect(problems).toMatch(/^ROOM_MAX_PEERS="0": /m);
+  expect(problems).toMatch(/^LOG_LEVEL="loud": /m);
+});
+
+test('cross-field rules: port range order, cert+key together, announced address with 0.0.0.0', () => {
+  expect(() => loadConfig({ RTC_MIN_PORT: '50000', RTC_MAX_PORT: '40000' })).toThrow(/RTC_MAX_PORT.*greater than RTC_MIN_PORT/);
+  expect(() => loadConfig({ TLS_CERT_FILE: 'a.pem' })).toThrow(/TLS_KEY_FILE/);
+  expect(() => loadConfig({ RTC_LISTEN_IP: '0.0.0.0' })).toThrow(/RTC_ANNOUNCED_ADDRESS/);
+  expect(loadConfig({ RTC_LISTEN_IP: '0.0.0.0', RTC_ANNOUNCED_ADDRESS: '192.0.2.10' }).media.announcedAddress).toBe('192.0.2.10');
+});
+
+test('the server process exits non-zero on RTC_MIN_PORT=abc, naming the variable', () => {
+  const run = spawnSync(node, ['--import', 'tsx', 'server/main.ts'], {
+    cwd: repo,
+    env: { ...process.env, RTC_MIN_PORT: 'abc', PORT: '0' },
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  expect(run.status).toBe(2);
+  expect(run.stderr).toContain('RTC_MIN_PORT="abc"');
+  expect(run.stdout).not.toContain('server listening');
+});
