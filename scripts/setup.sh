@@ -52,7 +52,7 @@ node=node_modules/.bin/node
 
 # --- 3. mediasoup worker -----------------------------------------------------------------------
 record=node_modules/.mediasoup-worker-bin
-mediasoup_version=$("$node" -p 'require("mediasoup/package.json").version')
+mediasoup_version=$("$node" -p 'JSON.parse(require("fs").readFileSync("node_modules/mediasoup/package.json", "utf8")).version')
 own="node_modules/mediasoup/worker/out/Release/mediasoup-worker"
 source="${MEDIASOUP_WORKER_SOURCE:-auto}"
 worker_bin=""
