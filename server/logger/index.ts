@@ -10,13 +10,29 @@ import type { Config } from '../config';
 
 export type Logger = winston.Logger;
 
+/** Error objects in log fields become { name, message, stack } (JSON.stringify would give {}). */
+const serializeErrorFields = winston.format((info) => {
+  for (const [key, value] of Object.entries(info)) {
+    if (value instanceof Error) {
+      info[key] = { name: value.name, message: value.message, ...('code' in value ? { code: value.code } : {}), stack: value.stack };
+    }
+  }
+  return info;
+});
+
 export function createLogger(config: Config['log']): Logger {
   const format =
     config.format === 'json'
-      ? winston.format.combine(winston.format.timestamp(), winston.format.errors({ stack: true }), winston.format.json())
+      ? winston.format.combine(
+          winston.format.timestamp(),
+          winston.format.errors({ stack: true }),
+          serializeErrorFields(),
+          winston.format.json(),
+        )
       : winston.format.combine(
           winston.format.timestamp({ format: 'HH:mm:ss.SSS' }),
           winston.format.errors({ stack: true }),
+          serializeErrorFields(),
           winston.format.colorize(),
           winston.format.printf(({ timestamp, level, message, component, stack, ...fields }) => {
             const extra = Object.keys(fields).length ? ` ${JSON.stringify(fields)}` : '';

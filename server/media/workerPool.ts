@@ -90,7 +90,7 @@ export class WorkerPool {
     worker.on('died', (error) => {
       const at = this.#workers.indexOf(worker);
       if (at >= 0) this.#workers.splice(at, 1);
-      log.error('worker died', { error, routers: worker.appData.routers.size });
+      log.error('worker died', { error });
       if (this.#closed) return;
       this.#spawn().catch((spawnError: unknown) =>
         this.#logger.error('could not replace a dead worker', { error: spawnError }),

@@ -132,6 +132,9 @@ export class Peer {
   async produce(req: ParsedRequest<'produce'>): Promise<string> {
     const transport = this.#getTransport(req.transportId);
     if (transport.direction !== 'send') throw new ForbiddenError(`transport ${req.transportId} is a recv transport: produce needs a send transport`);
+    // mediasoup does not check that the codecs match the declared kind; consumers would inherit the lie.
+    const foreign = req.rtpParameters.codecs.find((codec) => !codec.mimeType.toLowerCase().startsWith(`${req.kind}/`));
+    if (foreign) throw new BadRequestError(`codec ${foreign.mimeType} does not match kind '${req.kind}'`);
     const producerId = await this.#media.produce(req.transportId, {
       kind: req.kind,
       rtpParameters: req.rtpParameters,

@@ -126,11 +126,14 @@ export class Room {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#emptyTimer);
-    for (const peer of this.#peers.values()) {
+    // Empty the map first: a channel's close() can call back into leave() synchronously (the
+    // socket's disconnect handler), which must then find nobody to announce a peerLeft to.
+    const peers = [...this.#peers.values()];
+    this.#peers.clear();
+    for (const peer of peers) {
       peer.close();
       if (reason !== 'EMPTY') peer.channel.close(reason);
     }
-    this.#peers.clear();
     this.#media.closeRouter(this.routerId);
     this.#log.info('close() | room closed', { reason, routerId: this.routerId });
     for (const listener of this.#closeListeners) listener(reason);

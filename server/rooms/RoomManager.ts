@@ -54,6 +54,11 @@ export class RoomManager {
       logger: this.#opts.logger,
     })
       .then((room) => {
+        if (this.#closed) {
+          // closeAll() ran while this router was being created: do not open a room after shutdown.
+          room.close('SERVER_SHUTDOWN');
+          throw new AppError('ROOM_CLOSED', 'the server is shutting down');
+        }
         this.#rooms.set(roomId, room);
         room.onClose(() => {
           if (this.#rooms.get(roomId) === room) this.#rooms.delete(roomId);

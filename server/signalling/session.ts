@@ -54,7 +54,8 @@ export class SocketSession {
       ack({ ok: false, error: { code: 'BAD_REQUEST', message: `unknown event '${event.slice(0, 64)}'` } });
       return;
     }
-    this.#queue = this.#queue.then(() => this.#handle(event, args[0] ?? {}, ack));
+    // Only an omitted payload means `{}`; an explicit null (or any non-object) is validated and refused.
+    this.#queue = this.#queue.then(() => this.#handle(event, args.length > 0 ? args[0] : {}, ack));
   }
 
   async #handle(event: RequestName, payload: unknown, ack: AckFn): Promise<void> {
