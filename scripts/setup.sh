@@ -69,7 +69,7 @@ main() {
     worker_bin=$(bash scripts/worker/build-worker.sh --cached-only "$mediasoup_version" 2>/dev/null || true)
     if [ -z "$worker_bin" ] && [ "$source" != build ]; then
       say "trying mediasoup's own worker install (prebuilt download; fails fast without internet)"
-      (cd node_modules/mediasoup && env -u MEDIASOUP_WORKER_BIN timeout 600 "$OLDPWD/$node" npm-scripts.mjs postinstall) \
+      (cd node_modules/mediasoup && env -u MEDIASOUP_WORKER_BIN PIP_RETRIES=0 PIP_DEFAULT_TIMEOUT=10 timeout 600 "$OLDPWD/$node" npm-scripts.mjs postinstall) \
         >/tmp/confsfu-mediasoup-postinstall.log 2>&1 || say "mediasoup's own install could not get a worker here"
       [ -x "$own" ] && worker_bin="$PWD/$own"
     fi
