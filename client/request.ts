@@ -50,6 +50,7 @@ export async function request<E extends RequestName>(
     };
     ack = await emitter.emitWithAck(event, payload);
   } catch {
+    if (!socket.connected) throw new RequestError('DISCONNECTED', `'${event}' got no answer: the socket is disconnected`, event);
     throw new RequestError('TIMEOUT', `no answer to '${event}' within ${timeoutMs} ms`, event);
   }
   if (ack.ok) return ack.data;

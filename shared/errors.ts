@@ -21,6 +21,8 @@ export const ErrorCodes = [
   'ROOM_CLOSED',
   /** Client side only: no ack arrived in time. */
   'TIMEOUT',
+  /** Client side only: the socket was not connected, or dropped before the ack arrived. */
+  'DISCONNECTED',
   /** Something failed on the server; it is logged with a stack. */
   'INTERNAL',
 ] as const;

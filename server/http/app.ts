@@ -2,7 +2,6 @@
  * The Express app: health/readiness probes, a small stats endpoint for operators, and the
  * built demo page (dist/demo) when present. No signalling here (that is socket.io's).
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import express, { type ErrorRequestHandler, type Express } from 'express';
 import type { Logger } from '../logger';
@@ -35,13 +34,11 @@ export function createExpressApp(probes: AppProbes, logger: Logger): Express {
     res.json({ workers: probes.workers(), ...probes.rooms() });
   });
 
-  if (fs.existsSync(DEMO_DIR)) {
-    app.use(express.static(DEMO_DIR, { index: 'index.html', maxAge: '1m' }));
-  } else {
-    app.get('/', (_req, res) => {
-      res.type('text').send('Demo not built: run `npm run build:demo`. Signalling: socket.io namespace /rooms/<roomId>.');
-    });
-  }
+  // Mounted even when dist/demo does not exist yet, so a demo built later is served.
+  app.use(express.static(DEMO_DIR, { index: 'index.html', maxAge: '1m' }));
+  app.get('/', (_req, res) => {
+    res.type('text').send('Demo not built: run `npm run build:demo`. Signalling: socket.io namespace /rooms/<roomId>.');
+  });
 
   app.use((_req, res) => {
     res.status(404).json({ error: { code: 'NOT_FOUND', message: 'no such route' } });

@@ -6,10 +6,10 @@ export interface WaitOptions {
 
 /**
  * Calls `probe` until it returns something other than undefined, and returns that.
- * On timeout, throws with `description` and the last value `describeLast` made of the probe.
+ * On timeout, throws naming `description` (a function may report the last state it saw).
  */
 export async function waitFor<T>(
-  description: string,
+  description: string | (() => string),
   probe: () => Promise<T | undefined>,
   { timeoutMs = 15_000, intervalMs = 250 }: WaitOptions = {},
 ): Promise<T> {
@@ -24,7 +24,7 @@ export async function waitFor<T>(
     }
     if (Date.now() >= deadline) {
       const why = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${description}${why}`);
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof description === 'string' ? description : description()}${why}`);
     }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }

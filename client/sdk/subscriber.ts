@@ -1,0 +1,190 @@
+/**
+ * Remote publications and what we receive of them. Each remote producer is tracked from its
+ * announcement (join snapshot or newProducer) until producerClosed / peerLeft; subscribing
+ * creates a server consumer (paused), mirrors it locally, then resumes it, as the contract asks.
+ * Races handled here: a producer closing while we subscribe, and the server closing a consumer.
+ */
+import type { Device, types as ms } from 'mediasoup-client';
+import type { RtpCapabilities } from '../../shared/media';
+import { RoomClientError, toRoomClientError } from './errors';
+import type { SignallingChannel } from './signalling';
+import { summariseInbound } from './stats';
+import type { RemotePublication, RemoteTrack, RemoteTrackStats } from './types';
+
+export interface SubscriberEvents {
+  published(publication: RemotePublication): void;
+  unpublished(publication: RemotePublication): void;
+  added(track: RemoteTrack): void;
+  removed(track: RemoteTrack): void;
+  paused(publication: RemotePublication): void;
+  resumed(publication: RemotePublication): void;
+  failed(error: RoomClientError): void;
+}
+
+interface RemoteProducer {
+  publication: RemotePublication;
+  consumer?: ms.Consumer;
+  /** trackAdded was emitted for `consumer` (so its end gets a trackRemoved). */
+  announced?: boolean;
+  subscribing?: Promise<RemoteTrack>;
+}
+
+export class Subscriber {
+  readonly #producers = new Map<string, RemoteProducer>();
+  #closed = false;
+
+  constructor(
+    private readonly signalling: SignallingChannel,
+    private readonly device: Device,
+    private readonly getRecvTransport: () => Promise<ms.Transport>,
+    private readonly events: SubscriberEvents,
+    private readonly autoSubscribe: boolean,
+  ) {}
+
+  publications(): RemotePublication[] {
+    return [...this.#producers.values()].map((p) => ({ ...p.publication }));
+  }
+
+  tracks(): RemoteTrack[] {
+    return [...this.#producers.values()].flatMap((p) => (p.consumer && p.announced ? [toRemoteTrack(p, p.consumer)] : []));
+  }
+
+  /** A remote producer was announced. */
+  add(publication: RemotePublication): void {
+    if (this.#closed || this.#producers.has(publication.producerId)) return;
+    this.#producers.set(publication.producerId, { publication: { ...publication } });
+    this.events.published({ ...publication });
+    if (this.autoSubscribe) {
+      this.subscribe(publication.producerId).catch((error: unknown) => {
+        // A producer that closed meanwhile is not a failure worth reporting.
+        if (this.#producers.has(publication.producerId)) this.events.failed(toRoomClientError(error));
+      });
+    }
+  }
+
+  /** The remote producer is gone (producerClosed). */
+  remove(producerId: string): void {
+    const remote = this.#producers.get(producerId);
+    if (!remote) return;
+    this.#producers.delete(producerId);
+    this.#dropConsumer(remote);
+    this.events.unpublished({ ...remote.publication });
+  }
+
+  removePeer(peerId: string): void {
+    for (const remote of [...this.#producers.values()]) {
+      if (remote.publication.peerId === peerId) this.remove(remote.publication.producerId);
+    }
+  }
+
+  setPaused(producerId: string, paused: boolean): void {
+    const remote = this.#producers.get(producerId);
+    if (!remote || remote.publication.paused === paused) return;
+    remote.publication.paused = paused;
+    if (paused) this.events.paused({ ...remote.publication });
+    else this.events.resumed({ ...remote.publication });
+  }
+
+  /** The server closed one of our consumers (consumerClosed). */
+  consumerClosed(consumerId: string): void {
+    for (const remote of this.#producers.values()) {
+      if (remote.consumer?.id === consumerId) this.#dropConsumer(remote);
+    }
+  }
+
+  /** Receives a remote publication; resolves once media can flow. Idempotent. */
+  subscribe(producerId: string): Promise<RemoteTrack> {
+    const remote = this.#producers.get(producerId);
+    if (!remote) return Promise.reject(new RoomClientError('NOT_FOUND', `no remote track ${producerId}`));
+    if (remote.subscribing) return remote.subscribing;
+    if (remote.consumer && remote.announced) return Promise.resolve(toRemoteTrack(remote, remote.consumer));
+    remote.subscribing = this.#consume(remote).finally(() => {
+      remote.subscribing = undefined;
+    });
+    return remote.subscribing;
+  }
+
+  async unsubscribe(producerId: string): Promise<void> {
+    const remote = this.#producers.get(producerId);
+    if (remote?.subscribing) await remote.subscribing.catch(() => undefined);
+    const consumer = remote?.consumer;
+    if (!remote || !consumer) return;
+    this.#dropConsumer(remote);
+    await this.signalling.request('closeConsumer', { consumerId: consumer.id });
+  }
+
+  async getStats(): Promise<RemoteTrackStats[]> {
+    const receiving = [...this.#producers.values()].filter((p) => p.consumer && !p.consumer.closed);
+    return Promise.all(
+      receiving.map(async ({ publication, consumer }) => ({
+        peerId: publication.peerId,
+        producerId: publication.producerId,
+        kind: publication.kind,
+        ...summariseInbound(await (consumer as ms.Consumer).getStats()),
+      })),
+    );
+  }
+
+  /** Local teardown only: the room is going away. */
+  close(): void {
+    this.#closed = true;
+    for (const remote of this.#producers.values()) this.#dropConsumer(remote);
+    this.#producers.clear();
+  }
+
+  async #consume(remote: RemoteProducer): Promise<RemoteTrack> {
+    const { producerId, peerId } = remote.publication;
+    const transport = await this.getRecvTransport();
+    const created = await this.signalling.request('consume', {
+      transportId: transport.id,
+      producerId,
+      // mediasoup-client's type and the contract's zod-inferred type describe the same object.
+      rtpCapabilities: this.device.recvRtpCapabilities as RtpCapabilities,
+    });
+    const consumer = await transport.consume({
+      id: created.consumerId,
+      producerId,
+      kind: created.kind,
+      rtpParameters: created.rtpParameters as ms.RtpParameters,
+      // One MediaStream per peer keeps lip sync between its audio and video.
+      streamId: peerId,
+      appData: { peerId },
+    });
+    if (this.#closed || this.#producers.get(producerId) !== remote) {
+      consumer.close();
+      this.signalling.request('closeConsumer', { consumerId: consumer.id }).catch(() => undefined);
+      throw new RoomClientError('NOT_FOUND', `remote track ${producerId} closed while subscribing`);
+    }
+    remote.consumer = consumer;
+    remote.announced = false;
+    consumer.on('transportclose', () => this.#dropConsumer(remote));
+    try {
+      await this.signalling.request('resumeConsumer', { consumerId: consumer.id });
+    } catch (error) {
+      this.#dropConsumer(remote);
+      throw error;
+    }
+    if (remote.consumer !== consumer) {
+      // Closed (producerClosed / consumerClosed) while the resume was in flight.
+      throw new RoomClientError('NOT_FOUND', `remote track ${producerId} closed while subscribing`);
+    }
+    remote.announced = true;
+    const track = toRemoteTrack(remote, consumer);
+    this.events.added(track);
+    return track;
+  }
+
+  #dropConsumer(remote: RemoteProducer): void {
+    const consumer = remote.consumer;
+    if (!consumer) return;
+    const announced = remote.announced;
+    remote.consumer = undefined;
+    remote.announced = false;
+    consumer.close();
+    if (announced) this.events.removed(toRemoteTrack(remote, consumer));
+  }
+}
+
+function toRemoteTrack({ publication }: RemoteProducer, consumer: ms.Consumer): RemoteTrack {
+  return { ...publication, consumerId: consumer.id, track: consumer.track };
+}

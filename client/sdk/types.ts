@@ -1,0 +1,101 @@
+/**
+ * Public types of the SDK: what a room client reports about peers, remote and local tracks,
+ * and the map of its events.
+ */
+import type { CloseReason, PeerInfo } from '../../shared/contract';
+import type { MediaKind } from '../../shared/media';
+import type { RoomClientError } from './errors';
+
+export type { MediaKind, PeerInfo };
+
+/** Where a local track comes from. */
+export type TrackSource = 'camera' | 'microphone' | 'screen';
+
+export interface RemotePeer {
+  peerId: string;
+  displayName: string;
+}
+
+/** A track some other peer publishes (a server-side producer), whether or not we receive it. */
+export interface RemotePublication {
+  peerId: string;
+  producerId: string;
+  kind: MediaKind;
+  /** The publisher paused it (muted its mic, turned its camera off). */
+  paused: boolean;
+}
+
+/** A remote track we receive: attach `track` to a <video>/<audio> element. */
+export interface RemoteTrack extends RemotePublication {
+  consumerId: string;
+  track: MediaStreamTrack;
+}
+
+export interface LocalTrack {
+  source: TrackSource;
+  producerId: string;
+  kind: MediaKind;
+  /** null while the camera is off and released (its light goes out). */
+  track: MediaStreamTrack | null;
+  paused: boolean;
+}
+
+/** Why a client stopped being in its room. */
+export type ClosedReason =
+  /** leave() was called. */
+  | 'LEFT'
+  /** The signalling connection dropped. */
+  | 'DISCONNECTED'
+  /** The server closed the room (see the contract's CloseReason). */
+  | CloseReason;
+
+export interface RemoteTrackStats {
+  peerId: string;
+  producerId: string;
+  kind: MediaKind;
+  packetsReceived: number;
+  packetsLost: number;
+  bytesReceived: number;
+  /** Video only. */
+  framesDecoded?: number;
+  frameWidth?: number;
+  frameHeight?: number;
+}
+
+export interface LocalTrackStats {
+  source: TrackSource;
+  producerId: string;
+  kind: MediaKind;
+  packetsSent: number;
+  bytesSent: number;
+  /** Video only. */
+  framesEncoded?: number;
+}
+
+/** Event name → payload of `client.on(name, payload => …)`. */
+export interface RoomClientEvents {
+  /** join() succeeded; `peers` are the others already in the room. */
+  joined: { peerId: string; roomId: string; peers: RemotePeer[] };
+  /** Another peer is in the room: emitted for each peer present at join, then for each newcomer. */
+  peerJoined: RemotePeer;
+  peerLeft: RemotePeer;
+  /** Another peer published a track (we may or may not subscribe to it). */
+  trackPublished: RemotePublication;
+  /** A remote publication ended (after its trackRemoved, if we received it). */
+  trackUnpublished: RemotePublication;
+  /** We now receive this remote track. */
+  trackAdded: RemoteTrack;
+  /** We no longer receive this remote track. */
+  trackRemoved: RemoteTrack;
+  /** The remote peer paused the track (mute / camera off). */
+  trackPaused: RemotePublication;
+  trackResumed: RemotePublication;
+  localTrackPublished: LocalTrack;
+  /** A local track was paused, resumed, or its MediaStreamTrack replaced (camera back on). */
+  localTrackUpdated: LocalTrack;
+  localTrackUnpublished: LocalTrack;
+  /** The client, once joined, left the room for good; it cannot be reused. */
+  closed: { reason: ClosedReason };
+  /** A failure not tied to a call the app made (automatic subscription, transport failure). */
+  error: RoomClientError;
+}

@@ -1,0 +1,229 @@
+/**
+ * The demo page: join a room by name, see everyone's tiles, mute, camera off, share screen, leave.
+ * Plain DOM on top of the SDK; every element a test touches has a data-testid.
+ */
+import { ROOM_ID_PATTERN } from '../shared/ids';
+import { RoomClient, RoomClientError, type LocalTrack, type RemotePublication, type RemoteTrack } from '../client/sdk';
+import { installDebugHook } from './debug-hook';
+import { describeCallProblem, describeClosed, describeJoinError } from './messages';
+import { TileGrid } from './tiles';
+
+const LOCAL_TILE = 'local';
+const screenTileKey = (owner: string): string => `${owner}:screen`;
+
+function byTestId<T extends HTMLElement>(testId: string): T {
+  const element = document.querySelector<T>(`[data-testid="${testId}"]`);
+  if (!element) throw new Error(`page is missing [data-testid="${testId}"]`);
+  return element;
+}
+
+const ui = {
+  form: byTestId<HTMLFormElement>('join-form'),
+  roomInput: byTestId<HTMLInputElement>('room-input'),
+  nameInput: byTestId<HTMLInputElement>('name-input'),
+  joinButton: byTestId<HTMLButtonElement>('join-button'),
+  alert: byTestId<HTMLElement>('error-message'),
+  roomLabel: byTestId<HTMLElement>('room-label'),
+  call: byTestId<HTMLElement>('call'),
+  micButton: byTestId<HTMLButtonElement>('toggle-mic'),
+  cameraButton: byTestId<HTMLButtonElement>('toggle-camera'),
+  screenButton: byTestId<HTMLButtonElement>('toggle-screen'),
+  leaveButton: byTestId<HTMLButtonElement>('leave-button'),
+};
+
+const grid = new TileGrid(byTestId('tiles'));
+let client: RoomClient | undefined;
+let myName = '';
+/** Remote peer id → producer id of the video shown in the peer's main tile. */
+const mainVideoOf = new Map<string, string>();
+
+function showAlert(message: string | undefined, { severity = 'error', code }: { severity?: 'error' | 'warning'; code?: string } = {}): void {
+  ui.alert.hidden = !message;
+  ui.alert.textContent = message ?? '';
+  ui.alert.dataset.severity = severity;
+  if (code) ui.alert.dataset.code = code;
+  else delete ui.alert.dataset.code;
+}
+
+function showCallView(inCall: boolean, roomId = ''): void {
+  ui.form.hidden = inCall;
+  ui.call.hidden = !inCall;
+  ui.roomLabel.hidden = !inCall;
+  ui.roomLabel.textContent = inCall ? `Room: ${roomId}` : '';
+}
+
+async function join(roomId: string, displayName: string): Promise<void> {
+  showAlert(undefined);
+  if (!ROOM_ID_PATTERN.test(roomId)) {
+    showAlert('Room names may use letters, digits, - and _ (up to 64 characters).', { code: 'BAD_REQUEST' });
+    return;
+  }
+  ui.joinButton.disabled = true;
+  const joining = new RoomClient({ roomId, displayName });
+  client = joining;
+  wireEvents(joining);
+  try {
+    await joining.join();
+  } catch (error) {
+    client = undefined;
+    ui.joinButton.disabled = false;
+    showAlert(describeJoinError(error), { code: error instanceof RoomClientError ? error.code : undefined });
+    return;
+  }
+  myName = displayName;
+  history.replaceState(null, '', `?room=${encodeURIComponent(roomId)}`);
+  showCallView(true, roomId);
+  grid.ensure(LOCAL_TILE, `${displayName} (you)`, true);
+  try {
+    await joining.publishCameraAndMicrophone();
+  } catch (error) {
+    if (error instanceof RoomClientError) showAlert(describeCallProblem(error), { severity: 'warning', code: error.code });
+  }
+  refreshControls();
+}
+
+function wireEvents(c: RoomClient): void {
+  c.on('peerJoined', ({ peerId, displayName }) => grid.ensure(peerId, displayName, false));
+  c.on('peerLeft', ({ peerId }) => {
+    grid.remove(peerId);
+    grid.remove(screenTileKey(peerId));
+    mainVideoOf.delete(peerId);
+  });
+  c.on('trackAdded', showRemoteTrack);
+  c.on('trackRemoved', hideRemoteTrack);
+  c.on('trackPaused', (publication) => showRemotePaused(publication, true));
+  c.on('trackResumed', (publication) => showRemotePaused(publication, false));
+  c.on('localTrackPublished', showLocalTrack);
+  c.on('localTrackUpdated', showLocalTrack);
+  c.on('localTrackUnpublished', hideLocalTrack);
+  c.on('error', (error) => showAlert(describeCallProblem(error), { severity: 'warning', code: error.code }));
+  c.on('closed', ({ reason }) => {
+    if (client === c) client = undefined;
+    grid.clear();
+    mainVideoOf.clear();
+    showCallView(false);
+    ui.joinButton.disabled = false;
+    showAlert(describeClosed(reason), { code: reason });
+  });
+}
+
+function peerName(peerId: string): string {
+  return client?.peers.find((p) => p.peerId === peerId)?.displayName ?? 'Guest';
+}
+
+function showRemoteTrack(track: RemoteTrack): void {
+  const tile = grid.ensure(track.peerId, peerName(track.peerId), false);
+  if (track.kind === 'audio') {
+    tile.setTrack('audio', track.track);
+    tile.setMicMuted(track.paused);
+    return;
+  }
+  // The contract does not say which video is a screen share: the first is the camera tile,
+  // a second one gets its own tile.
+  const main = mainVideoOf.get(track.peerId);
+  if (main === undefined || main === track.producerId) {
+    mainVideoOf.set(track.peerId, track.producerId);
+    tile.setTrack('video', track.track);
+    tile.setCameraOff(track.paused);
+  } else {
+    const screen = grid.ensure(screenTileKey(track.peerId), `${peerName(track.peerId)} · screen`, false);
+    screen.setTrack('video', track.track);
+    screen.setCameraOff(false);
+  }
+}
+
+function hideRemoteTrack(track: RemoteTrack): void {
+  const tile = grid.get(track.peerId);
+  if (track.kind === 'audio') {
+    tile?.setTrack('audio', null);
+  } else if (mainVideoOf.get(track.peerId) === track.producerId) {
+    mainVideoOf.delete(track.peerId);
+    tile?.setTrack('video', null);
+    tile?.setCameraOff(true);
+  } else {
+    grid.remove(screenTileKey(track.peerId));
+  }
+}
+
+function showRemotePaused(publication: RemotePublication, paused: boolean): void {
+  const tile = grid.get(publication.peerId);
+  if (!tile) return;
+  if (publication.kind === 'audio') tile.setMicMuted(paused);
+  else if (mainVideoOf.get(publication.peerId) === publication.producerId) tile.setCameraOff(paused);
+}
+
+function showLocalTrack(local: LocalTrack): void {
+  if (local.source === 'screen') {
+    grid.ensure(screenTileKey(LOCAL_TILE), `${myName} (you) · screen`, true).setTrack('video', local.track);
+    grid.get(screenTileKey(LOCAL_TILE))?.setCameraOff(false);
+  } else {
+    const tile = grid.ensure(LOCAL_TILE, `${myName} (you)`, true);
+    tile.setTrack(local.kind, local.track);
+    if (local.source === 'camera') tile.setCameraOff(local.paused || !local.track);
+    else tile.setMicMuted(local.paused);
+  }
+  refreshControls();
+}
+
+function hideLocalTrack(local: LocalTrack): void {
+  if (local.source === 'screen') grid.remove(screenTileKey(LOCAL_TILE));
+  else {
+    const tile = grid.get(LOCAL_TILE);
+    tile?.setTrack(local.kind, null);
+    if (local.source === 'camera') tile?.setCameraOff(true);
+  }
+  refreshControls();
+}
+
+/** Buttons mirror the SDK's state, so they are right even after a failed toggle. */
+function refreshControls(): void {
+  const tracks = client?.localTracks ?? [];
+  const mic = tracks.find((t) => t.source === 'microphone');
+  const camera = tracks.find((t) => t.source === 'camera');
+  const screen = tracks.find((t) => t.source === 'screen');
+  ui.micButton.disabled = !mic;
+  ui.micButton.textContent = mic?.paused ? 'Unmute' : 'Mute';
+  ui.micButton.setAttribute('aria-pressed', String(Boolean(mic?.paused)));
+  ui.cameraButton.disabled = !camera;
+  ui.cameraButton.textContent = camera?.paused ? 'Camera on' : 'Camera off';
+  ui.cameraButton.setAttribute('aria-pressed', String(Boolean(camera?.paused)));
+  ui.screenButton.textContent = screen ? 'Stop sharing' : 'Share screen';
+  ui.screenButton.setAttribute('aria-pressed', String(Boolean(screen)));
+}
+
+/** Runs a control action with its button disabled; failures show as a warning. */
+function control(button: HTMLButtonElement, action: (c: RoomClient) => Promise<unknown>): void {
+  const c = client;
+  if (!c) return;
+  button.disabled = true;
+  action(c)
+    .catch((error: unknown) => {
+      if (error instanceof RoomClientError) showAlert(describeCallProblem(error), { severity: 'warning', code: error.code });
+    })
+    .finally(() => {
+      button.disabled = false;
+      refreshControls();
+    });
+}
+
+ui.form.addEventListener('submit', (event) => {
+  event.preventDefault();
+  void join(ui.roomInput.value.trim(), ui.nameInput.value.trim());
+});
+ui.micButton.addEventListener('click', () =>
+  control(ui.micButton, (c) => c.setMicrophoneEnabled(Boolean(c.localTracks.find((t) => t.source === 'microphone')?.paused))),
+);
+ui.cameraButton.addEventListener('click', () =>
+  control(ui.cameraButton, (c) => c.setCameraEnabled(Boolean(c.localTracks.find((t) => t.source === 'camera')?.paused))),
+);
+ui.screenButton.addEventListener('click', () =>
+  control(ui.screenButton, (c) => (c.localTracks.some((t) => t.source === 'screen') ? c.unpublish('screen') : c.publishScreen())),
+);
+ui.leaveButton.addEventListener('click', () => control(ui.leaveButton, (c) => c.leave()));
+window.addEventListener('pagehide', () => void client?.leave());
+
+// ?room=…&name=… prefill the form, so a room link can be shared.
+const params = new URLSearchParams(location.search);
+ui.roomInput.value = params.get('room') ?? '';
+ui.nameInput.value = params.get('name') ?? '';
+installDebugHook(() => client);

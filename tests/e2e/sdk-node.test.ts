@@ -1,0 +1,161 @@
+/**
+ * The SDK's RoomClient against the real server, in Node, without a browser: mediasoup-client's
+ * FakeHandler stands in for WebRTC, so this checks the SDK's signalling, state and events
+ * (join snapshot, publish/pause/unpublish as seen by the other side, ROOM_FULL, leave, server
+ * shutdown) in about a second. Real media is checked by demo-call.test.ts in Chromium.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { FakeHandler, testFakeParameters } from 'mediasoup-client';
+import { isJoinRefusal, RoomClient, RoomClientError, type RoomClientEvents, type RoomClientOptions } from '../../client/sdk';
+import { startServer, type RunningServer } from '../../server/app';
+import { loadConfig } from '../../server/config';
+
+const EVENT_TIMEOUT_MS = 5_000;
+
+/** Just enough of a MediaStreamTrack for mediasoup-client's Producer and FakeHandler. */
+class TestTrack extends EventTarget {
+  readonly id = randomUUID();
+  enabled = true;
+  readyState: MediaStreamTrackState = 'live';
+  constructor(readonly kind: 'audio' | 'video') {
+    super();
+  }
+  stop(): void {
+    this.readyState = 'ended';
+  }
+}
+const testTrack = (kind: 'audio' | 'video'): MediaStreamTrack => new TestTrack(kind) as unknown as MediaStreamTrack;
+
+/** Resolves with the next `event` whose payload passes `match`. */
+function nextEvent<E extends keyof RoomClientEvents>(
+  client: RoomClient,
+  event: E,
+  match: (payload: RoomClientEvents[E]) => boolean = () => true,
+): Promise<RoomClientEvents[E]> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      off();
+      reject(new Error(`no '${String(event)}' event within ${EVENT_TIMEOUT_MS} ms`));
+    }, EVENT_TIMEOUT_MS);
+    const off = client.on(event, (payload) => {
+      if (!match(payload)) return;
+      clearTimeout(timer);
+      off();
+      resolve(payload);
+    });
+  });
+}
+
+describe('RoomClient (SDK) against the real server, in Node', () => {
+  let tmpDir: string;
+  let server: RunningServer;
+  const clients: RoomClient[] = [];
+  const roomId = `sdk-${Date.now().toString(36)}`;
+
+  function newClient(displayName: string, overrides: Partial<RoomClientOptions> = {}): RoomClient {
+    const client = new RoomClient({
+      roomId,
+      displayName,
+      serverUrl: server.url,
+      // Node has no WebRTC: mediasoup-client's fake handler produces valid parameters without media.
+      device: { handlerFactory: FakeHandler.createFactory(testFakeParameters) },
+      socketOptions: { rejectUnauthorized: false }, // the test server's self-signed certificate
+      requestTimeoutMs: 5_000,
+      ...overrides,
+    });
+    clients.push(client);
+    return client;
+  }
+
+  beforeAll(async () => {
+    tmpDir = await mkdtemp(path.join(os.tmpdir(), 'e2e-sdk-'));
+    server = await startServer(
+      loadConfig({ ...process.env, PORT: '0', LOG_LEVEL: 'error', MEDIASOUP_WORKERS: '1', ROOM_MAX_PEERS: '2', CERTS_DIR: tmpDir }),
+    );
+  });
+
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.leave()));
+    await server?.close();
+    if (tmpDir) await rm(tmpDir, { recursive: true, force: true });
+  });
+
+  let ada: RoomClient;
+  let bo: RoomClient;
+
+  test('join: each sees the other; a published track reaches the other side, paused and resumed', async () => {
+    ada = newClient('Ada');
+    await ada.join();
+    expect(ada.state).toBe('joined');
+    expect(ada.peers).toEqual([]);
+
+    bo = newClient('Bo');
+    const adaSeesBo = nextEvent(ada, 'peerJoined');
+    const boSeesAda = nextEvent(bo, 'peerJoined');
+    await bo.join();
+    expect((await adaSeesBo).displayName).toBe('Bo');
+    expect((await boSeesAda).displayName).toBe('Ada');
+
+    const published = nextEvent(bo, 'trackPublished');
+    const added = nextEvent(bo, 'trackAdded');
+    const mic = await ada.publishTrack('microphone', testTrack('audio'));
+    expect(mic).toMatchObject({ source: 'microphone', kind: 'audio', paused: false });
+    expect(await published).toMatchObject({ producerId: mic.producerId, peerId: ada.peerId, kind: 'audio' });
+    const received = await added;
+    expect(received).toMatchObject({ producerId: mic.producerId, peerId: ada.peerId, kind: 'audio', paused: false });
+    expect(bo.remoteTracks.map((t) => t.producerId)).toEqual([mic.producerId]);
+
+    const paused = nextEvent(bo, 'trackPaused');
+    expect((await ada.setMicrophoneEnabled(false)).paused).toBe(true);
+    expect(await paused).toMatchObject({ producerId: mic.producerId, paused: true });
+    const resumed = nextEvent(bo, 'trackResumed');
+    await ada.setMicrophoneEnabled(true);
+    expect(await resumed).toMatchObject({ producerId: mic.producerId, paused: false });
+  });
+
+  test('a third client is refused with ROOM_FULL and ends closed', async () => {
+    const cy = newClient('Cy');
+    const error: unknown = await cy.join().then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(RoomClientError);
+    expect((error as RoomClientError).code).toBe('ROOM_FULL');
+    expect(isJoinRefusal(error)).toBe(true);
+    expect(cy.state).toBe('closed');
+  });
+
+  test('unpublishing removes the track on the other side, then the publication', async () => {
+    const [mic] = ada.localTracks;
+    const order: string[] = [];
+    const offRemoved = bo.on('trackRemoved', () => order.push('trackRemoved'));
+    const unpublished = nextEvent(bo, 'trackUnpublished');
+    await ada.unpublish('microphone');
+    expect((await unpublished).producerId).toBe(mic?.producerId);
+    order.push('trackUnpublished');
+    offRemoved();
+    expect(order).toEqual(['trackRemoved', 'trackUnpublished']);
+    expect(bo.remoteTracks).toEqual([]);
+  });
+
+  test('leave: the leaver gets closed(LEFT), the other peerLeft', async () => {
+    const boLeft = nextEvent(ada, 'peerLeft');
+    const boClosed = nextEvent(bo, 'closed');
+    await bo.leave();
+    expect(await boClosed).toEqual({ reason: 'LEFT' });
+    expect((await boLeft).displayName).toBe('Bo');
+    expect(bo.state).toBe('closed');
+    await expect(bo.publishTrack('camera', testTrack('video'))).rejects.toMatchObject({ code: 'INVALID_STATE' });
+  });
+
+  test('bad room ids and unreachable servers fail with typed codes', async () => {
+    await expect(newClient('Di', { roomId: 'no spaces!' }).join()).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    await expect(newClient('Di', { serverUrl: 'https://127.0.0.1:1' }).join()).rejects.toMatchObject({ code: 'CONNECT_FAILED' });
+  });
+
+  test('server shutdown closes a joined client with SERVER_SHUTDOWN', async () => {
+    const closed = nextEvent(ada, 'closed');
+    await server.close();
+    expect(await closed).toEqual({ reason: 'SERVER_SHUTDOWN' });
+  });
+});

@@ -1,0 +1,135 @@
+/**
+ * Page object of the demo: what a person does (join, mute, leave) and what a test reads
+ * (tiles, alert, WebRTC stats through `window.confDemo`). Selectors are the demo's data-testids.
+ */
+import type { Locator, Page } from 'playwright-core';
+import type { DemoDebugHook } from '../../../demo/debug-hook';
+import type { PersonBrowser } from './browser';
+import type { ClipColour } from './fake-media';
+import { waitFor } from './wait';
+
+type DemoStats = Awaited<ReturnType<DemoDebugHook['stats']>>;
+type Rgb = { r: number; g: number; b: number };
+
+export interface ReceivedMedia {
+  framesDecoded: number;
+  audioPacketsReceived: number;
+}
+
+export class DemoPage {
+  readonly page: Page;
+
+  constructor(
+    private readonly browser: PersonBrowser,
+    private readonly baseUrl: string,
+  ) {
+    this.page = browser.page;
+  }
+
+  /** Closes this person's browser. */
+  close(): Promise<void> {
+    return this.browser.close();
+  }
+
+  async join(roomId: string, displayName: string): Promise<void> {
+    await this.page.goto(`${this.baseUrl}/`);
+    await this.page.getByTestId('room-input').fill(roomId);
+    await this.page.getByTestId('name-input').fill(displayName);
+    await this.page.getByTestId('join-button').click();
+  }
+
+  async waitUntilInCall(timeoutMs = 15_000): Promise<void> {
+    await this.page.getByTestId('call').waitFor({ state: 'visible', timeout: timeoutMs });
+  }
+
+  /** The tile showing `displayName` (someone else). */
+  remoteTile(displayName: string): Locator {
+    return this.page
+      .locator('[data-testid="tile"][data-local="false"]')
+      .filter({ has: this.page.getByTestId('tile-name').getByText(displayName, { exact: true }) });
+  }
+
+  alert(): Locator {
+    return this.page.getByTestId('error-message');
+  }
+
+  async click(testId: 'toggle-mic' | 'toggle-camera' | 'toggle-screen' | 'leave-button'): Promise<void> {
+    const button = this.page.getByTestId(testId);
+    await button.click();
+    // Controls are disabled while their request runs; enabled again means it finished.
+    await waitFor(`${testId} to finish`, async () => ((await button.isEnabled()) || !(await button.isVisible()) ? true : undefined));
+  }
+
+  stats(): Promise<DemoStats> {
+    return this.page.evaluate(() => window.confDemo?.stats() ?? { local: [], remote: [] });
+  }
+
+  /** Video frames decoded and audio packets received from one remote person, per WebRTC stats. */
+  async receivedFrom(displayName: string): Promise<ReceivedMedia> {
+    const peerId = await this.remoteTile(displayName).getAttribute('data-tile-key', { timeout: 5_000 });
+    const { remote } = await this.stats();
+    const video = remote.find((t) => t.peerId === peerId && t.kind === 'video');
+    const audio = remote.find((t) => t.peerId === peerId && t.kind === 'audio');
+    return { framesDecoded: video?.framesDecoded ?? 0, audioPacketsReceived: audio?.packetsReceived ?? 0 };
+  }
+
+  /**
+   * Waits until video frames are decoded and audio packets arrive from `displayName`, then until
+   * both counters grow further (media is flowing, not a one-off burst).
+   */
+  async waitForMediaFrom(displayName: string, { timeoutMs = 20_000 } = {}): Promise<{ before: ReceivedMedia; after: ReceivedMedia }> {
+    await this.remoteTile(displayName).waitFor({ state: 'attached', timeout: timeoutMs });
+    let last: ReceivedMedia | undefined;
+    const describe = (what: string) => () => `${what} from ${displayName} (last seen ${JSON.stringify(last)})`;
+    const before = await waitFor(
+      describe('first video frames and audio packets'),
+      async () => {
+        last = await this.receivedFrom(displayName);
+        return last.framesDecoded > 0 && last.audioPacketsReceived > 0 ? last : undefined;
+      },
+      { timeoutMs },
+    );
+    const after = await waitFor(
+      describe('video frames and audio packets to keep coming'),
+      async () => {
+        last = await this.receivedFrom(displayName);
+        return last.framesDecoded >= before.framesDecoded + 10 && last.audioPacketsReceived >= before.audioPacketsReceived + 25 ? last : undefined;
+      },
+      { timeoutMs },
+    );
+    return { before, after };
+  }
+
+  /** Average colour of what the remote tile's <video> shows, read back through a canvas. */
+  async remoteVideoColour(displayName: string): Promise<ClipColour | 'unclear'> {
+    const rgb = await this.remoteTile(displayName)
+      .getByTestId('tile-video')
+      .evaluate((video: HTMLVideoElement): Rgb | null => {
+        if (video.videoWidth === 0) return null;
+        const canvas = document.createElement('canvas');
+        canvas.width = 32;
+        canvas.height = 24;
+        const context = canvas.getContext('2d');
+        if (!context) return null;
+        context.drawImage(video, 0, 0, canvas.width, canvas.height);
+        const pixels = context.getImageData(0, 0, canvas.width, canvas.height).data;
+        const sum = { r: 0, g: 0, b: 0 };
+        for (let i = 0; i < pixels.length; i += 4) {
+          sum.r += pixels[i] ?? 0;
+          sum.g += pixels[i + 1] ?? 0;
+          sum.b += pixels[i + 2] ?? 0;
+        }
+        const count = pixels.length / 4;
+        return { r: sum.r / count, g: sum.g / count, b: sum.b / count };
+      });
+    return rgb ? dominantColour(rgb) : 'unclear';
+  }
+}
+
+function dominantColour({ r, g, b }: Rgb): ClipColour | 'unclear' {
+  const margin = 60;
+  if (r > g + margin && r > b + margin) return 'red';
+  if (g > r + margin && g > b + margin) return 'green';
+  if (b > r + margin && b > g + margin) return 'blue';
+  return 'unclear';
+}
