@@ -1,0 +1,223 @@
+/**
+ * Local helpers of the signalling tests (not a test file: jest only runs `*.test.ts`).
+ * Raw acks (no throw on `{ ok: false }`), plain transports, notification recorders and
+ * leak/consistency snapshots of the mediasoup appData index and the RoomManager.
+ */
+import { request, type RoomSocket } from '../../../client/request';
+import type { Ack, NotificationMap, NotificationName, PlainTransportCreated } from '../../../shared/contract';
+import type { ErrorCode } from '../../../shared/errors';
+import type { TestServer } from '../../helpers/server';
+
+/** A socket seen without the contract's typings, to send what a typed client cannot. */
+interface UntypedSocket {
+  emit(event: string, ...args: unknown[]): unknown;
+  timeout(ms: number): { emitWithAck(event: string, ...args: unknown[]): Promise<unknown> };
+}
+
+export function untyped(socket: RoomSocket): UntypedSocket {
+  return socket as unknown as UntypedSocket;
+}
+
+/**
+ * Emits `event` with exactly `args` (so `ackOf(s, 'leave')` sends no payload at all) and
+ * resolves with the raw ack. Rejects if no ack arrives within `timeoutMs`.
+ */
+export async function ackOf(socket: RoomSocket, event: string, ...args: unknown[]): Promise<Ack<unknown>> {
+  return (await untyped(socket).timeout(5_000).emitWithAck(event, ...args)) as Ack<unknown>;
+}
+
+/** 'ok' or the error code of an ack. */
+export function outcome(ack: Ack<unknown>): 'ok' | ErrorCode {
+  return ack.ok ? 'ok' : ack.error.code;
+}
+
+/** Creates a plain transport; connects it to 127.0.0.1:`connectToPort` when given. */
+export async function plainTransport(
+  socket: RoomSocket,
+  direction: 'send' | 'recv',
+  connectToPort?: number,
+): Promise<PlainTransportCreated> {
+  const created = (await request(socket, 'createTransport', { direction, type: 'plain' })) as PlainTransportCreated;
+  expect(typeof created.transportId).toBe('string');
+  if (connectToPort !== undefined) {
+    await request(socket, 'connectTransport', { transportId: created.transportId, ip: '127.0.0.1', port: connectToPort });
+  }
+  return created;
+}
+
+export interface Recorded {
+  event: NotificationName | string;
+  payload: unknown;
+}
+
+/** Records every server → client event of a socket, in arrival order. */
+export class Recorder {
+  readonly events: Recorded[] = [];
+  disconnectReason: string | undefined;
+
+  constructor(socket: RoomSocket) {
+    socket.onAny((event: string, payload: unknown) => this.events.push({ event, payload }));
+    socket.on('disconnect', (reason) => (this.disconnectReason = reason));
+  }
+
+  of<E extends NotificationName>(event: E): NotificationMap[E][] {
+    return this.events.filter((e) => e.event === event).map((e) => e.payload as NotificationMap[E]);
+  }
+
+  names(): string[] {
+    return this.events.map((e) => e.event);
+  }
+
+  clear(): void {
+    this.events.length = 0;
+  }
+}
+
+/**
+ * A round trip on `socket`: every notification the server emitted to it before handling this
+ * request has arrived once this resolves (socket.io keeps one connection's packets in order).
+ */
+export async function barrier(socket: RoomSocket): Promise<void> {
+  await request(socket, 'getRouterRtpCapabilities', {});
+}
+
+export interface IndexSizes {
+  /** Per worker: sizes of worker.appData maps. */
+  workers: Array<{ routers: number; transports: number; producers: number; consumers: number }>;
+  /** Sums over every router of router.appData maps. */
+  routerLevel: { transports: number; producers: number; consumers: number };
+  /** Sums over every transport of transport.appData maps. */
+  transportLevel: { producers: number; consumers: number };
+  rooms: number;
+  peers: number;
+  /** engine.io connections still open on the server. */
+  engineClients: number;
+  /** socket.io namespaces (the main one plus one per room with sockets). */
+  namespaces: number;
+}
+
+/** Sizes of every level of the appData index, the RoomManager and socket.io. */
+export function indexSizes(server: TestServer): IndexSizes {
+  const routerLevel = { transports: 0, producers: 0, consumers: 0 };
+  const transportLevel = { producers: 0, consumers: 0 };
+  const workers = server.workers.workers.map((w) => {
+    for (const router of w.appData.routers.values()) {
+      routerLevel.transports += router.appData.transports.size;
+      routerLevel.producers += router.appData.producers.size;
+      routerLevel.consumers += router.appData.consumers.size;
+    }
+    for (const transport of w.appData.transports.values()) {
+      transportLevel.producers += transport.appData.producers.size;
+      transportLevel.consumers += transport.appData.consumers.size;
+    }
+    return {
+      routers: w.appData.routers.size,
+      transports: w.appData.transports.size,
+      producers: w.appData.producers.size,
+      consumers: w.appData.consumers.size,
+    };
+  });
+  return {
+    workers,
+    routerLevel,
+    transportLevel,
+    rooms: server.rooms.rooms.size,
+    peers: server.rooms.stats().peers,
+    engineClients: server.io.engine.clientsCount,
+    namespaces: server.io._nsps.size,
+  };
+}
+
+/** Routers in the index that serve `roomId`. */
+export function routersOfRoom(server: TestServer, roomId: string): string[] {
+  const ids: string[] = [];
+  for (const w of server.workers.workers) {
+    for (const router of w.appData.routers.values()) if (router.appData.roomId === roomId) ids.push(router.id);
+  }
+  return ids;
+}
+
+/**
+ * Checks that the index agrees with itself and with the rooms: every indexed object is open,
+ * each level's maps are the union of the level below, and each room's peers own exactly what
+ * its router holds. Returns a list of problems (empty when consistent).
+ */
+export function indexProblems(server: TestServer): string[] {
+  const problems: string[] = [];
+  for (const w of server.workers.workers) {
+    const fromRouters = { transports: new Set<string>(), producers: new Set<string>(), consumers: new Set<string>() };
+    for (const router of w.appData.routers.values()) {
+      if (router.closed) problems.push(`closed router ${router.id} still indexed`);
+      for (const id of router.appData.transports.keys()) fromRouters.transports.add(id);
+      for (const id of router.appData.producers.keys()) fromRouters.producers.add(id);
+      for (const id of router.appData.consumers.keys()) fromRouters.consumers.add(id);
+    }
+    const fromTransports = { producers: new Set<string>(), consumers: new Set<string>() };
+    for (const t of w.appData.transports.values()) {
+      if (t.closed) problems.push(`closed transport ${t.id} still indexed`);
+      for (const id of t.appData.producers.keys()) fromTransports.producers.add(id);
+      for (const id of t.appData.consumers.keys()) fromTransports.consumers.add(id);
+    }
+    for (const p of w.appData.producers.values()) if (p.closed) problems.push(`closed producer ${p.id} still indexed`);
+    for (const c of w.appData.consumers.values()) if (c.closed) problems.push(`closed consumer ${c.id} still indexed`);
+    const same = (a: Iterable<string>, b: Set<string>) => {
+      const left = new Set(a);
+      return left.size === b.size && [...left].every((x) => b.has(x));
+    };
+    if (!same(w.appData.transports.keys(), fromRouters.transports)) problems.push('worker/router transports differ');
+    if (!same(w.appData.producers.keys(), fromRouters.producers)) problems.push('worker/router producers differ');
+    if (!same(w.appData.consumers.keys(), fromRouters.consumers)) problems.push('worker/router consumers differ');
+    if (!same(w.appData.producers.keys(), fromTransports.producers)) problems.push('worker/transport producers differ');
+    if (!same(w.appData.consumers.keys(), fromTransports.consumers)) problems.push('worker/transport consumers differ');
+  }
+  for (const room of server.rooms.rooms.values()) {
+    const router = server.media.index.findRouter(room.routerId);
+    if (!router) {
+      problems.push(`room ${room.id} has no router in the index`);
+      continue;
+    }
+    const owned = { transports: 0, producers: 0, consumers: 0 };
+    for (const peer of room.peers.values()) {
+      const c = peer.counts();
+      owned.transports += c.transports;
+      owned.producers += c.producers;
+      owned.consumers += c.consumers;
+    }
+    const held = {
+      transports: router.appData.transports.size,
+      producers: router.appData.producers.size,
+      consumers: router.appData.consumers.size,
+    };
+    if (JSON.stringify(owned) !== JSON.stringify(held)) {
+      problems.push(`room ${room.id}: peers own ${JSON.stringify(owned)} but its router holds ${JSON.stringify(held)}`);
+    }
+  }
+  return problems;
+}
+
+/** Disconnects every socket of the list (idempotent). */
+export function disconnectAll(sockets: Iterable<RoomSocket>): void {
+  for (const s of sockets) s.disconnect();
+}
+
+/** Resolves when the socket is disconnected (at once if it already is). */
+export function disconnected(socket: RoomSocket, timeoutMs = 5_000): Promise<string> {
+  if (!socket.connected) return Promise.resolve('already disconnected');
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`socket not disconnected within ${timeoutMs} ms`)), timeoutMs);
+    socket.once('disconnect', (reason) => {
+      clearTimeout(timer);
+      resolve(reason);
+    });
+  });
+}
+
+/** An RTP capabilities object that can receive opus only / VP8 only. */
+export const OPUS_ONLY_CAPS = {
+  codecs: [{ kind: 'audio' as const, mimeType: 'audio/opus', preferredPayloadType: 100, clockRate: 48000, channels: 2 }],
+  headerExtensions: [],
+};
+export const VP8_ONLY_CAPS = {
+  codecs: [{ kind: 'video' as const, mimeType: 'video/VP8', preferredPayloadType: 101, clockRate: 90000 }],
+  headerExtensions: [],
+};
