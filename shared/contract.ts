@@ -30,8 +30,11 @@ const id = z.string().min(1).max(ID_MAX);
 const displayName = z.string().trim().min(1).max(DISPLAY_NAME_MAX);
 const port = z.number().int().min(1).max(65535);
 const ip = z.union([z.ipv4(), z.ipv6()]);
-/** App data attached to a producer: small, flat and JSON-only. */
-const appData = z
+/**
+ * App data a client attaches to its producer (e.g. `{ source: 'screen' }`): small, flat and
+ * JSON-only. Other peers receive it with the producer, so they can tell a screen from a camera.
+ */
+export const ProducerAppDataSchema = z
   .record(z.string().max(64), z.union([z.string().max(256), z.number(), z.boolean(), z.null()]))
   .refine((o) => Object.keys(o).length <= 16, 'appData holds at most 16 keys');
 
@@ -60,7 +63,7 @@ export const ProduceRequestSchema = z.object({
   transportId: id,
   kind: MediaKindSchema,
   rtpParameters: RtpParametersSchema,
-  appData: appData.optional(),
+  appData: ProducerAppDataSchema.optional(),
 });
 
 export const ConsumeRequestSchema = z.object({
@@ -109,11 +112,15 @@ export interface PeerInfo {
   displayName: string;
 }
 
+export type ProducerAppData = z.output<typeof ProducerAppDataSchema>;
+
 export interface ProducerInfo {
   producerId: string;
   peerId: string;
   kind: MediaKind;
   paused: boolean;
+  /** What the producing client attached to `produce` ({} when nothing). */
+  appData: ProducerAppData;
 }
 
 export interface WebRtcTransportCreated {
@@ -179,7 +186,7 @@ export type CloseReason =
 export interface NotificationMap {
   peerJoined: PeerInfo;
   peerLeft: { peerId: string };
-  newProducer: { producerId: string; peerId: string; kind: MediaKind };
+  newProducer: { producerId: string; peerId: string; kind: MediaKind; appData: ProducerAppData };
   producerClosed: { producerId: string; peerId: string };
   producerPaused: { producerId: string; peerId: string };
   producerResumed: { producerId: string; peerId: string };

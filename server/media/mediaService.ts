@@ -20,12 +20,17 @@ import { MediaIndex, type RouterAppData, type TransportAppData } from './mediaIn
 import { ROUTER_MEDIA_CODECS, plainTransportOptions, webRtcTransportOptions } from './settings';
 import type { WorkerPool } from './workerPool';
 
-/** mediasoup reports bad input as TypeError / UnsupportedError: that is the client's fault. */
-async function clientInput<T>(operation: () => Promise<T>): Promise<T> {
+/**
+ * mediasoup reports bad input as TypeError / UnsupportedError: that is the client's fault.
+ * With `workerRefusals`, a plain Error from the worker (e.g. "ssrc already exists in RTP
+ * listener" on produce) is the client's fault too: the request's own parameters were refused.
+ */
+async function clientInput<T>(operation: () => Promise<T>, { workerRefusals = false } = {}): Promise<T> {
   try {
     return await operation();
   } catch (error) {
     if (error instanceof TypeError || error instanceof UnsupportedError) throw new BadRequestError(error.message);
+    if (workerRefusals && error instanceof Error && error.constructor === Error) throw new BadRequestError(error.message);
     throw error;
   }
 }
@@ -128,8 +133,9 @@ export class MediaService implements MediaPort {
     { kind, rtpParameters, appData }: { kind: MediaKind; rtpParameters: RtpParameters; appData?: Record<string, unknown> },
   ): Promise<string> {
     const transport = this.index.getTransport(transportId);
-    const producer = await clientInput(() =>
-      transport.produce({ kind, rtpParameters: rtpParameters as ms.RtpParameters, appData: { ...appData } }),
+    const producer = await clientInput(
+      () => transport.produce({ kind, rtpParameters: rtpParameters as ms.RtpParameters, appData: { ...appData } }),
+      { workerRefusals: true },
     );
     return producer.id;
   }

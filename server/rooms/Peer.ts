@@ -3,7 +3,7 @@
  * requests that touch only them. A peer reaches its room through the narrow RoomLink and the
  * media through MediaPort; it never sees another peer's objects except through RoomLink.
  */
-import type { ConsumerCreated, ParsedRequest, PeerInfo, ProducerInfo, TransportCreated } from '../../shared/contract';
+import type { ConsumerCreated, ParsedRequest, PeerInfo, ProducerAppData, ProducerInfo, TransportCreated } from '../../shared/contract';
 import type { MediaKind } from '../../shared/media';
 import type { PeerId } from '../../shared/ids';
 import { AppError, BadRequestError, ForbiddenError, NotFoundError } from '../errors';
@@ -19,6 +19,7 @@ interface ProducerRecord {
   kind: MediaKind;
   paused: boolean;
   transportId: string;
+  appData: ProducerAppData;
 }
 interface ConsumerRecord {
   producerId: string;
@@ -73,12 +74,12 @@ export class Peer {
   }
 
   producerInfos(): ProducerInfo[] {
-    return [...this.#producers].map(([producerId, p]) => ({ producerId, peerId: this.id, kind: p.kind, paused: p.paused }));
+    return [...this.#producers.keys()].map((producerId) => this.findProducer(producerId)!);
   }
 
   findProducer(producerId: string): ProducerInfo | undefined {
     const p = this.#producers.get(producerId);
-    return p && { producerId, peerId: this.id, kind: p.kind, paused: p.paused };
+    return p && { producerId, peerId: this.id, kind: p.kind, paused: p.paused, appData: p.appData };
   }
 
   /** Sizes, for leak checks and stats. */
@@ -144,7 +145,7 @@ export class Peer {
       this.#media.closeProducer(producerId);
       throw new AppError('ROOM_CLOSED', 'the transport closed while the producer was being created');
     }
-    this.#producers.set(producerId, { kind: req.kind, paused: false, transportId: req.transportId });
+    this.#producers.set(producerId, { kind: req.kind, paused: false, transportId: req.transportId, appData: req.appData ?? {} });
     this.#log.info('produce() | producer created', { producerId, kind: req.kind, transportId: req.transportId });
     this.#room.producerAdded(this, producerId);
     return producerId;

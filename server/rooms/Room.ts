@@ -44,8 +44,13 @@ export class Room {
   /** Creates the room's router, then the room; the room starts its empty timer at once. */
   static async create(opts: RoomOptions): Promise<Room> {
     let room: Room | undefined;
-    const routerId = await opts.media.createRouter(opts.roomId, () => room?.close('MEDIA_FAILURE'));
+    let routerLost = false; // the router may die before the room exists
+    const routerId = await opts.media.createRouter(opts.roomId, () => {
+      routerLost = true;
+      room?.close('MEDIA_FAILURE');
+    });
     room = new Room(opts, routerId);
+    if (routerLost) room.close('MEDIA_FAILURE');
     return room;
   }
 
@@ -170,7 +175,7 @@ export class Room {
     },
     producerAdded: (peer, producerId) => {
       const info = peer.findProducer(producerId);
-      if (info) this.#broadcast('newProducer', { producerId, peerId: peer.id, kind: info.kind }, peer);
+      if (info) this.#broadcast('newProducer', { producerId, peerId: peer.id, kind: info.kind, appData: info.appData }, peer);
     },
     producerClosed: (peer, producerId) => this.#broadcast('producerClosed', { producerId, peerId: peer.id }, peer),
     producerPauseChanged: (peer, producerId, paused) =>

@@ -94,12 +94,18 @@ test('producer lifecycle: newProducer, producerPaused/Resumed, producerClosed, c
 
   const aSend = await plainTransport(a.socket, 'send', sinkPort);
   const { producerId: audio } = await request(a.socket, 'produce', { transportId: aSend.transportId, kind: 'audio', rtpParameters: opusRtpParameters(501) });
-  const { producerId: video } = await request(a.socket, 'produce', { transportId: aSend.transportId, kind: 'video', rtpParameters: vp8RtpParameters(502) });
+  const { producerId: video } = await request(a.socket, 'produce', {
+    transportId: aSend.transportId,
+    kind: 'video',
+    rtpParameters: vp8RtpParameters(502),
+    appData: { source: 'screen' },
+  });
   let [ae, be, ce] = await drain(a, b, c);
   expect(ae).toEqual([]);
+  // The producer's appData travels with it, so receivers can tell a screen from a camera.
   const announced = [
-    { event: 'newProducer', payload: { producerId: audio, peerId: a.peerId, kind: 'audio' } },
-    { event: 'newProducer', payload: { producerId: video, peerId: a.peerId, kind: 'video' } },
+    { event: 'newProducer', payload: { producerId: audio, peerId: a.peerId, kind: 'audio', appData: {} } },
+    { event: 'newProducer', payload: { producerId: video, peerId: a.peerId, kind: 'video', appData: { source: 'screen' } } },
   ];
   expect(be).toEqual(announced);
   expect(ce).toEqual(announced);
@@ -133,8 +139,8 @@ test('producer lifecycle: newProducer, producerPaused/Resumed, producerClosed, c
   await drain(b, c);
   const d = await peer(room, 'dave');
   expect(d.joined.producers).toEqual([
-    { producerId: audio, peerId: a.peerId, kind: 'audio', paused: true },
-    { producerId: video, peerId: a.peerId, kind: 'video', paused: false },
+    { producerId: audio, peerId: a.peerId, kind: 'audio', paused: true, appData: {} },
+    { producerId: video, peerId: a.peerId, kind: 'video', paused: false, appData: { source: 'screen' } },
   ]);
   await request(a.socket, 'resumeProducer', { producerId: audio });
   await drain(a, b, c, d);

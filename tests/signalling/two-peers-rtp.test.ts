@@ -38,7 +38,7 @@ test('B receives the RTP that A sends, through the SFU', async () => {
     kind: 'audio',
     rtpParameters: opusRtpParameters(11111111),
   });
-  expect(await newProducer).toEqual({ producerId, peerId: a.joined.peerId, kind: 'audio' });
+  expect(await newProducer).toEqual({ producerId, peerId: a.joined.peerId, kind: 'audio', appData: {} });
 
   // B: plain recv transport delivering to B's UDP socket.
   const bUdp = await bindUdp();
