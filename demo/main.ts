@@ -34,8 +34,6 @@ const ui = {
 const grid = new TileGrid(byTestId('tiles'));
 let client: RoomClient | undefined;
 let myName = '';
-/** Remote peer id → producer id of the video shown in the peer's main tile. */
-const mainVideoOf = new Map<string, string>();
 
 function showAlert(message: string | undefined, { severity = 'error', code }: { severity?: 'error' | 'warning'; code?: string } = {}): void {
   ui.alert.hidden = !message;
@@ -87,7 +85,6 @@ function wireEvents(c: RoomClient): void {
   c.on('peerLeft', ({ peerId }) => {
     grid.remove(peerId);
     grid.remove(screenTileKey(peerId));
-    mainVideoOf.delete(peerId);
   });
   c.on('trackAdded', showRemoteTrack);
   c.on('trackRemoved', hideRemoteTrack);
@@ -100,7 +97,6 @@ function wireEvents(c: RoomClient): void {
   c.on('closed', ({ reason }) => {
     if (client === c) client = undefined;
     grid.clear();
-    mainVideoOf.clear();
     showCallView(false);
     ui.joinButton.disabled = false;
     showAlert(describeClosed(reason), { code: reason });
@@ -118,17 +114,14 @@ function showRemoteTrack(track: RemoteTrack): void {
     tile.setMicMuted(track.paused);
     return;
   }
-  // The contract does not say which video is a screen share: the first is the camera tile,
-  // a second one gets its own tile.
-  const main = mainVideoOf.get(track.peerId);
-  if (main === undefined || main === track.producerId) {
-    mainVideoOf.set(track.peerId, track.producerId);
-    tile.setTrack('video', track.track);
-    tile.setCameraOff(track.paused);
-  } else {
+  if (track.source === 'screen') {
+    // A shared screen gets its own tile next to the peer's camera tile.
     const screen = grid.ensure(screenTileKey(track.peerId), `${peerName(track.peerId)} · screen`, false);
     screen.setTrack('video', track.track);
     screen.setCameraOff(false);
+  } else {
+    tile.setTrack('video', track.track);
+    tile.setCameraOff(track.paused);
   }
 }
 
@@ -136,12 +129,11 @@ function hideRemoteTrack(track: RemoteTrack): void {
   const tile = grid.get(track.peerId);
   if (track.kind === 'audio') {
     tile?.setTrack('audio', null);
-  } else if (mainVideoOf.get(track.peerId) === track.producerId) {
-    mainVideoOf.delete(track.peerId);
+  } else if (track.source === 'screen') {
+    grid.remove(screenTileKey(track.peerId));
+  } else {
     tile?.setTrack('video', null);
     tile?.setCameraOff(true);
-  } else {
-    grid.remove(screenTileKey(track.peerId));
   }
 }
 
@@ -149,7 +141,7 @@ function showRemotePaused(publication: RemotePublication, paused: boolean): void
   const tile = grid.get(publication.peerId);
   if (!tile) return;
   if (publication.kind === 'audio') tile.setMicMuted(paused);
-  else if (mainVideoOf.get(publication.peerId) === publication.producerId) tile.setCameraOff(paused);
+  else if (publication.source !== 'screen') tile.setCameraOff(paused);
 }
 
 function showLocalTrack(local: LocalTrack): void {

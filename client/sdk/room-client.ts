@@ -285,8 +285,8 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
       this.#peers.delete(peerId);
       this.emit('peerLeft', peer);
     });
-    on('newProducer', ({ producerId, peerId, kind }) => {
-      if (peerId !== this.#peerId) this.#subscriber?.add({ producerId, peerId, kind, paused: false });
+    on('newProducer', ({ producerId, peerId, kind, appData }) => {
+      if (peerId !== this.#peerId) this.#subscriber?.add({ producerId, peerId, kind, paused: false, appData });
     });
     on('producerClosed', ({ producerId }) => this.#subscriber?.remove(producerId));
     on('producerPaused', ({ producerId }) => this.#subscriber?.setPaused(producerId, true));

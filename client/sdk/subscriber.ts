@@ -5,11 +5,12 @@
  * Races handled here: a producer closing while we subscribe, and the server closing a consumer.
  */
 import type { Device, types as ms } from 'mediasoup-client';
-import type { RtpCapabilities } from '../../shared/media';
+import type { ProducerInfo } from '../../shared/contract';
+import type { MediaKind, RtpCapabilities } from '../../shared/media';
 import { RoomClientError, toRoomClientError } from './errors';
 import type { SignallingChannel } from './signalling';
 import { summariseInbound } from './stats';
-import type { RemotePublication, RemoteTrack, RemoteTrackStats } from './types';
+import type { RemotePublication, RemoteTrack, RemoteTrackStats, TrackSource } from './types';
 
 export interface SubscriberEvents {
   published(publication: RemotePublication): void;
@@ -49,10 +50,12 @@ export class Subscriber {
     return [...this.#producers.values()].flatMap((p) => (p.consumer && p.announced ? [toRemoteTrack(p, p.consumer)] : []));
   }
 
-  /** A remote producer was announced. */
-  add(publication: RemotePublication): void {
-    if (this.#closed || this.#producers.has(publication.producerId)) return;
-    this.#producers.set(publication.producerId, { publication: { ...publication } });
+  /** A remote producer was announced (join snapshot or newProducer). */
+  add(producer: ProducerInfo): void {
+    if (this.#closed || this.#producers.has(producer.producerId)) return;
+    const { producerId, peerId, kind, paused } = producer;
+    const publication: RemotePublication = { peerId, producerId, kind, source: sourceOf(kind, producer.appData), paused };
+    this.#producers.set(producerId, { publication: { ...publication } });
     this.events.published({ ...publication });
     if (this.autoSubscribe) {
       this.subscribe(publication.producerId).catch((error: unknown) => {
@@ -120,6 +123,7 @@ export class Subscriber {
         peerId: publication.peerId,
         producerId: publication.producerId,
         kind: publication.kind,
+        source: publication.source,
         ...summariseInbound(await (consumer as ms.Consumer).getStats()),
       })),
     );
@@ -183,6 +187,20 @@ export class Subscriber {
     consumer.close();
     if (announced) this.events.removed(toRemoteTrack(remote, consumer));
   }
+}
+
+const TRACK_SOURCES: readonly TrackSource[] = ['camera', 'microphone', 'screen'];
+
+function isTrackSource(value: unknown): value is TrackSource {
+  return typeof value === 'string' && (TRACK_SOURCES as readonly string[]).includes(value);
+}
+
+/** The publisher's `appData.source` if it is one we know; appData is client-supplied, so check it. */
+export function sourceOf(kind: MediaKind, appData: ProducerInfo['appData'] | undefined): TrackSource {
+  const source = appData?.source;
+  if (isTrackSource(source)) return source;
+  // Missing or unknown (an older client, a plain-RTP sender): assume the usual track of its kind.
+  return kind === 'video' ? 'camera' : 'microphone';
 }
 
 function toRemoteTrack({ publication }: RemoteProducer, consumer: ms.Consumer): RemoteTrack {

@@ -8,7 +8,7 @@ import type { RoomClientError } from './errors';
 
 export type { MediaKind, PeerInfo };
 
-/** Where a local track comes from. */
+/** Where a track comes from: set by us for local tracks, by the publisher for remote ones. */
 export type TrackSource = 'camera' | 'microphone' | 'screen';
 
 export interface RemotePeer {
@@ -21,6 +21,11 @@ export interface RemotePublication {
   peerId: string;
   producerId: string;
   kind: MediaKind;
+  /**
+   * What the publisher says it is (its producer's `appData.source`). A publisher that sent no
+   * or an unknown source counts as 'camera' for video and 'microphone' for audio.
+   */
+  source: TrackSource;
   /** The publisher paused it (muted its mic, turned its camera off). */
   paused: boolean;
 }
@@ -53,6 +58,7 @@ export interface RemoteTrackStats {
   peerId: string;
   producerId: string;
   kind: MediaKind;
+  source: TrackSource;
   packetsReceived: number;
   packetsLost: number;
   bytesReceived: number;

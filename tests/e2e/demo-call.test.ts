@@ -107,6 +107,11 @@ describe('demo page in headless Chromium', () => {
     await alice.click('toggle-screen'); // the fake-UI flag picks a screen without a dialog
     const screenOnBob = bob.remoteTile('Alice · screen');
     await screenOnBob.waitFor({ state: 'visible', timeout: 10_000 });
+    // Bob's SDK took the source from the producer's appData; the camera tile keeps Alice's camera.
+    const alicePeerId = await alice.page.evaluate(() => window.confDemo?.peerId());
+    const fromAlice = (await bob.stats()).remote.filter((t) => t.peerId === alicePeerId).map((t) => `${t.kind}:${t.source}`);
+    expect(fromAlice.sort()).toEqual(['audio:microphone', 'video:camera', 'video:screen']);
+    expect(await bob.remoteVideoColour('Alice')).toBe('red');
     await alice.click('toggle-screen');
     await screenOnBob.waitFor({ state: 'detached', timeout: 10_000 });
   });

@@ -1,8 +1,8 @@
 /**
  * The SDK's RoomClient against the real server, in Node, without a browser: mediasoup-client's
  * FakeHandler stands in for WebRTC, so this checks the SDK's signalling, state and events
- * (join snapshot, publish/pause/unpublish as seen by the other side, ROOM_FULL, leave, server
- * shutdown) in about a second. Real media is checked by demo-call.test.ts in Chromium.
+ * (join snapshot, publish/pause/unpublish as seen by the other side, each remote track's source,
+ * ROOM_FULL, leave, server shutdown) in about a second. Real media is checked by demo-call.test.ts in Chromium.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -10,6 +10,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { FakeHandler, testFakeParameters } from 'mediasoup-client';
 import { isJoinRefusal, RoomClient, RoomClientError, type RoomClientEvents, type RoomClientOptions } from '../../client/sdk';
+import { sourceOf } from '../../client/sdk/subscriber';
 import { startServer, type RunningServer } from '../../server/app';
 import { loadConfig } from '../../server/config';
 
@@ -47,6 +48,14 @@ function nextEvent<E extends keyof RoomClientEvents>(
       resolve(payload);
     });
   });
+}
+
+async function waitUntil(condition: () => boolean): Promise<void> {
+  const deadline = Date.now() + EVENT_TIMEOUT_MS;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${EVENT_TIMEOUT_MS} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
 
 describe('RoomClient (SDK) against the real server, in Node', () => {
@@ -103,9 +112,9 @@ describe('RoomClient (SDK) against the real server, in Node', () => {
     const added = nextEvent(bo, 'trackAdded');
     const mic = await ada.publishTrack('microphone', testTrack('audio'));
     expect(mic).toMatchObject({ source: 'microphone', kind: 'audio', paused: false });
-    expect(await published).toMatchObject({ producerId: mic.producerId, peerId: ada.peerId, kind: 'audio' });
+    expect(await published).toMatchObject({ producerId: mic.producerId, peerId: ada.peerId, kind: 'audio', source: 'microphone' });
     const received = await added;
-    expect(received).toMatchObject({ producerId: mic.producerId, peerId: ada.peerId, kind: 'audio', paused: false });
+    expect(received).toMatchObject({ producerId: mic.producerId, peerId: ada.peerId, kind: 'audio', source: 'microphone', paused: false });
     expect(bo.remoteTracks.map((t) => t.producerId)).toEqual([mic.producerId]);
 
     const paused = nextEvent(bo, 'trackPaused');
@@ -138,6 +147,23 @@ describe('RoomClient (SDK) against the real server, in Node', () => {
     expect(bo.remoteTracks).toEqual([]);
   });
 
+  test('a camera and a screen (both video) arrive on the other side with their source', async () => {
+    const cameraAdded = nextEvent(bo, 'trackAdded', (t) => t.source === 'camera');
+    const screenPublished = nextEvent(bo, 'trackPublished', (t) => t.source === 'screen');
+    const screenAdded = nextEvent(bo, 'trackAdded', (t) => t.source === 'screen');
+    const camera = await ada.publishTrack('camera', testTrack('video'));
+    const screen = await ada.publishTrack('screen', testTrack('video'));
+    expect(await screenPublished).toMatchObject({ producerId: screen.producerId, peerId: ada.peerId, kind: 'video' });
+    expect(await cameraAdded).toMatchObject({ producerId: camera.producerId, peerId: ada.peerId, kind: 'video' });
+    expect(await screenAdded).toMatchObject({ producerId: screen.producerId, peerId: ada.peerId, kind: 'video' });
+    const sourceOf = (producerId: string) => bo.remoteTracks.find((t) => t.producerId === producerId)?.source;
+    expect([sourceOf(camera.producerId), sourceOf(screen.producerId)]).toEqual(['camera', 'screen']);
+    const stats = await bo.getStats();
+    expect(stats.remote.map((t) => [t.producerId, t.source]).sort()).toEqual(
+      [[camera.producerId, 'camera'], [screen.producerId, 'screen']].sort(),
+    );
+  });
+
   test('leave: the leaver gets closed(LEFT), the other peerLeft', async () => {
     const boLeft = nextEvent(ada, 'peerLeft');
     const boClosed = nextEvent(bo, 'closed');
@@ -146,6 +172,27 @@ describe('RoomClient (SDK) against the real server, in Node', () => {
     expect((await boLeft).displayName).toBe('Bo');
     expect(bo.state).toBe('closed');
     await expect(bo.publishTrack('camera', testTrack('video'))).rejects.toMatchObject({ code: 'INVALID_STATE' });
+  });
+
+  test('a late joiner learns each track’s source from the join snapshot, and trackRemoved keeps it', async () => {
+    const eve = newClient('Eve');
+    const added: RoomClientEvents['trackAdded'][] = [];
+    const offAdded = eve.on('trackAdded', (t) => added.push(t));
+    await eve.join();
+    const [camera, screen] = (['camera', 'screen'] as const).map((source) => ada.localTracks.find((t) => t.source === source));
+    expect(eve.remotePublications.map((p) => [p.producerId, p.source]).sort()).toEqual(
+      [[camera?.producerId, 'camera'], [screen?.producerId, 'screen']].sort(),
+    );
+    await waitUntil(() => added.length === 2);
+    offAdded();
+    expect(added.map((t) => [t.producerId, t.kind, t.source]).sort()).toEqual(
+      [[camera?.producerId, 'video', 'camera'], [screen?.producerId, 'video', 'screen']].sort(),
+    );
+
+    const removed = nextEvent(eve, 'trackRemoved');
+    await ada.unpublish('screen');
+    expect(await removed).toMatchObject({ producerId: screen?.producerId, source: 'screen' });
+    await eve.leave();
   });
 
   test('bad room ids and unreachable servers fail with typed codes', async () => {
@@ -157,5 +204,17 @@ describe('RoomClient (SDK) against the real server, in Node', () => {
     const closed = nextEvent(ada, 'closed');
     await server.close();
     expect(await closed).toEqual({ reason: 'SERVER_SHUTDOWN' });
+  });
+});
+
+describe('remote track source from the publisher’s appData', () => {
+  test('known values are kept; missing or unknown ones fall back to camera (video) / microphone (audio)', () => {
+    expect(sourceOf('video', { source: 'screen' })).toBe('screen');
+    expect(sourceOf('audio', { source: 'microphone' })).toBe('microphone');
+    expect(sourceOf('video', {})).toBe('camera');
+    expect(sourceOf('audio', {})).toBe('microphone');
+    expect(sourceOf('video', { source: 'hologram' })).toBe('camera');
+    expect(sourceOf('audio', { source: 42 })).toBe('microphone');
+    expect(sourceOf('video', undefined)).toBe('camera');
   });
 });

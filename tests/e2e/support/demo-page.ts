@@ -64,12 +64,12 @@ export class DemoPage {
     return this.page.evaluate(() => window.confDemo?.stats() ?? { local: [], remote: [] });
   }
 
-  /** Video frames decoded and audio packets received from one remote person, per WebRTC stats. */
+  /** Camera frames decoded and microphone packets received from one remote person, per WebRTC stats. */
   async receivedFrom(displayName: string): Promise<ReceivedMedia> {
     const peerId = await this.remoteTile(displayName).getAttribute('data-tile-key', { timeout: 5_000 });
     const { remote } = await this.stats();
-    const video = remote.find((t) => t.peerId === peerId && t.kind === 'video');
-    const audio = remote.find((t) => t.peerId === peerId && t.kind === 'audio');
+    const video = remote.find((t) => t.peerId === peerId && t.source === 'camera');
+    const audio = remote.find((t) => t.peerId === peerId && t.source === 'microphone');
     return { framesDecoded: video?.framesDecoded ?? 0, audioPacketsReceived: audio?.packetsReceived ?? 0 };
   }
 
