@@ -1,0 +1,109 @@
+/**
+ * What every benchmark section shares: the in-process server started with bench settings, the
+ * worker binary for the floors' own mediasoup workers, timing and progress output.
+ */
+import os from 'node:os';
+import * as mediasoup from 'mediasoup';
+import type * as ms from 'mediasoup/types';
+import { startServer, type RunningServer } from '../server/app';
+import { loadConfig } from '../server/config';
+import type { IndexedWorker } from '../server/media/mediaIndex';
+import { ROUTER_MEDIA_CODECS } from '../server/media/settings';
+import { resolveWorkerBin } from '../server/media/workerBinary';
+
+/** Environment of the server under test: one worker (figures are per worker), no room caps in the way. */
+export const BENCH_SERVER_ENV = {
+  PORT: '0',
+  LISTEN_HOST: '127.0.0.1',
+  LOG_LEVEL: 'warn',
+  LOG_FORMAT: 'json',
+  MEDIASOUP_WORKERS: '1',
+  MEDIASOUP_LOG_LEVEL: 'error',
+  ROOM_MAX_PEERS: '10000',
+  ROOM_EMPTY_TIMEOUT_MS: '0',
+  JOIN_TIMEOUT_MS: '600000',
+  RTC_MIN_PORT: '20000',
+  RTC_MAX_PORT: '59999',
+} as const;
+
+export async function startBenchServer(overrides: Record<string, string> = {}): Promise<RunningServer> {
+  return startServer(loadConfig({ ...process.env, ...BENCH_SERVER_ENV, ...overrides }));
+}
+
+/** A mediasoup worker + router of our own (for floors), with the server's codecs and binary. */
+export async function createFloorRouter(): Promise<{ worker: ms.Worker; router: ms.Router }> {
+  const worker = await mediasoup.createWorker({
+    logLevel: 'error',
+    workerBin: resolveWorkerBin(),
+    rtcMinPort: 60000,
+    rtcMaxPort: 64999,
+  });
+  const router = await worker.createRouter({ mediaCodecs: ROUTER_MEDIA_CODECS });
+  return { worker, router };
+}
+
+/** The single mediasoup worker of a bench server (its appData indexes every consumer by id). */
+export function serverWorker(server: RunningServer): IndexedWorker {
+  const worker = server.workers.workers[0];
+  if (!worker) throw new Error('bench server has no mediasoup worker');
+  return worker;
+}
+
+export function progress(section: string, message: string): void {
+  process.stderr.write(`[bench ${section}] ${message}\n`);
+}
+
+export function nowMs(): number {
+  return performance.now();
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Runs `task` for each item with at most `limit` in flight; results keep the input order. */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, task: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await task(items[index]!, index);
+    }
+  });
+  await Promise.all(lanes);
+  return results;
+}
+
+export interface MachineInfo {
+  cpus: number;
+  cpuModel: string;
+  totalMemoryMB: number;
+  node: string;
+  mediasoup: string;
+  platform: string;
+  loadAverage1m: number;
+}
+
+export function machineInfo(): MachineInfo {
+  const cpus = os.cpus();
+  return {
+    cpus: cpus.length,
+    cpuModel: cpus[0]?.model.trim() ?? 'unknown',
+    totalMemoryMB: Math.round(os.totalmem() / 1024 / 1024),
+    node: process.version,
+    mediasoup: mediasoup.version,
+    platform: `${os.platform()} ${os.release()}`,
+    loadAverage1m: Math.round(os.loadavg()[0]! * 100) / 100,
+  };
+}
+
+/** Ratio rounded for reports; NaN-safe (a zero floor gives Infinity, caught by the smoke test). */
+export function ratio(value: number, floor: number): number {
+  return Math.round((value / floor) * 100) / 100;
+}
+
+export function round(value: number, digits = 2): number {
+  const factor = 10 ** digits;
+  return Math.round(value * factor) / factor;
+}

@@ -1,0 +1,173 @@
+/**
+ * One fake participant: connects to a room namespace, joins, produces the configured kinds and
+ * consumes every other peer's producers (those listed at join and those announced later), then
+ * reports what it sent, what it received and what went wrong. Failures are counted, not thrown:
+ * a load run wants to know how many peers failed and why.
+ */
+import type { MediaKind } from '../../shared/media';
+import { request, type RoomSocket } from '../request';
+import type { EngineContext, EngineName, MediaEngine, ReceivedStream, RemoteProducer, SentStream } from './engine';
+import { errorCodeOf, errorMessageOf, type FakePeerErrorCode } from './errors';
+import type { Pacer } from './pacer';
+import { PlainEngine } from './plain-engine';
+import { connectRoom } from './room-connection';
+import { WebRtcEngine } from './webrtc-engine';
+
+export interface FakePeerOptions {
+  url: string;
+  roomId: string;
+  displayName: string;
+  kinds: readonly MediaKind[];
+  engine: EngineName;
+  insecure: boolean;
+  /** Also consume other peers' producers. Default true. */
+  consume?: boolean;
+}
+
+export type PeerPhase = 'idle' | 'connecting' | 'joining' | 'producing' | 'ready' | 'stopped' | 'failed';
+
+export interface PeerError {
+  code: FakePeerErrorCode;
+  message: string;
+}
+
+export class FakePeer {
+  readonly options: FakePeerOptions;
+  phase: PeerPhase = 'idle';
+  peerId: string | undefined;
+  startedAtMs: number | undefined;
+  /** Socket connect started → join acknowledged, ms. */
+  joinMs: number | undefined;
+  readonly sent: SentStream[] = [];
+  readonly received: ReceivedStream[] = [];
+  readonly errors: PeerError[] = [];
+  readonly #pacer: Pacer;
+  #socket: RoomSocket | undefined;
+  #engine: MediaEngine | undefined;
+  /** Producers waiting to be consumed; drained one batch at a time. */
+  #pending: RemoteProducer[] = [];
+  #draining: Promise<void> | undefined;
+  #leaving = false;
+
+  constructor(options: FakePeerOptions, pacer: Pacer) {
+    this.options = options;
+    this.#pacer = pacer;
+  }
+
+  /** Connects, joins, produces and consumes what exists; resolves when set up (or failed). */
+  async start(): Promise<void> {
+    this.startedAtMs = performance.now();
+    try {
+      this.phase = 'connecting';
+      const socket = await connectRoom({
+        url: this.options.url,
+        roomId: this.options.roomId,
+        displayName: this.options.displayName,
+        insecure: this.options.insecure,
+      });
+      this.#socket = socket;
+      this.#listen(socket);
+
+      this.phase = 'joining';
+      const { rtpCapabilities } = await request(socket, 'getRouterRtpCapabilities', {});
+      const joined = await request(socket, 'join', { displayName: this.options.displayName });
+      this.joinMs = performance.now() - this.startedAtMs;
+      this.peerId = joined.peerId;
+      const knownAtMs = performance.now();
+      this.#enqueue(joined.producers.map((p) => ({ producerId: p.producerId, peerId: p.peerId, kind: p.kind, knownAtMs, paused: p.paused })));
+
+      const context: EngineContext = {
+        socket,
+        routerRtpCapabilities: rtpCapabilities,
+        pacer: this.#pacer,
+        reportError: (error) => this.#record(errorCodeOf(error), errorMessageOf(error)),
+      };
+      this.#engine = this.options.engine === 'webrtc' ? new WebRtcEngine(context) : new PlainEngine(context);
+      this.phase = 'producing';
+      this.sent.push(...(await this.#engine.produce(this.options.kinds)));
+      this.#drain();
+      await this.#draining;
+      this.phase = 'ready';
+    } catch (error) {
+      this.#fail(error);
+    }
+  }
+
+  stopSending(): void {
+    this.#engine?.stopSending();
+  }
+
+  /** Leaves the room and releases everything. Never throws. */
+  async stop(): Promise<void> {
+    this.#leaving = true;
+    const socket = this.#socket;
+    if (socket?.connected) await request(socket, 'leave', {}, { timeoutMs: 3_000 }).catch(() => undefined);
+    socket?.disconnect();
+    await this.#engine?.close().catch(() => undefined);
+    if (this.phase !== 'failed') this.phase = 'stopped';
+  }
+
+  #listen(socket: RoomSocket): void {
+    socket.on('newProducer', ({ producerId, peerId, kind }) => {
+      if (peerId === this.peerId) return;
+      this.#enqueue([{ producerId, peerId, kind, knownAtMs: performance.now(), paused: false }]);
+      // Before the engine exists the producer waits in the queue; start() drains it.
+      if (this.#engine) this.#drain();
+    });
+    socket.on('producerClosed', ({ producerId }) => {
+      this.#pending = this.#pending.filter((p) => p.producerId !== producerId);
+      for (const stream of this.received) if (stream.producer.producerId === producerId) stream.closed = true;
+    });
+    const setPaused = (producerId: string, paused: boolean): void => {
+      for (const producer of [...this.#pending, ...this.received.map((s) => s.producer)]) {
+        if (producer.producerId === producerId) producer.paused = paused;
+      }
+    };
+    socket.on('producerPaused', ({ producerId }) => setPaused(producerId, true));
+    socket.on('producerResumed', ({ producerId }) => setPaused(producerId, false));
+    socket.on('consumerClosed', ({ consumerId }) => {
+      for (const stream of this.received) if (stream.consumerId === consumerId) stream.closed = true;
+    });
+    socket.on('roomClosed', ({ reason }) => {
+      if (!this.#leaving) this.#record('ROOM_CLOSED', `room closed: ${reason}`);
+    });
+    socket.on('disconnect', (reason) => {
+      if (!this.#leaving) this.#record('DISCONNECTED', `socket disconnected: ${reason}`);
+    });
+  }
+
+  #enqueue(producers: RemoteProducer[]): void {
+    if (this.options.consume === false) return;
+    this.#pending.push(...producers.filter((p) => p.peerId !== this.peerId));
+  }
+
+  /** Consumes queued producers in batches, one batch at a time (engines negotiate serially). */
+  #drain(): void {
+    if (this.#draining || !this.#engine) return;
+    const engine = this.#engine;
+    this.#draining = (async () => {
+      while (this.#pending.length > 0 && !this.#leaving) {
+        const batch = this.#pending.splice(0);
+        for (const result of await engine.consume(batch)) {
+          if ('error' in result) this.#record(errorCodeOf(result.error), errorMessageOf(result.error));
+          else this.received.push(result);
+        }
+      }
+    })()
+      .catch((error: unknown) => this.#record(errorCodeOf(error), errorMessageOf(error)))
+      .finally(() => {
+        this.#draining = undefined;
+        // A producer announced between the loop's last check and here would otherwise wait forever.
+        if (this.#pending.length > 0 && !this.#leaving) this.#drain();
+      });
+  }
+
+  #fail(error: unknown): void {
+    this.phase = 'failed';
+    this.#record(errorCodeOf(error), errorMessageOf(error));
+  }
+
+  #record(code: FakePeerErrorCode, message: string): void {
+    this.errors.push({ code, message });
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * Plain-RTP engine: media over mediasoup PlainTransports from loopback UDP sockets, no ICE/DTLS/SRTP.
+ * Cheap enough to run hundreds of peers on one machine while the server sees the same forwarding
+ * work as with WebRTC clients (minus SRTP).
+ *  - send: one plain transport connected to our UDP socket (so mediasoup's RTCP — PLI/FIR — reaches
+ *    us and the video source answers with a key frame); RTP for every producer from that socket;
+ *  - receive: one plain transport connected to a second UDP socket; consumers are told apart by SSRC.
+ */
+import type dgram from 'node:dgram';
+import type { PlainTransportCreated } from '../../shared/contract';
+import type { MediaKind } from '../../shared/media';
+import { request } from '../request';
+import { isRtcp } from '../rtp/packet';
+import { StreamReceiveStats } from '../rtp/receive-stats';
+import { keyFrameRequests } from '../rtp/rtcp';
+import { createSource, PLAIN_PAYLOAD_TYPES, randomSsrc, type RtpSource } from '../rtp/sources';
+import type { EngineContext, MediaEngine, ReceivedStream, RemoteProducer, SentStream } from './engine';
+import { FakePeerError } from './errors';
+import { produceRtpParameters } from './rtp-parameters';
+import { bindLoopbackUdp, closeUdp, LOOPBACK } from './udp';
+
+/** mediasoup's bandwidth probation packets carry this payload type: not media, not counted. */
+const PROBATION_PAYLOAD_TYPE = 127;
+
+interface ReceiveSide {
+  transportId: string;
+  socket: dgram.Socket;
+  streamsBySsrc: Map<number, ReceivedStream>;
+}
+
+export class PlainEngine implements MediaEngine {
+  readonly #ctx: EngineContext;
+  readonly #cname = `fake-${randomSsrc().toString(16)}`;
+  #sendSocket: dgram.Socket | undefined;
+  readonly #stopSources: Array<() => void> = [];
+  #receive: Promise<ReceiveSide> | undefined;
+  #closed = false;
+
+  constructor(ctx: EngineContext) {
+    this.#ctx = ctx;
+  }
+
+  async produce(kinds: readonly MediaKind[]): Promise<SentStream[]> {
+    if (kinds.length === 0) return [];
+    const { socket } = this.#ctx;
+    const transport = await request(socket, 'createTransport', { direction: 'send', type: 'plain', rtcpMux: true, comedia: false });
+    const { transportId, ip, port } = asPlain(transport);
+    const udp = await bindLoopbackUdp();
+    udp.on('error', (error) => this.#ctx.reportError(error));
+    this.#sendSocket = udp;
+    await request(socket, 'connectTransport', { transportId, ip: LOOPBACK, port: udp.address().port });
+
+    const sourcesBySsrc = new Map<number, RtpSource>();
+    udp.on('message', (message) => {
+      if (!isRtcp(message)) return;
+      for (const ssrc of keyFrameRequests(message)) sourcesBySsrc.get(ssrc)?.requestKeyFrame();
+    });
+
+    const streams: SentStream[] = [];
+    for (const kind of kinds) {
+      const source = createSource(kind, { ssrc: randomSsrc(), payloadType: PLAIN_PAYLOAD_TYPES[kind] });
+      const { producerId } = await request(socket, 'produce', {
+        transportId,
+        kind,
+        rtpParameters: produceRtpParameters(kind, { payloadType: source.payloadType, ssrc: source.ssrc, cname: this.#cname }),
+      });
+      sourcesBySsrc.set(source.ssrc, source);
+      this.#stopSources.push(
+        this.#ctx.pacer.add(source, (packets) => {
+          for (const packet of packets) udp.send(packet, port, ip);
+        }),
+      );
+      streams.push({ producerId, kind, source });
+    }
+    return streams;
+  }
+
+  async consume(producers: readonly RemoteProducer[]): Promise<Array<ReceivedStream | { producer: RemoteProducer; error: unknown }>> {
+    const side = await (this.#receive ??= this.#openReceiveSide());
+    return Promise.all(
+      producers.map(async (producer) => {
+        try {
+          return await this.#consumeOne(side, producer);
+        } catch (error) {
+          return { producer, error };
+        }
+      }),
+    );
+  }
+
+  stopSending(): void {
+    for (const stop of this.#stopSources.splice(0)) stop();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.stopSending();
+    const receive = await this.#receive?.catch(() => undefined);
+    await Promise.all([this.#sendSocket && closeUdp(this.#sendSocket), receive && closeUdp(receive.socket)]);
+  }
+
+  async #openReceiveSide(): Promise<ReceiveSide> {
+    const { socket } = this.#ctx;
+    const transport = await request(socket, 'createTransport', { direction: 'recv', type: 'plain', rtcpMux: true, comedia: false });
+    const { transportId } = asPlain(transport);
+    const udp = await bindLoopbackUdp();
+    udp.on('error', (error) => this.#ctx.reportError(error));
+    const streamsBySsrc = new Map<number, ReceivedStream>();
+    udp.on('message', (message) => {
+      // Parse only the fixed header: this handler runs for every packet of every consumer.
+      if (message.length < 12 || isRtcp(message) || (message[1]! & 0x7f) === PROBATION_PAYLOAD_TYPE) return;
+      const stream = streamsBySsrc.get(message.readUInt32BE(8));
+      stream?.stats.record(message.readUInt16BE(2), message.readUInt32BE(4), message.length, performance.now());
+    });
+    await request(socket, 'connectTransport', { transportId, ip: LOOPBACK, port: udp.address().port });
+    return { transportId, socket: udp, streamsBySsrc };
+  }
+
+  async #consumeOne(side: ReceiveSide, producer: RemoteProducer): Promise<ReceivedStream> {
+    const { socket, routerRtpCapabilities } = this.#ctx;
+    const consumer = await request(socket, 'consume', {
+      transportId: side.transportId,
+      producerId: producer.producerId,
+      rtpCapabilities: routerRtpCapabilities,
+    });
+    const ssrc = consumer.rtpParameters.encodings?.[0]?.ssrc;
+    const codec = consumer.rtpParameters.codecs[0];
+    if (ssrc === undefined || !codec) throw new FakePeerError('CLIENT_ERROR', `consumer ${consumer.consumerId} has no SSRC or codec`);
+    const stream: ReceivedStream = {
+      consumerId: consumer.consumerId,
+      producer,
+      stats: new StreamReceiveStats(codec.clockRate),
+      closed: false,
+    };
+    side.streamsBySsrc.set(ssrc, stream); // before resuming: the first packet may follow the ack
+    await request(socket, 'resumeConsumer', { consumerId: consumer.consumerId });
+    return stream;
+  }
+}
+
+function asPlain(transport: unknown): PlainTransportCreated {
+  const plain = transport as Partial<PlainTransportCreated>;
+  if (typeof plain.ip !== 'string' || typeof plain.port !== 'number' || typeof plain.transportId !== 'string') {
+    throw new FakePeerError('CLIENT_ERROR', 'createTransport(type: plain) answered without ip/port');
+  }
+  return plain as PlainTransportCreated;
+}
