@@ -2,14 +2,9 @@
  * Reduces an RTCStatsReport to the few counters an app (or a test) wants per track.
  * Reports are iterated, not indexed: their keys are opaque ids.
  */
-interface InboundSummary {
-  packetsReceived: number;
-  packetsLost: number;
-  bytesReceived: number;
-  framesDecoded?: number;
-  frameWidth?: number;
-  frameHeight?: number;
-}
+import type { InboundCounters } from './types';
+
+type InboundSummary = InboundCounters;
 
 interface OutboundSummary {
   packetsSent: number;

@@ -54,11 +54,8 @@ export type ClosedReason =
   /** The server closed the room (see the contract's CloseReason). */
   | CloseReason;
 
-export interface RemoteTrackStats {
-  peerId: string;
-  producerId: string;
-  kind: MediaKind;
-  source: TrackSource;
+/** Receive counters of one track, summed over its inbound-rtp entries. */
+export interface InboundCounters {
   packetsReceived: number;
   packetsLost: number;
   bytesReceived: number;
@@ -66,6 +63,13 @@ export interface RemoteTrackStats {
   framesDecoded?: number;
   frameWidth?: number;
   frameHeight?: number;
+}
+
+export interface RemoteTrackStats extends InboundCounters {
+  peerId: string;
+  producerId: string;
+  kind: MediaKind;
+  source: TrackSource;
 }
 
 export interface LocalTrackStats {
