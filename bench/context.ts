@@ -7,9 +7,9 @@ import * as mediasoup from 'mediasoup';
 import type * as ms from 'mediasoup/types';
 import { startServer, type RunningServer } from '../server/app';
 import { loadConfig } from '../server/config';
-import type { IndexedWorker } from '../server/media/mediaIndex';
+import type { IndexedWorker } from '../server/media/media-index';
 import { ROUTER_MEDIA_CODECS } from '../server/media/settings';
-import { resolveWorkerBin } from '../server/media/workerBinary';
+import { resolveWorkerBin } from '../server/media/worker-binary';
 
 /** Environment of the server under test: one worker (figures are per worker), no room caps in the way. */
 export const BENCH_SERVER_ENV = {

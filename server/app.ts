@@ -7,11 +7,11 @@ import type https from 'node:https';
 import type { Config } from './config';
 import { createExpressApp } from './http/app';
 import { loadTlsMaterial } from './http/certificates';
-import { listenHttps } from './http/httpsServer';
+import { listenHttps } from './http/https-server';
 import { createLogger, type Logger } from './logger';
-import { MediaService } from './media/mediaService';
-import { WorkerPool } from './media/workerPool';
-import { RoomManager } from './rooms/RoomManager';
+import { MediaService } from './media/media-service';
+import { WorkerPool } from './media/worker-pool';
+import { RoomManager } from './rooms/room-manager';
 import { createSignalling } from './signalling';
 import type { SignallingServer } from './signalling/types';
 

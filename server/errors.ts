@@ -1,6 +1,6 @@
 /**
  * The server's error classes. Each carries a contract ErrorCode, so the signalling layer maps
- * any thrown error to an ack with one function (signalling/toAck.ts) and tests assert on codes.
+ * any thrown error to an ack with one function (signalling/to-ack.ts) and tests assert on codes.
  */
 import type { ErrorCode } from '../shared/errors';
 

@@ -5,9 +5,9 @@
  */
 import type { Empty, ParsedRequest, RequestName, ResponseMap } from '../../shared/contract';
 import { AppError } from '../errors';
-import type { Peer } from '../rooms/Peer';
-import type { Room } from '../rooms/Room';
-import type { RoomManager } from '../rooms/RoomManager';
+import type { Peer } from '../rooms/peer';
+import type { Room } from '../rooms/room';
+import type { RoomManager } from '../rooms/room-manager';
 import type { PeerChannel } from '../rooms/ports';
 
 /** What a handler may use: the socket's session state and the room manager. */

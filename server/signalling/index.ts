@@ -10,9 +10,9 @@ import { HandshakeAuthSchema } from '../../shared/contract';
 import { ROOM_ID_PATTERN, ROOM_NAMESPACE_PREFIX } from '../../shared/ids';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
-import type { RoomManager } from '../rooms/RoomManager';
+import type { RoomManager } from '../rooms/room-manager';
 import { SocketSession } from './session';
-import { describeZodError } from './toAck';
+import { describeZodError } from './to-ack';
 import type { SignallingServer } from './types';
 
 /** Matches every `/rooms/...` name, so a bad room id gets a clear error rather than "Invalid namespace". */

@@ -5,10 +5,10 @@
  */
 import { isRequestName, requestSchemas, type Ack, type RequestName } from '../../shared/contract';
 import type { Logger } from '../logger';
-import type { RoomManager } from '../rooms/RoomManager';
+import type { RoomManager } from '../rooms/room-manager';
 import { handlers, type RequestContext } from './handlers';
-import { socketChannel } from './socketChannel';
-import { errorBody } from './toAck';
+import { socketChannel } from './socket-channel';
+import { errorBody } from './to-ack';
 import type { RoomSocket } from './types';
 
 type AckFn = (response: Ack<unknown>) => void;

@@ -6,10 +6,10 @@
 import type * as ms from 'mediasoup/types';
 import { loadConfig } from '../../server/config';
 import { createSilentLogger } from '../../server/logger';
-import type { IndexedRouter, IndexedTransport, IndexedWorker } from '../../server/media/mediaIndex';
-import { MediaIndex } from '../../server/media/mediaIndex';
+import type { IndexedRouter, IndexedTransport, IndexedWorker } from '../../server/media/media-index';
+import { MediaIndex } from '../../server/media/media-index';
 import { ROUTER_MEDIA_CODECS } from '../../server/media/settings';
-import { WorkerPool } from '../../server/media/workerPool';
+import { WorkerPool } from '../../server/media/worker-pool';
 import { opusRtpParameters, vp8RtpParameters } from '../helpers/rtp';
 import { waitFor } from '../helpers/server';
 

@@ -9,7 +9,7 @@ import type * as ms from 'mediasoup/types';
 import { loadConfig } from '../../server/config';
 import { createSilentLogger } from '../../server/logger';
 import { ROUTER_MEDIA_CODECS } from '../../server/media/settings';
-import { WorkerPool } from '../../server/media/workerPool';
+import { WorkerPool } from '../../server/media/worker-pool';
 import { bindUdp, OPUS_PT, opusRtpParameters, RtpCounter, sendRtp, udpPort } from '../helpers/rtp';
 import { waitFor } from '../helpers/server';
 

@@ -6,8 +6,8 @@ import type { CloseReason, NotificationMap, NotificationName } from '../../share
 import { AppError } from '../../server/errors';
 import { createSilentLogger } from '../../server/logger';
 import type { MediaPort, PeerChannel } from '../../server/rooms/ports';
-import { Room, type RoomCloseReason } from '../../server/rooms/Room';
-import { RoomManager } from '../../server/rooms/RoomManager';
+import { Room, type RoomCloseReason } from '../../server/rooms/room';
+import { RoomManager } from '../../server/rooms/room-manager';
 
 const logger = createSilentLogger();
 
@@ -101,7 +101,7 @@ afterEach(() => {
   jest.useRealTimers();
 });
 
-describe('Room', () => {
+describe('room', () => {
   test('admits exactly maxPeers; a leave frees one place', async () => {
     const media = new FakeMedia();
     const room = await makeRoom(media, { maxPeers: 3 });
@@ -273,7 +273,7 @@ describe('Room', () => {
   });
 });
 
-describe('RoomManager', () => {
+describe('room-manager', () => {
   function manager(media: FakeMedia, opts: { maxPeers?: number; emptyTimeoutMs?: number } = {}) {
     return new RoomManager({ media, maxPeers: opts.maxPeers ?? 3, emptyTimeoutMs: opts.emptyTimeoutMs ?? 60_000, logger });
   }

@@ -6,7 +6,7 @@ import type { CloseReason } from '../../shared/contract';
 import { AppError } from '../errors';
 import type { Logger } from '../logger';
 import type { MediaPort, PeerChannel } from './ports';
-import { Room, type JoinResult } from './Room';
+import { Room, type JoinResult } from './room';
 
 export interface RoomManagerOptions {
   media: MediaPort;
@@ -25,7 +25,7 @@ export class RoomManager {
 
   constructor(opts: RoomManagerOptions) {
     this.#opts = opts;
-    this.#log = opts.logger.child({ component: 'RoomManager' });
+    this.#log = opts.logger.child({ component: 'room-manager' });
   }
 
   get rooms(): ReadonlyMap<string, Room> {

@@ -16,9 +16,9 @@ import type { Config } from '../config';
 import { BadRequestError } from '../errors';
 import type { Logger } from '../logger';
 import type { ConsumeHooks, MediaPort } from '../rooms/ports';
-import { MediaIndex, type RouterAppData, type TransportAppData } from './mediaIndex';
+import { MediaIndex, type RouterAppData, type TransportAppData } from './media-index';
 import { ROUTER_MEDIA_CODECS, plainTransportOptions, webRtcTransportOptions } from './settings';
-import type { WorkerPool } from './workerPool';
+import type { WorkerPool } from './worker-pool';
 
 /**
  * mediasoup reports bad input as TypeError / UnsupportedError: that is the client's fault.

@@ -62,7 +62,7 @@ export class Peer {
     this.channel = opts.channel;
     this.#media = opts.media;
     this.#room = opts.room;
-    this.#log = opts.logger.child({ component: 'Peer', peerId: opts.id });
+    this.#log = opts.logger.child({ component: 'peer', peerId: opts.id });
   }
 
   get closed(): boolean {

@@ -7,7 +7,7 @@ import type { CloseReason, NotificationMap, NotificationName, PeerInfo, Producer
 import type { PeerId } from '../../shared/ids';
 import { AppError } from '../errors';
 import type { Logger } from '../logger';
-import { Peer, type RoomLink } from './Peer';
+import { Peer, type RoomLink } from './peer';
 import type { MediaPort, PeerChannel } from './ports';
 
 /** Why a room closed: a reason clients are told, or EMPTY (nobody left to tell). */
@@ -60,7 +60,7 @@ export class Room {
     this.maxPeers = opts.maxPeers;
     this.#media = opts.media;
     this.#emptyTimeoutMs = opts.emptyTimeoutMs;
-    this.#log = opts.logger.child({ component: 'Room', roomId: opts.roomId });
+    this.#log = opts.logger.child({ component: 'room', roomId: opts.roomId });
     this.#link = this.#createLink();
     this.#log.info('room created', { routerId, maxPeers: opts.maxPeers });
     this.#scheduleCloseIfEmpty();

@@ -6,8 +6,8 @@
 import * as mediasoup from 'mediasoup';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
-import { installMediaIndex, type IndexedWorker, type WorkerAppData } from './mediaIndex';
-import { resolveWorkerBin } from './workerBinary';
+import { installMediaIndex, type IndexedWorker, type WorkerAppData } from './media-index';
+import { resolveWorkerBin } from './worker-binary';
 
 let mediasoupLogsRouted = false;
 
