@@ -33,12 +33,7 @@ export interface RunningServer {
 export async function startServer(config: Config, logger: Logger = createLogger(config.log)): Promise<RunningServer> {
   const workers = await WorkerPool.create(config.media, logger);
   const media = new MediaService(workers, config.media, logger);
-  const rooms = new RoomManager({
-    media,
-    maxPeers: config.rooms.maxPeers,
-    emptyTimeoutMs: config.rooms.emptyTimeoutMs,
-    logger,
-  });
+  const rooms = new RoomManager({ media, ...config.rooms, logger });
   const app = createExpressApp(
     {
       workers: () => ({ alive: workers.workers.filter((w) => !w.closed).length, configured: workers.configuredCount }),

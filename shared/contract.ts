@@ -72,6 +72,8 @@ export const ConsumeRequestSchema = z.object({
   rtpCapabilities: RtpCapabilitiesSchema,
 });
 
+export const ResumeRequestSchema = z.object({ resumeToken: z.string().min(16).max(128) });
+
 export const ConsumerRequestSchema = z.object({ consumerId: id });
 export const ProducerRequestSchema = z.object({ producerId: id });
 export const TransportRequestSchema = z.object({ transportId: id });
@@ -80,9 +82,11 @@ export const TransportRequestSchema = z.object({ transportId: id });
 export const requestSchemas = {
   getRouterRtpCapabilities: EmptyRequestSchema,
   join: JoinRequestSchema,
+  resume: ResumeRequestSchema,
   createTransport: CreateTransportRequestSchema,
   connectTransport: ConnectTransportRequestSchema,
   closeTransport: TransportRequestSchema,
+  restartIce: TransportRequestSchema,
   produce: ProduceRequestSchema,
   pauseProducer: ProducerRequestSchema,
   resumeProducer: ProducerRequestSchema,
@@ -152,13 +156,45 @@ export interface ConsumerCreated {
 
 export type Empty = Record<string, never>;
 
+/** What `join` answers: who is here, what they publish, and how to come back after a drop. */
+export interface Joined {
+  peerId: string;
+  roomId: string;
+  /** The others in the room (a peer whose connection dropped stays listed during its grace). */
+  peers: PeerInfo[];
+  /** Every producer of the others. */
+  producers: ProducerInfo[];
+  /**
+   * Presented with `resume` on a new socket after a dropped connection, within
+   * `reconnectGraceMs`, to get this same peer back. Single use: `resume` answers a new one.
+   */
+  resumeToken: string;
+  /** How long the server keeps this peer after its connection drops (0: a drop is a leave). */
+  reconnectGraceMs: number;
+}
+
+/**
+ * What `resume` answers: the same peer, and the room as it is now, so the client reconciles
+ * whatever it missed while away (peers and producers that came and went).
+ */
+export interface Resumed extends Joined {
+  /** This peer's transports that still exist (a worker crash while away removes them). */
+  transportIds: string[];
+  /** This peer's producers that still exist. */
+  producerIds: string[];
+  /** This peer's consumers that still exist (a consumer whose producer closed is gone). */
+  consumerIds: string[];
+}
+
 /** Event name → `data` of a successful ack. */
 export interface ResponseMap {
   getRouterRtpCapabilities: { rtpCapabilities: RtpCapabilities };
-  join: { peerId: string; roomId: string; peers: PeerInfo[]; producers: ProducerInfo[] };
+  join: Joined;
+  resume: Resumed;
   createTransport: TransportCreated;
   connectTransport: Empty;
   closeTransport: Empty;
+  restartIce: { iceParameters: IceParameters };
   produce: { producerId: string };
   pauseProducer: Empty;
   resumeProducer: Empty;
@@ -183,6 +219,11 @@ export type CloseReason =
   /** An operator closed the room. */
   | 'CLOSED_BY_ADMIN';
 
+/** Why the room's media was replaced. */
+export type MediaResetReason =
+  /** The mediasoup worker serving the room died or hung; the room moved to a healthy one. */
+  'WORKER_DIED';
+
 export interface NotificationMap {
   peerJoined: PeerInfo;
   peerLeft: { peerId: string };
@@ -192,6 +233,11 @@ export interface NotificationMap {
   producerResumed: { producerId: string; peerId: string };
   consumerClosed: { consumerId: string; producerId: string };
   roomClosed: { reason: CloseReason };
+  /**
+   * Every transport, producer and consumer of the room is gone (the peers stay): create the
+   * transports again, produce again, and consume what `newProducer` announces next.
+   */
+  mediaReset: { reason: MediaResetReason };
 }
 export type NotificationName = keyof NotificationMap;
 

@@ -19,6 +19,8 @@ export const ErrorCodes = [
   'FORBIDDEN',
   /** The room is closing or closed. */
   'ROOM_CLOSED',
+  /** `resume`: the token is unknown, already used, or its peer's grace period ran out. Join again. */
+  'RESUME_FAILED',
   /** Client side only: no ack arrived in time. */
   'TIMEOUT',
   /** Client side only: the socket was not connected, or dropped before the ack arrived. */

@@ -45,6 +45,8 @@ const EnvSchema = z
     ROOM_MAX_PEERS: int(1, 10_000).default(50),
     /** How long an empty room keeps its router before closing; 0 closes at once. */
     ROOM_EMPTY_TIMEOUT_MS: int(0, 86_400_000).default(5_000),
+    /** A joined peer whose connection drops keeps its place this long, to resume; 0: a drop is a leave. */
+    RECONNECT_GRACE_MS: int(0, 3_600_000).default(15_000),
     /** A socket that has not joined within this time is disconnected. */
     JOIN_TIMEOUT_MS: int(1_000, 3_600_000).default(30_000),
     /** Largest socket.io message accepted; bigger ones close that socket only. */
@@ -87,7 +89,7 @@ export interface Config {
     announcedAddress?: string;
     initialOutgoingBitrate: number;
   };
-  rooms: { maxPeers: number; emptyTimeoutMs: number };
+  rooms: { maxPeers: number; emptyTimeoutMs: number; reconnectGraceMs: number };
   signalling: { joinTimeoutMs: number; maxMessageBytes: number };
 }
 
@@ -132,7 +134,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       announcedAddress: e.RTC_ANNOUNCED_ADDRESS,
       initialOutgoingBitrate: e.RTC_INITIAL_OUTGOING_BITRATE,
     },
-    rooms: { maxPeers: e.ROOM_MAX_PEERS, emptyTimeoutMs: e.ROOM_EMPTY_TIMEOUT_MS },
+    rooms: { maxPeers: e.ROOM_MAX_PEERS, emptyTimeoutMs: e.ROOM_EMPTY_TIMEOUT_MS, reconnectGraceMs: e.RECONNECT_GRACE_MS },
     signalling: { joinTimeoutMs: e.JOIN_TIMEOUT_MS, maxMessageBytes: e.MAX_MESSAGE_BYTES },
   };
 }

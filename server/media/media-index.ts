@@ -23,8 +23,9 @@ export type RouterAppData = {
   transports: Map<string, IndexedTransport>;
   producers: Map<string, ms.Producer>;
   consumers: Map<string, ms.Consumer>;
-  /** Set by the creator: the room this router serves. */
+  /** Set by the creator: the room this router serves and its worker. */
   roomId?: string;
+  workerPid?: number;
 };
 export type TransportAppData = {
   producers: Map<string, ms.Producer>;
@@ -37,6 +38,15 @@ export type TransportAppData = {
 export type IndexedWorker = ms.Worker<WorkerAppData>;
 export type IndexedRouter = ms.Router<RouterAppData>;
 export type IndexedTransport = ms.Transport<TransportAppData>;
+export type IndexedWebRtcTransport = ms.WebRtcTransport<TransportAppData>;
+export type IndexedPlainTransport = ms.PlainTransport<TransportAppData>;
+
+function isWebRtc(transport: IndexedTransport): transport is IndexedWebRtcTransport {
+  return transport.type === 'webrtc';
+}
+function isPlain(transport: IndexedTransport): transport is IndexedPlainTransport {
+  return transport.type === 'plain';
+}
 
 let installed = false;
 
@@ -60,7 +70,7 @@ function indexWorker(worker: ms.Worker): void {
       transports: new Map(),
       producers: new Map(),
       consumers: new Map(),
-    } satisfies Omit<RouterAppData, 'roomId'>) as RouterAppData;
+    } satisfies Omit<RouterAppData, 'roomId' | 'workerPid'>) as RouterAppData;
     w.routers.set(router.id, router as IndexedRouter);
     router.observer.once('close', () => w.routers.delete(router.id));
 
@@ -115,6 +125,15 @@ export class MediaIndex {
   }
   getTransport(id: string): IndexedTransport {
     return this.findTransport(id) ?? notFound('transport', id);
+  }
+  /** A WebRTC transport by id; any other type counts as not found. */
+  getWebRtcTransport(id: string): IndexedWebRtcTransport {
+    const transport = this.getTransport(id);
+    return isWebRtc(transport) ? transport : notFound('webrtc transport', id);
+  }
+  getPlainTransport(id: string): IndexedPlainTransport {
+    const transport = this.getTransport(id);
+    return isPlain(transport) ? transport : notFound('plain transport', id);
   }
   getProducer(id: string): ms.Producer {
     return this.findProducer(id) ?? notFound('producer', id);

@@ -1,88 +1,97 @@
 /**
- * MediaService: the rooms' MediaPort over mediasoup. Everything is addressed by id and
- * resolved through the appData index; no Router or Transport object is kept anywhere else.
+ * MediaService: the rooms' MediaPort over mediasoup. A room's media is a router, found by the
+ * room's id; everything else is addressed by its own id and resolved through the appData index.
+ * No Router or Transport object is kept anywhere else. When a room's router dies with its
+ * worker, the room gets a new router on a live worker and hears `onMediaReset`.
  * This folder is the only part of the server that imports mediasoup.
  */
 import type * as ms from 'mediasoup/types';
 import { UnsupportedError } from 'mediasoup/errors';
-import type {
-  ConsumerCreated,
-  ParsedRequest,
-  RtpCapabilities,
-  TransportCreated,
-} from '../../shared/contract';
-import type { DtlsParameters, MediaKind, RtpParameters } from '../../shared/media';
+import type { ConsumerCreated, ParsedRequest, RtpCapabilities, TransportCreated } from '../../shared/contract';
+import type { DtlsParameters, IceParameters, MediaKind, RtpParameters } from '../../shared/media';
 import type { Config } from '../config';
-import { BadRequestError } from '../errors';
+import { AppError, BadRequestError } from '../errors';
 import type { Logger } from '../logger';
-import type { ConsumeHooks, MediaPort } from '../rooms/ports';
+import type { ConsumeHooks, MediaPort, RoomMediaEvents } from '../rooms/ports';
 import { MediaIndex, type RouterAppData, type TransportAppData } from './media-index';
 import { ROUTER_MEDIA_CODECS, plainTransportOptions, webRtcTransportOptions } from './settings';
 import type { WorkerPool } from './worker-pool';
 
 /**
- * mediasoup reports bad input as TypeError / UnsupportedError: that is the client's fault.
- * With `workerRefusals`, a plain Error from the worker (e.g. "ssrc already exists in RTP
- * listener" on produce) is the client's fault too: the request's own parameters were refused.
+ * Refusals of the client's own parameters that the worker reports as a plain Error (e.g.
+ * "ssrc already exists in RTP listener" on produce). Any other plain Error is our failure.
  */
-async function clientInput<T>(operation: () => Promise<T>, { workerRefusals = false } = {}): Promise<T> {
+const WORKER_CLIENT_REFUSALS = [/already exists/i];
+
+/**
+ * mediasoup reports bad input as TypeError / UnsupportedError, and a few worker refusals as
+ * plain Errors: those are the client's fault (BAD_REQUEST). Everything else (a channel
+ * failure, a closed worker) is left as is: INTERNAL, logged at error level by the session.
+ */
+async function mediaCall<T>(operation: () => Promise<T>): Promise<T> {
   try {
     return await operation();
   } catch (error) {
     if (error instanceof TypeError || error instanceof UnsupportedError) throw new BadRequestError(error.message);
-    if (workerRefusals && error instanceof Error && error.constructor === Error) throw new BadRequestError(error.message);
+    if (error instanceof Error && error.constructor === Error && WORKER_CLIENT_REFUSALS.some((re) => re.test(error.message))) {
+      throw new BadRequestError(error.message);
+    }
     throw error;
   }
 }
+
+interface RoomMedia {
+  routerId: string;
+  events: RoomMediaEvents;
+}
+
+/** How long a room whose worker died waits for a live worker before its media counts as failed. */
+const REOPEN_WAIT_MS = 10_000;
 
 export class MediaService implements MediaPort {
   readonly index: MediaIndex;
   readonly #pool: WorkerPool;
   readonly #config: Config['media'];
   readonly #logger: Logger;
-  /** Routers this service is closing itself, so their close is not reported as a failure. */
-  readonly #closingRouters = new Set<string>();
+  readonly #rooms = new Map<string, RoomMedia>();
 
   constructor(pool: WorkerPool, config: Config['media'], logger: Logger) {
     this.#pool = pool;
     this.#config = config;
-    this.#logger = logger.child({ component: 'MediaService' });
+    this.#logger = logger.child({ component: 'media' });
     this.index = new MediaIndex(() => pool.workers);
   }
 
-  async createRouter(roomId: string, onClosed: () => void): Promise<string> {
-    const worker = this.#pool.leastLoaded();
-    const router = await worker.createRouter<RouterAppData>({
-      mediaCodecs: ROUTER_MEDIA_CODECS,
-      appData: { roomId } as RouterAppData, // the index fills in its Maps on 'newrouter'
-    });
-    router.observer.once('close', () => {
-      if (this.#closingRouters.delete(router.id)) return;
-      this.#logger.error('router closed from outside (worker died?)', { roomId, routerId: router.id, workerPid: worker.pid });
-      onClosed();
-    });
-    this.#logger.debug('createRouter() | router created', { roomId, routerId: router.id, workerPid: worker.pid });
-    return router.id;
+  async openRoom(roomId: string, events: RoomMediaEvents): Promise<void> {
+    const routerId = await this.#createRouter(roomId, this.#pool.leastLoaded());
+    this.#rooms.set(roomId, { routerId, events });
   }
 
-  closeRouter(routerId: string): void {
-    const router = this.index.findRouter(routerId);
-    if (!router) return;
-    this.#closingRouters.add(routerId);
-    router.close();
+  closeRoom(roomId: string): void {
+    const media = this.#rooms.get(roomId);
+    if (!media) return;
+    this.#rooms.delete(roomId);
+    this.index.findRouter(media.routerId)?.close();
   }
 
-  routerRtpCapabilities(routerId: string): RtpCapabilities {
-    return this.index.getRouter(routerId).rtpCapabilities as RtpCapabilities;
+  /** The router serving a room (tests, diagnostics), or undefined. */
+  routerIdOf(roomId: string): string | undefined {
+    return this.#rooms.get(roomId)?.routerId;
   }
 
-  async createTransport(
-    routerId: string,
-    owner: { peerId: string; roomId: string },
-    options: ParsedRequest<'createTransport'>,
-  ): Promise<TransportCreated> {
-    const router = this.index.getRouter(routerId);
-    const appData = { peerId: owner.peerId, direction: options.direction } as TransportAppData;
+  /** Which worker serves a room (admin, tests), or undefined. */
+  roomWorkerPid(roomId: string): number | undefined {
+    const media = this.#rooms.get(roomId);
+    return media && this.index.findRouter(media.routerId)?.appData.workerPid;
+  }
+
+  rtpCapabilities(roomId: string): RtpCapabilities {
+    return this.#router(roomId).rtpCapabilities as RtpCapabilities;
+  }
+
+  async createTransport(roomId: string, peerId: string, options: ParsedRequest<'createTransport'>): Promise<TransportCreated> {
+    const router = this.#router(roomId);
+    const appData = { peerId, direction: options.direction } as TransportAppData; // the index adds its Maps
     if (options.type === 'plain') {
       const transport = await router.createPlainTransport<TransportAppData>({
         ...plainTransportOptions(this.#config, { comedia: options.comedia ?? false, rtcpMux: options.rtcpMux ?? true }),
@@ -108,20 +117,20 @@ export class MediaService implements MediaPort {
     };
   }
 
+  /** The caller (Peer) has matched the parameters' shape to the transport's type. */
   async connectTransport(transportId: string, params: ParsedRequest<'connectTransport'>): Promise<void> {
-    const transport = this.index.getTransport(transportId);
-    if (transport.type === 'webrtc') {
-      if (!('dtlsParameters' in params)) throw new BadRequestError('a webrtc transport is connected with { dtlsParameters }');
-      await clientInput(() => (transport as unknown as ms.WebRtcTransport<TransportAppData>).connect({ dtlsParameters: params.dtlsParameters as ms.DtlsParameters }));
+    if ('dtlsParameters' in params) {
+      const transport = this.index.getWebRtcTransport(transportId);
+      await mediaCall(() => transport.connect({ dtlsParameters: params.dtlsParameters as ms.DtlsParameters }));
       return;
     }
-    if (transport.type === 'plain') {
-      if (!('ip' in params)) throw new BadRequestError('a plain transport is connected with { ip, port, rtcpPort? }');
-      const { ip, port, rtcpPort } = params;
-      await clientInput(() => (transport as unknown as ms.PlainTransport<TransportAppData>).connect({ ip, port, rtcpPort }));
-      return;
-    }
-    throw new BadRequestError(`transport of type ${transport.type} cannot be connected by clients`);
+    const transport = this.index.getPlainTransport(transportId);
+    const { ip, port, rtcpPort } = params;
+    await mediaCall(() => transport.connect({ ip, port, rtcpPort }));
+  }
+
+  async restartIce(transportId: string): Promise<IceParameters> {
+    return this.index.getWebRtcTransport(transportId).restartIce();
   }
 
   closeTransport(transportId: string): void {
@@ -130,13 +139,10 @@ export class MediaService implements MediaPort {
 
   async produce(
     transportId: string,
-    { kind, rtpParameters, appData }: { kind: MediaKind; rtpParameters: RtpParameters; appData?: Record<string, unknown> },
+    { kind, rtpParameters, appData }: { kind: MediaKind; rtpParameters: RtpParameters; appData: Record<string, unknown> },
   ): Promise<string> {
     const transport = this.index.getTransport(transportId);
-    const producer = await clientInput(
-      () => transport.produce({ kind, rtpParameters: rtpParameters as ms.RtpParameters, appData: { ...appData } }),
-      { workerRefusals: true },
-    );
+    const producer = await mediaCall(() => transport.produce({ kind, rtpParameters: rtpParameters as ms.RtpParameters, appData: { ...appData } }));
     return producer.id;
   }
 
@@ -149,9 +155,9 @@ export class MediaService implements MediaPort {
     this.index.findProducer(producerId)?.close();
   }
 
-  canConsume(routerId: string, producerId: string, rtpCapabilities: RtpCapabilities): boolean {
+  canConsume(roomId: string, producerId: string, rtpCapabilities: RtpCapabilities): boolean {
     try {
-      return this.index.getRouter(routerId).canConsume({ producerId, rtpCapabilities: rtpCapabilities as ms.RtpCapabilities });
+      return this.#router(roomId).canConsume({ producerId, rtpCapabilities: rtpCapabilities as ms.RtpCapabilities });
     } catch {
       return false; // malformed capabilities: cannot consume
     }
@@ -163,9 +169,7 @@ export class MediaService implements MediaPort {
     hooks: ConsumeHooks,
   ): Promise<ConsumerCreated> {
     const transport = this.index.getTransport(transportId);
-    const consumer = await clientInput(() =>
-      transport.consume({ producerId, rtpCapabilities: rtpCapabilities as ms.RtpCapabilities, paused: true }),
-    );
+    const consumer = await mediaCall(() => transport.consume({ producerId, rtpCapabilities: rtpCapabilities as ms.RtpCapabilities, paused: true }));
     consumer.once('producerclose', () => hooks.onProducerClosed());
     return {
       consumerId: consumer.id,
@@ -184,5 +188,52 @@ export class MediaService implements MediaPort {
 
   closeConsumer(consumerId: string): void {
     this.index.findConsumer(consumerId)?.close();
+  }
+
+  // ---- routers -----------------------------------------------------------------------------
+
+  #router(roomId: string): ms.Router<RouterAppData> {
+    const media = this.#rooms.get(roomId);
+    if (!media) throw new AppError('ROOM_CLOSED', `room ${roomId} has no media`);
+    const router = this.index.findRouter(media.routerId);
+    // Between a worker's death and the new router, the room has no router: a retryable refusal.
+    if (!router) throw new AppError('INTERNAL', `the media of room ${roomId} is being re-created`);
+    return router;
+  }
+
+  async #createRouter(roomId: string, worker: ms.Worker): Promise<string> {
+    const router = await worker.createRouter<RouterAppData>({
+      mediaCodecs: ROUTER_MEDIA_CODECS,
+      appData: { roomId, workerPid: worker.pid } as RouterAppData, // the index adds its Maps on 'newrouter'
+    });
+    router.observer.once('close', () => {
+      const media = this.#rooms.get(roomId);
+      if (media?.routerId !== router.id) return; // closed by closeRoom(), or already replaced
+      this.#logger.error('router closed from outside (worker died?): re-creating the room media', { roomId, workerPid: worker.pid });
+      void this.#reopen(roomId, media);
+    });
+    this.#logger.debug('createRouter() | router created', { roomId, routerId: router.id, workerPid: worker.pid });
+    return router.id;
+  }
+
+  /** A room lost its router: give it a new one on a live worker, or report its media failed. */
+  async #reopen(roomId: string, media: RoomMedia): Promise<void> {
+    try {
+      const worker = await this.#pool.liveWorker(REOPEN_WAIT_MS);
+      const routerId = await this.#createRouter(roomId, worker);
+      if (this.#rooms.get(roomId) !== media) {
+        this.index.findRouter(routerId)?.close(); // the room closed meanwhile
+        return;
+      }
+      media.routerId = routerId;
+      this.#logger.info('room media re-created on a live worker', { roomId, workerPid: worker.pid });
+      media.events.onMediaReset();
+    } catch (error) {
+      this.#logger.error('could not re-create the room media', { roomId, error });
+      if (this.#rooms.get(roomId) === media) {
+        this.#rooms.delete(roomId);
+        media.events.onMediaFailed();
+      }
+    }
   }
 }

@@ -64,6 +64,17 @@ export class WorkerPool {
     return best;
   }
 
+  /** A live worker (the least loaded), waiting up to `timeoutMs` for one to be (re)spawned. */
+  async liveWorker(timeoutMs: number): Promise<IndexedWorker> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (this.#closed) throw new Error('the worker pool is closed');
+      if (this.#workers.some((w) => !w.closed)) return this.leastLoaded();
+      if (Date.now() >= deadline) throw new Error(`no mediasoup worker alive after ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
   /** Closes every worker and waits (up to 5 s) for their processes to exit. */
   async close(): Promise<void> {
     this.#closed = true;

@@ -1,14 +1,24 @@
 /**
- * One participant of a room: the ids of its own transports, producers and consumers, and the
- * requests that touch only them. A peer reaches its room through the narrow RoomLink and the
- * media through MediaPort; it never sees another peer's objects except through RoomLink.
+ * One participant of a room: the ids of its own transports, producers and consumers, the
+ * requests that touch only them, and its connection (a PeerChannel that can be detached while
+ * the client is away and attached again when it resumes). A peer reaches its room only through
+ * RoomLink and the media only through MediaPort.
  */
-import type { ConsumerCreated, ParsedRequest, PeerInfo, ProducerAppData, ProducerInfo, TransportCreated } from '../../shared/contract';
-import type { MediaKind } from '../../shared/media';
+import type {
+  ConsumerCreated,
+  NotificationMap,
+  NotificationName,
+  ParsedRequest,
+  PeerInfo,
+  ProducerAppData,
+  ProducerInfo,
+  TransportCreated,
+} from '../../shared/contract';
 import type { PeerId } from '../../shared/ids';
+import type { IceParameters, MediaKind } from '../../shared/media';
 import { AppError, BadRequestError, ForbiddenError, NotFoundError } from '../errors';
 import type { Logger } from '../logger';
-import type { MediaPort, PeerChannel } from './ports';
+import type { MediaPort, PeerChannel, RoomLink } from './ports';
 
 interface TransportRecord {
   direction: 'send' | 'recv';
@@ -26,47 +36,44 @@ interface ConsumerRecord {
   transportId: string;
 }
 
-/** What a peer may ask of its room. */
-export interface RoomLink {
-  readonly roomId: string;
-  readonly routerId: string;
-  /** A producer of this room (any peer's), or undefined. */
-  findProducer(producerId: string): ProducerInfo | undefined;
-  producerAdded(peer: Peer, producerId: string): void;
-  producerClosed(peer: Peer, producerId: string): void;
-  producerPauseChanged(peer: Peer, producerId: string, paused: boolean): void;
+export interface PeerOptions {
+  id: PeerId;
+  displayName: string;
+  channel: PeerChannel;
+  media: MediaPort;
+  room: RoomLink;
+  logger: Logger;
 }
 
 export class Peer {
   readonly id: PeerId;
   readonly displayName: string;
-  readonly channel: PeerChannel;
   readonly #transports = new Map<string, TransportRecord>();
   readonly #producers = new Map<string, ProducerRecord>();
   readonly #consumers = new Map<string, ConsumerRecord>();
   readonly #media: MediaPort;
   readonly #room: RoomLink;
   readonly #log: Logger;
+  /** undefined while the client is away (its connection dropped, grace running). */
+  #channel: PeerChannel | undefined;
   #closed = false;
 
-  constructor(opts: {
-    id: PeerId;
-    displayName: string;
-    channel: PeerChannel;
-    media: MediaPort;
-    room: RoomLink;
-    logger: Logger;
-  }) {
+  constructor(opts: PeerOptions) {
     this.id = opts.id;
     this.displayName = opts.displayName;
-    this.channel = opts.channel;
+    this.#channel = opts.channel;
     this.#media = opts.media;
     this.#room = opts.room;
-    this.#log = opts.logger.child({ component: 'peer', peerId: opts.id });
+    this.#log = opts.logger.child({ peerId: opts.id });
   }
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** The client's current connection, or undefined while it is away. */
+  get channel(): PeerChannel | undefined {
+    return this.#channel;
   }
 
   info(): PeerInfo {
@@ -74,12 +81,12 @@ export class Peer {
   }
 
   producerInfos(): ProducerInfo[] {
-    return [...this.#producers.keys()].map((producerId) => this.findProducer(producerId)!);
+    return [...this.#producers].map(([producerId, p]) => this.#producerInfo(producerId, p));
   }
 
   findProducer(producerId: string): ProducerInfo | undefined {
     const p = this.#producers.get(producerId);
-    return p && { producerId, peerId: this.id, kind: p.kind, paused: p.paused, appData: p.appData };
+    return p && this.#producerInfo(producerId, p);
   }
 
   /** Sizes, for leak checks and stats. */
@@ -87,27 +94,48 @@ export class Peer {
     return { transports: this.#transports.size, producers: this.#producers.size, consumers: this.#consumers.size };
   }
 
+  /** Ids of what this peer still owns (the resume snapshot). */
+  owned(): { transportIds: string[]; producerIds: string[]; consumerIds: string[] } {
+    return { transportIds: [...this.#transports.keys()], producerIds: [...this.#producers.keys()], consumerIds: [...this.#consumers.keys()] };
+  }
+
+  // ---- connection --------------------------------------------------------------------------
+
+  /** Sends a notification if the client is connected; while it is away the notification is dropped (resume re-syncs). */
+  send<E extends NotificationName>(event: E, payload: NotificationMap[E]): void {
+    this.#channel?.send(event, payload);
+  }
+
+  /** The client went away; notifications are dropped until `attach`. */
+  detach(): void {
+    this.#channel = undefined;
+  }
+
+  /** The client is back on a new connection. Returns the previous one, if it was still attached. */
+  attach(channel: PeerChannel): PeerChannel | undefined {
+    const previous = this.#channel;
+    this.#channel = channel;
+    return previous;
+  }
+
   // ---- transports --------------------------------------------------------------------------
 
   async createTransport(options: ParsedRequest<'createTransport'>): Promise<TransportCreated> {
-    const created = await this.#media.createTransport(this.#room.routerId, { peerId: this.id, roomId: this.#room.roomId }, options);
+    const created = await this.#media.createTransport(this.#room.roomId, this.id, options);
     if (this.#closed) {
       // The peer left while the transport was being created: do not leak it.
       this.#media.closeTransport(created.transportId);
       throw new AppError('ROOM_CLOSED', 'the peer left while the transport was being created');
     }
     this.#transports.set(created.transportId, { direction: options.direction, type: options.type, connected: false });
-    this.#log.info('createTransport() | transport created', {
-      transportId: created.transportId,
-      direction: options.direction,
-      type: options.type,
-    });
+    this.#log.debug('createTransport() | transport created', { transportId: created.transportId, direction: options.direction, type: options.type });
     return created;
   }
 
   async connectTransport(params: ParsedRequest<'connectTransport'>): Promise<void> {
     const transport = this.#getTransport(params.transportId);
     if (transport.connected) throw new BadRequestError(`transport already connected [id:${params.transportId}]`);
+    // The one place the transport's type is checked against the request's shape.
     const wantsWebRtc = 'dtlsParameters' in params;
     if (wantsWebRtc !== (transport.type === 'webrtc')) {
       throw new BadRequestError(
@@ -121,11 +149,25 @@ export class Peer {
     this.#log.debug('connectTransport() | transport connected', { transportId: params.transportId });
   }
 
+  async restartIce(transportId: string): Promise<IceParameters> {
+    const transport = this.#getTransport(transportId);
+    if (transport.type !== 'webrtc') throw new BadRequestError(`transport ${transportId} is not a webrtc transport: it has no ICE`);
+    const iceParameters = await this.#media.restartIce(transportId);
+    this.#log.debug('restartIce() | ICE restarted', { transportId });
+    return iceParameters;
+  }
+
   closeTransport(transportId: string): void {
     this.#getTransport(transportId);
     this.#media.closeTransport(transportId); // closes its producers and consumers in mediasoup too
-    this.#forgetTransport(transportId);
-    this.#log.info('closeTransport() | transport closed', { transportId });
+    this.#transports.delete(transportId);
+    for (const [producerId, producer] of this.#producers) {
+      if (producer.transportId === transportId) this.#forgetProducer(producerId);
+    }
+    for (const [consumerId, consumer] of this.#consumers) {
+      if (consumer.transportId === transportId) this.#consumers.delete(consumerId);
+    }
+    this.#log.debug('closeTransport() | transport closed', { transportId });
   }
 
   // ---- producers ---------------------------------------------------------------------------
@@ -136,18 +178,20 @@ export class Peer {
     // mediasoup does not check that the codecs match the declared kind; consumers would inherit the lie.
     const foreign = req.rtpParameters.codecs.find((codec) => !codec.mimeType.toLowerCase().startsWith(`${req.kind}/`));
     if (foreign) throw new BadRequestError(`codec ${foreign.mimeType} does not match kind '${req.kind}'`);
+    const appData = req.appData ?? {};
     const producerId = await this.#media.produce(req.transportId, {
       kind: req.kind,
       rtpParameters: req.rtpParameters,
-      appData: { ...req.appData, peerId: this.id },
+      appData: { ...appData, peerId: this.id },
     });
     if (this.#closed || !this.#transports.has(req.transportId)) {
       this.#media.closeProducer(producerId);
       throw new AppError('ROOM_CLOSED', 'the transport closed while the producer was being created');
     }
-    this.#producers.set(producerId, { kind: req.kind, paused: false, transportId: req.transportId, appData: req.appData ?? {} });
-    this.#log.info('produce() | producer created', { producerId, kind: req.kind, transportId: req.transportId });
-    this.#room.producerAdded(this, producerId);
+    const record: ProducerRecord = { kind: req.kind, paused: false, transportId: req.transportId, appData };
+    this.#producers.set(producerId, record);
+    this.#log.debug('produce() | producer created', { producerId, kind: req.kind, transportId: req.transportId });
+    this.#room.producerOpened(this.#producerInfo(producerId, record));
     return producerId;
   }
 
@@ -156,16 +200,15 @@ export class Peer {
     await this.#media.setProducerPaused(producerId, paused);
     if (producer.paused === paused) return;
     producer.paused = paused;
-    this.#log.info(`${paused ? 'pauseProducer' : 'resumeProducer'}() | done`, { producerId });
-    this.#room.producerPauseChanged(this, producerId, paused);
+    this.#log.debug(`${paused ? 'pauseProducer' : 'resumeProducer'}() | done`, { producerId });
+    this.#room.producerPauseChanged({ producerId, peerId: this.id, paused });
   }
 
   closeProducer(producerId: string): void {
     this.#getProducer(producerId);
     this.#media.closeProducer(producerId);
-    this.#producers.delete(producerId);
-    this.#log.info('closeProducer() | producer closed', { producerId });
-    this.#room.producerClosed(this, producerId);
+    this.#forgetProducer(producerId);
+    this.#log.debug('closeProducer() | producer closed', { producerId });
   }
 
   // ---- consumers ---------------------------------------------------------------------------
@@ -175,7 +218,7 @@ export class Peer {
     if (transport.direction !== 'recv') throw new ForbiddenError(`transport ${req.transportId} is a send transport: consume needs a recv transport`);
     // Only producers of this peer's own room can be consumed (another room's id is NOT_FOUND).
     if (!this.#room.findProducer(req.producerId)) throw new NotFoundError('producer', req.producerId);
-    if (!this.#media.canConsume(this.#room.routerId, req.producerId, req.rtpCapabilities)) {
+    if (!this.#media.canConsume(this.#room.roomId, req.producerId, req.rtpCapabilities)) {
       throw new AppError('CANNOT_CONSUME', `these rtpCapabilities cannot consume producer ${req.producerId}`);
     }
     const created = await this.#media.consume(
@@ -188,11 +231,7 @@ export class Peer {
       throw new AppError('ROOM_CLOSED', 'the transport closed while the consumer was being created');
     }
     this.#consumers.set(created.consumerId, { producerId: req.producerId, transportId: req.transportId });
-    this.#log.info('consume() | consumer created', {
-      consumerId: created.consumerId,
-      producerId: req.producerId,
-      kind: created.kind,
-    });
+    this.#log.debug('consume() | consumer created', { consumerId: created.consumerId, producerId: req.producerId, kind: created.kind });
     return created;
   }
 
@@ -206,22 +245,36 @@ export class Peer {
     this.#getConsumer(consumerId);
     this.#media.closeConsumer(consumerId);
     this.#consumers.delete(consumerId);
-    this.#log.info('closeConsumer() | consumer closed', { consumerId });
+    this.#log.debug('closeConsumer() | consumer closed', { consumerId });
   }
 
+  // ---- lifecycle ---------------------------------------------------------------------------
+
   /**
-   * Closes every transport (and so every producer and consumer) of this peer. Idempotent.
-   * Returns the ids of the producers that were open, for the room to announce.
+   * The room's media was replaced (worker died): every transport, producer and consumer is
+   * already gone in the media layer, so only the records go. Nothing is announced: the room
+   * tells everyone with one `mediaReset`.
    */
-  close(): string[] {
-    if (this.#closed) return [];
-    this.#closed = true;
-    const producerIds = [...this.#producers.keys()];
-    for (const transportId of this.#transports.keys()) this.#media.closeTransport(transportId);
+  resetMedia(): void {
     this.#transports.clear();
     this.#producers.clear();
     this.#consumers.clear();
-    return producerIds;
+  }
+
+  /** Closes every transport (and so every producer and consumer), announcing its producers' end. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const transportId of this.#transports.keys()) this.#media.closeTransport(transportId);
+    this.#transports.clear();
+    for (const producerId of [...this.#producers.keys()]) this.#forgetProducer(producerId);
+    this.#consumers.clear();
+    this.#channel = undefined;
+  }
+
+  #forgetProducer(producerId: string): void {
+    if (!this.#producers.delete(producerId)) return;
+    this.#room.producerClosed({ producerId, peerId: this.id });
   }
 
   #consumerLostProducer(consumerId: string): void {
@@ -229,19 +282,11 @@ export class Peer {
     if (!consumer || this.#closed) return;
     this.#consumers.delete(consumerId);
     this.#log.debug('consumer closed: its producer closed', { consumerId, producerId: consumer.producerId });
-    this.channel.send('consumerClosed', { consumerId, producerId: consumer.producerId });
+    this.send('consumerClosed', { consumerId, producerId: consumer.producerId });
   }
 
-  #forgetTransport(transportId: string): void {
-    this.#transports.delete(transportId);
-    for (const [producerId, producer] of this.#producers) {
-      if (producer.transportId !== transportId) continue;
-      this.#producers.delete(producerId);
-      this.#room.producerClosed(this, producerId);
-    }
-    for (const [consumerId, consumer] of this.#consumers) {
-      if (consumer.transportId === transportId) this.#consumers.delete(consumerId);
-    }
+  #producerInfo(producerId: string, p: ProducerRecord): ProducerInfo {
+    return { producerId, peerId: this.id, kind: p.kind, paused: p.paused, appData: p.appData };
   }
 
   #getTransport(id: string): TransportRecord {

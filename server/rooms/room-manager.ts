@@ -1,23 +1,27 @@
 /**
  * Creates, finds and closes rooms. Creation is serialised per room id (two first joins never
- * create two routers) and admission happens synchronously inside Room.join (the cap is exact).
+ * open the media twice) and admission happens synchronously inside Room.join (the cap is exact).
+ * `observer` reports every room's lifecycle to whoever watches (metrics, webhooks).
  */
 import type { CloseReason } from '../../shared/contract';
 import { AppError } from '../errors';
 import type { Logger } from '../logger';
 import type { MediaPort, PeerChannel } from './ports';
-import { Room, type JoinResult } from './room';
+import { Room, type JoinResult, type PeerProfile, type ResumeResult } from './room';
+import { RoomObserver } from './room-observer';
 
 export interface RoomManagerOptions {
   media: MediaPort;
   maxPeers: number;
   emptyTimeoutMs: number;
+  reconnectGraceMs: number;
   logger: Logger;
 }
 
 export class RoomManager {
+  readonly observer: RoomObserver;
   readonly #rooms = new Map<string, Room>();
-  /** Rooms whose router is being created: later callers await the same promise. */
+  /** Rooms whose media is being opened: later callers await the same promise. */
   readonly #creating = new Map<string, Promise<Room>>();
   readonly #opts: RoomManagerOptions;
   readonly #log: Logger;
@@ -26,6 +30,7 @@ export class RoomManager {
   constructor(opts: RoomManagerOptions) {
     this.#opts = opts;
     this.#log = opts.logger.child({ component: 'room-manager' });
+    this.observer = new RoomObserver(opts.logger);
   }
 
   get rooms(): ReadonlyMap<string, Room> {
@@ -38,7 +43,7 @@ export class RoomManager {
     return { rooms: this.#rooms.size, peers };
   }
 
-  /** The open room with this id, created (with its router) if there is none. */
+  /** The open room with this id, created (with its media) if there is none. */
   async getOrCreateRoom(roomId: string): Promise<Room> {
     if (this.#closed) throw new AppError('ROOM_CLOSED', 'the server is shutting down');
     const existing = this.#rooms.get(roomId);
@@ -51,11 +56,13 @@ export class RoomManager {
       media: this.#opts.media,
       maxPeers: this.#opts.maxPeers,
       emptyTimeoutMs: this.#opts.emptyTimeoutMs,
+      reconnectGraceMs: this.#opts.reconnectGraceMs,
+      observer: this.observer,
       logger: this.#opts.logger,
     })
       .then((room) => {
         if (this.#closed) {
-          // closeAll() ran while this router was being created: do not open a room after shutdown.
+          // closeAll() ran while this room's media was being opened: do not open a room after shutdown.
           room.close('SERVER_SHUTDOWN');
           throw new AppError('ROOM_CLOSED', 'the server is shutting down');
         }
@@ -71,13 +78,20 @@ export class RoomManager {
   }
 
   /** Joins a peer into a room (created on first join). Throws ROOM_FULL when at the cap. */
-  async join(roomId: string, displayName: string | undefined, channel: PeerChannel): Promise<JoinResult & { room: Room }> {
+  async join(roomId: string, profile: PeerProfile, channel: PeerChannel): Promise<JoinResult & { room: Room }> {
     // A room can close (empty timeout) between its creation and this join: then take a new one.
     for (let attempt = 0; ; attempt++) {
       const room = await this.getOrCreateRoom(roomId);
       if (room.closed && attempt < 2) continue;
-      return { room, ...room.join(displayName, channel) };
+      return { room, ...room.join(profile, channel) };
     }
+  }
+
+  /** The same peer back on a new connection (see Room.resume). Throws RESUME_FAILED. */
+  resume(roomId: string, resumeToken: string, channel: PeerChannel): ResumeResult & { room: Room } {
+    const room = this.#rooms.get(roomId);
+    if (!room || room.closed) throw new AppError('RESUME_FAILED', `room ${roomId} is gone: join again`);
+    return { room, ...room.resume(resumeToken, channel) };
   }
 
   /** Closes every room (server shutdown). */

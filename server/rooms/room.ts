@@ -1,14 +1,18 @@
 /**
- * A room: its router (by id), its peers, and the coordination between them — admission under
- * the peer cap, announcements, and closing when empty. Everything a single peer owns is in Peer.
+ * A room: its peers and the coordination between them — admission under the peer cap,
+ * announcements, a dropped peer's grace period and its resume, a media reset after a worker
+ * crash, and closing when empty. Everything a single peer owns is in Peer; the media behind
+ * the room is the MediaPort's, addressed by the room's id.
  */
+import { randomBytes } from 'node:crypto';
 import { v4 as uuidv4 } from 'uuid';
 import type { CloseReason, NotificationMap, NotificationName, PeerInfo, ProducerInfo, RtpCapabilities } from '../../shared/contract';
 import type { PeerId } from '../../shared/ids';
 import { AppError } from '../errors';
 import type { Logger } from '../logger';
-import { Peer, type RoomLink } from './peer';
-import type { MediaPort, PeerChannel } from './ports';
+import { Peer } from './peer';
+import type { MediaPort, PeerChannel, RoomLink } from './ports';
+import type { PeerLeftReason, RoomObserver } from './room-observer';
 
 /** Why a room closed: a reason clients are told, or EMPTY (nobody left to tell). */
 export type RoomCloseReason = CloseReason | 'EMPTY';
@@ -19,55 +23,87 @@ export interface RoomOptions {
   maxPeers: number;
   /** How long the room stays open with nobody in it; 0 closes at once. */
   emptyTimeoutMs: number;
+  /** How long a peer whose connection dropped keeps its place; 0: a drop is a leave. */
+  reconnectGraceMs: number;
+  observer: RoomObserver;
   logger: Logger;
+}
+
+/** Who the joining client is. */
+export interface PeerProfile {
+  displayName?: string;
 }
 
 export interface JoinResult {
   peer: Peer;
+  /** The others. */
   peers: PeerInfo[];
+  /** The others' producers. */
   producers: ProducerInfo[];
+  resumeToken: string;
+}
+
+export interface ResumeResult extends JoinResult {
+  owned: ReturnType<Peer['owned']>;
 }
 
 export class Room {
   readonly id: string;
-  readonly routerId: string;
   readonly maxPeers: number;
+  readonly createdAt = new Date();
   readonly #peers = new Map<PeerId, Peer>();
+  /** resume token → peer; one token per peer, replaced at each resume. */
+  readonly #resumeTokens = new Map<string, Peer>();
+  readonly #tokenOf = new Map<Peer, string>();
+  /** Peers whose connection dropped → their grace timer. */
+  readonly #graceTimers = new Map<Peer, NodeJS.Timeout>();
   readonly #media: MediaPort;
   readonly #emptyTimeoutMs: number;
+  readonly #reconnectGraceMs: number;
+  readonly #observer: RoomObserver;
   readonly #log: Logger;
   readonly #closeListeners: Array<(reason: RoomCloseReason) => void> = [];
   readonly #link: RoomLink;
   #emptyTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
-  /** Creates the room's router, then the room; the room starts its empty timer at once. */
+  /** Opens the room's media, then the room; the room starts its empty timer at once. */
   static async create(opts: RoomOptions): Promise<Room> {
     let room: Room | undefined;
-    let routerLost = false; // the router may die before the room exists
-    const routerId = await opts.media.createRouter(opts.roomId, () => {
-      routerLost = true;
-      room?.close('MEDIA_FAILURE');
+    let lost = false; // the media may fail before the room exists
+    await opts.media.openRoom(opts.roomId, {
+      onMediaReset: () => room?.resetMedia(),
+      onMediaFailed: () => {
+        lost = true;
+        room?.close('MEDIA_FAILURE');
+      },
     });
-    room = new Room(opts, routerId);
-    if (routerLost) room.close('MEDIA_FAILURE');
+    room = new Room(opts);
+    if (lost) room.close('MEDIA_FAILURE');
     return room;
   }
 
-  private constructor(opts: RoomOptions, routerId: string) {
+  private constructor(opts: RoomOptions) {
     this.id = opts.roomId;
-    this.routerId = routerId;
     this.maxPeers = opts.maxPeers;
     this.#media = opts.media;
     this.#emptyTimeoutMs = opts.emptyTimeoutMs;
+    this.#reconnectGraceMs = opts.reconnectGraceMs;
+    this.#observer = opts.observer;
     this.#log = opts.logger.child({ component: 'room', roomId: opts.roomId });
     this.#link = this.#createLink();
-    this.#log.info('room created', { routerId, maxPeers: opts.maxPeers });
+    this.#log.info('room opened', { maxPeers: opts.maxPeers });
+    this.#observer.emit('roomOpened', { roomId: this.id });
     this.#scheduleCloseIfEmpty();
   }
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** How long a peer whose connection dropped keeps its place (0: a drop is a leave). */
+  get reconnectGraceMs(): number {
+    return this.#reconnectGraceMs;
   }
 
   get peerCount(): number {
@@ -80,7 +116,7 @@ export class Room {
 
   /** The router's RTP capabilities (what a client's Device loads). */
   rtpCapabilities(): RtpCapabilities {
-    return this.#media.routerRtpCapabilities(this.routerId);
+    return this.#media.rtpCapabilities(this.id);
   }
 
   onClose(listener: (reason: RoomCloseReason) => void): void {
@@ -91,7 +127,7 @@ export class Room {
    * Admits a peer if the room is open and not full. Synchronous on purpose: the check and the
    * insert cannot be interleaved with another join, so the cap is exact under concurrency.
    */
-  join(displayName: string | undefined, channel: PeerChannel): JoinResult {
+  join(profile: PeerProfile, channel: PeerChannel): JoinResult {
     if (this.#closed) throw new AppError('ROOM_CLOSED', `room ${this.id} is closed`);
     if (this.#peers.size >= this.maxPeers) {
       this.#log.info('join() | refused: room full', { maxPeers: this.maxPeers });
@@ -100,86 +136,183 @@ export class Room {
     const peerId = uuidv4() as PeerId;
     const peer = new Peer({
       id: peerId,
-      displayName: displayName ?? `guest-${peerId.slice(0, 4)}`,
+      displayName: profile.displayName ?? `guest-${peerId.slice(0, 4)}`,
       channel,
       media: this.#media,
       room: this.#link,
       logger: this.#log,
     });
-    const peers = [...this.#peers.values()].map((p) => p.info());
-    const producers = [...this.#peers.values()].flatMap((p) => p.producerInfos());
+    const snapshot = this.#snapshotFor(peer);
     this.#peers.set(peerId, peer);
     clearTimeout(this.#emptyTimer);
     this.#emptyTimer = undefined;
-    this.#log.info('join() | peer joined', { peerId, displayName: peer.displayName, peers: this.#peers.size });
+    this.#log.info('join() | peer joined', { peerId, peers: this.#peers.size });
     this.#broadcast('peerJoined', peer.info(), peer);
-    return { peer, peers, producers };
+    this.#observer.emit('peerJoined', { roomId: this.id, peer: peer.info() });
+    return { peer, ...snapshot, resumeToken: this.#issueResumeToken(peer) };
+  }
+
+  /**
+   * The peer's connection dropped (`channel` is the connection that dropped). It keeps its
+   * place for the grace period, or leaves at once without one. A stale connection of a peer
+   * that already resumed on a new one is ignored.
+   */
+  peerDisconnected(peer: Peer, channel: PeerChannel): void {
+    if (this.#closed || this.#peers.get(peer.id) !== peer || peer.channel !== channel) return;
+    if (this.#reconnectGraceMs === 0) {
+      this.leave(peer, 'DISCONNECTED');
+      return;
+    }
+    peer.detach();
+    clearTimeout(this.#graceTimers.get(peer));
+    this.#graceTimers.set(
+      peer,
+      setTimeout(() => {
+        this.#log.info('peerDisconnected() | grace expired: peer leaves', { peerId: peer.id, graceMs: this.#reconnectGraceMs });
+        this.leave(peer, 'DISCONNECTED');
+      }, this.#reconnectGraceMs),
+    );
+    this.#log.info('peerDisconnected() | connection dropped: peer keeps its place', { peerId: peer.id, graceMs: this.#reconnectGraceMs });
+    this.#observer.emit('peerDisconnected', { roomId: this.id, peerId: peer.id });
+  }
+
+  /**
+   * A client comes back with its resume token on a new connection: the same peer, with what it
+   * still owns, and the room as it is now. The old connection, if the server still holds it, is
+   * closed without a `roomClosed` (its client has moved on).
+   */
+  resume(resumeToken: string, channel: PeerChannel): ResumeResult {
+    const peer = this.#resumeTokens.get(resumeToken);
+    if (this.#closed || !peer || this.#peers.get(peer.id) !== peer) {
+      throw new AppError('RESUME_FAILED', 'unknown or expired resume token: join again');
+    }
+    clearTimeout(this.#graceTimers.get(peer));
+    this.#graceTimers.delete(peer);
+    const previous = peer.attach(channel);
+    if (previous && previous !== channel) previous.close();
+    this.#log.info('resume() | peer resumed', { peerId: peer.id });
+    this.#observer.emit('peerResumed', { roomId: this.id, peerId: peer.id });
+    return { peer, ...this.#snapshotFor(peer), resumeToken: this.#issueResumeToken(peer), owned: peer.owned() };
   }
 
   /** Removes a peer, closing all it owned and telling the others. Idempotent. */
-  leave(peer: Peer): void {
-    if (this.#peers.get(peer.id) !== peer) return;
+  leave(peer: Peer, reason: PeerLeftReason = 'LEFT'): void {
+    if (this.#closed || this.#peers.get(peer.id) !== peer) return;
     this.#peers.delete(peer.id);
-    for (const producerId of peer.close()) this.#broadcast('producerClosed', { producerId, peerId: peer.id });
+    this.#forgetConnection(peer);
+    peer.close(); // announces its producers' end to the others (producerClosed)
     this.#broadcast('peerLeft', { peerId: peer.id });
-    this.#log.info('leave() | peer left', { peerId: peer.id, peers: this.#peers.size });
+    this.#log.info('leave() | peer left', { peerId: peer.id, reason, peers: this.#peers.size });
+    this.#observer.emit('peerLeft', { roomId: this.id, peer: peer.info(), reason });
     this.#scheduleCloseIfEmpty();
   }
 
-  /** Closes every peer (telling them why), then the router. Idempotent. */
+  /**
+   * The media behind the room was replaced after a worker crash: the peers stay, everything
+   * they had on the old router is gone; one `mediaReset` tells them to set it up again.
+   */
+  resetMedia(): void {
+    if (this.#closed) return;
+    for (const peer of this.#peers.values()) peer.resetMedia();
+    this.#log.warn('resetMedia() | the room moved to a new router: peers re-create their media', { peers: this.#peers.size });
+    this.#broadcast('mediaReset', { reason: 'WORKER_DIED' });
+    this.#observer.emit('mediaReset', { roomId: this.id });
+  }
+
+  /** Closes every peer (telling them why), then the media. Idempotent. */
   close(reason: RoomCloseReason): void {
     if (this.#closed) return;
+    // Closed first: whatever a peer's close or a channel's disconnect triggers (leave,
+    // peerDisconnected, announcements) then finds a closed room and does nothing.
     this.#closed = true;
     clearTimeout(this.#emptyTimer);
-    // Empty the map first: a channel's close() can call back into leave() synchronously (the
-    // socket's disconnect handler), which must then find nobody to announce a peerLeft to.
     const peers = [...this.#peers.values()];
     this.#peers.clear();
     for (const peer of peers) {
+      const channel = peer.channel;
+      this.#forgetConnection(peer);
       peer.close();
-      if (reason !== 'EMPTY') peer.channel.close(reason);
+      if (reason !== 'EMPTY') channel?.close(reason);
+      this.#observer.emit('peerLeft', { roomId: this.id, peer: peer.info(), reason: 'ROOM_CLOSED' });
     }
-    this.#media.closeRouter(this.routerId);
-    this.#log.info('close() | room closed', { reason, routerId: this.routerId });
+    this.#media.closeRoom(this.id);
+    this.#log.info('close() | room closed', { reason });
+    this.#observer.emit('roomClosed', { roomId: this.id, reason });
     for (const listener of this.#closeListeners) listener(reason);
+  }
+
+  #snapshotFor(peer: Peer): { peers: PeerInfo[]; producers: ProducerInfo[] } {
+    const peers: PeerInfo[] = [];
+    const producers: ProducerInfo[] = [];
+    for (const other of this.#peers.values()) {
+      if (other === peer) continue;
+      peers.push(other.info());
+      producers.push(...other.producerInfos());
+    }
+    return { peers, producers };
+  }
+
+  #issueResumeToken(peer: Peer): string {
+    const previous = this.#tokenOf.get(peer);
+    if (previous) this.#resumeTokens.delete(previous);
+    const token = randomBytes(24).toString('base64url');
+    this.#resumeTokens.set(token, peer);
+    this.#tokenOf.set(peer, token);
+    return token;
+  }
+
+  #forgetConnection(peer: Peer): void {
+    clearTimeout(this.#graceTimers.get(peer));
+    this.#graceTimers.delete(peer);
+    const token = this.#tokenOf.get(peer);
+    if (token) this.#resumeTokens.delete(token);
+    this.#tokenOf.delete(peer);
   }
 
   #scheduleCloseIfEmpty(): void {
     if (this.#peers.size > 0 || this.#closed) return;
     clearTimeout(this.#emptyTimer);
-    if (this.#emptyTimeoutMs === 0) {
-      // Not synchronously: a caller in the middle of leave() must finish first.
-      this.#emptyTimer = setTimeout(() => this.close('EMPTY'), 0);
-      return;
-    }
+    // Never synchronously, even with a 0 timeout: a caller in the middle of leave() must finish first.
     this.#emptyTimer = setTimeout(() => this.close('EMPTY'), this.#emptyTimeoutMs);
   }
 
   #broadcast<E extends NotificationName>(event: E, payload: NotificationMap[E], except?: Peer): void {
+    if (this.#closed) return;
     for (const peer of this.#peers.values()) {
-      if (peer !== except) peer.channel.send(event, payload);
+      if (peer !== except) peer.send(event, payload);
     }
   }
 
   /** The narrow view each Peer gets of its room. */
   #createLink(): RoomLink {
     return {
-    roomId: this.id,
-    routerId: this.routerId,
-    findProducer: (producerId) => {
-      for (const peer of this.#peers.values()) {
-        const found = peer.findProducer(producerId);
-        if (found) return found;
-      }
-      return undefined;
-    },
-    producerAdded: (peer, producerId) => {
-      const info = peer.findProducer(producerId);
-      if (info) this.#broadcast('newProducer', { producerId, peerId: peer.id, kind: info.kind, appData: info.appData }, peer);
-    },
-    producerClosed: (peer, producerId) => this.#broadcast('producerClosed', { producerId, peerId: peer.id }, peer),
-    producerPauseChanged: (peer, producerId, paused) =>
-      this.#broadcast(paused ? 'producerPaused' : 'producerResumed', { producerId, peerId: peer.id }, peer),
+      roomId: this.id,
+      findProducer: (producerId) => {
+        for (const peer of this.#peers.values()) {
+          const found = peer.findProducer(producerId);
+          if (found) return found;
+        }
+        return undefined;
+      },
+      producerOpened: (producer) => {
+        const { producerId, peerId, kind, appData } = producer;
+        this.#broadcastFrom(peerId, 'newProducer', { producerId, peerId, kind, appData });
+        this.#observer.emit('producerOpened', { roomId: this.id, producer });
+      },
+      producerClosed: ({ producerId, peerId }) => {
+        this.#broadcastFrom(peerId, 'producerClosed', { producerId, peerId });
+        this.#observer.emit('producerClosed', { roomId: this.id, producerId, peerId });
+      },
+      producerPauseChanged: ({ producerId, peerId, paused }) =>
+        this.#broadcastFrom(peerId, paused ? 'producerPaused' : 'producerResumed', { producerId, peerId }),
     };
+  }
+
+  /** To everyone but the peer the news is about. */
+  #broadcastFrom<E extends NotificationName>(peerId: string, event: E, payload: NotificationMap[E]): void {
+    if (this.#closed) return;
+    for (const peer of this.#peers.values()) {
+      if (peer.id !== peerId) peer.send(event, payload);
+    }
   }
 }

@@ -1,7 +1,7 @@
 /**
  * A mediasoup worker killed from outside: the pool logs it at error level with its pid and
- * replaces it; the room it hosted closes and its peers are told MEDIA_FAILURE; the room id works
- * again on the new worker.
+ * replaces it; the room it hosted moves to a router on the new worker and its peers are told
+ * `mediaReset` (they stay in the room and set their media up again).
  */
 import Transport from 'winston-transport';
 import { request } from '../../client/request';
@@ -26,26 +26,29 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
-test('killing the worker closes its rooms with MEDIA_FAILURE and a new worker takes over', async () => {
-  const { socket } = await joinRoom(server, 'doomed', 'victim');
+test('killing the worker moves its rooms to a new worker: peers stay and hear mediaReset', async () => {
+  const { socket, joined } = await joinRoom(server, 'survivor-room', 'victim');
   const worker = server.workers.workers[0]!;
   const deadPid = worker.pid;
-  const closed = nextEvent<{ reason: string }>(socket, 'roomClosed');
-  const disconnected = new Promise<void>((resolve) => socket.once('disconnect', () => resolve()));
+  const reset = nextEvent<{ reason: string }>(socket, 'mediaReset');
+  await request(socket, 'createTransport', { direction: 'send', type: 'plain' });
 
   process.kill(deadPid, 'SIGKILL');
 
-  expect(await closed).toEqual({ reason: 'MEDIA_FAILURE' });
-  await disconnected;
+  expect(await reset).toEqual({ reason: 'WORKER_DIED' });
   await waitFor(() => server.workers.workers.length === 1 && server.workers.workers[0]!.pid !== deadPid, 'a replacement worker');
   const died = memory.entries.find((e) => e.message === 'worker died');
   expect(died).toMatchObject({ level: 'error', workerPid: deadPid });
-  expect(server.rooms.rooms.has('doomed')).toBe(false);
+  expect(socket.connected).toBe(true);
+  expect([...server.rooms.rooms.get('survivor-room')!.peers.keys()]).toEqual([joined.peerId]);
 
-  // The same room id works again, on the new worker.
-  const again = await joinRoom(server, 'doomed', 'survivor');
-  const { rtpCapabilities } = await request(again.socket, 'getRouterRtpCapabilities', {});
+  // The room is served by the new worker; the peer can set its media up again.
+  const newWorker = server.workers.workers[0]!;
+  expect(server.media.roomWorkerPid('survivor-room')).toBe(newWorker.pid);
+  const { rtpCapabilities } = await request(socket, 'getRouterRtpCapabilities', {});
   expect(rtpCapabilities.codecs?.length).toBeGreaterThan(0);
-  expect(server.workers.workers[0]!.appData.routers.size).toBe(1);
-  again.socket.disconnect();
+  await request(socket, 'createTransport', { direction: 'send', type: 'plain' });
+  expect(newWorker.appData.routers.size).toBe(1);
+  expect(newWorker.appData.transports.size).toBe(1);
+  socket.disconnect();
 });

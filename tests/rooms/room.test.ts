@@ -5,40 +5,47 @@
 import type { CloseReason, NotificationMap, NotificationName } from '../../shared/contract';
 import { AppError } from '../../server/errors';
 import { createSilentLogger } from '../../server/logger';
-import type { MediaPort, PeerChannel } from '../../server/rooms/ports';
+import type { MediaPort, PeerChannel, RoomMediaEvents } from '../../server/rooms/ports';
 import { Room, type RoomCloseReason } from '../../server/rooms/room';
 import { RoomManager } from '../../server/rooms/room-manager';
+import { RoomObserver } from '../../server/rooms/room-observer';
 
 const logger = createSilentLogger();
 
-/** A MediaPort that only counts: routers and transports by id, and the hooks it was given. */
+/** A MediaPort that only counts: room media by room id, transports by id, and the hooks it was given. */
 class FakeMedia implements MediaPort {
-  readonly routers = new Map<string, { roomId: string; onClosed: () => void }>();
-  readonly closedRouters: string[] = [];
+  /** roomId → the room's media events and a generation number (bumped by each reset). */
+  readonly rooms = new Map<string, { events: RoomMediaEvents; generation: number }>();
+  readonly closedRooms: string[] = [];
   readonly transports = new Set<string>();
-  routerCreations = 0;
+  openings = 0;
   #next = 0;
-  /** Resolves createRouter after this many macrotask turns (0: next microtask). */
-  routerDelayTurns = 0;
+  /** Resolves openRoom after this many macrotask turns (0: next microtask). */
+  openDelayTurns = 0;
 
-  async createRouter(roomId: string, onClosed: () => void): Promise<string> {
-    this.routerCreations++;
-    for (let i = 0; i < this.routerDelayTurns; i++) await new Promise((r) => setImmediate(r));
-    const id = `router-${++this.#next}`;
-    this.routers.set(id, { roomId, onClosed });
-    return id;
+  async openRoom(roomId: string, events: RoomMediaEvents): Promise<void> {
+    this.openings++;
+    for (let i = 0; i < this.openDelayTurns; i++) await new Promise((r) => setImmediate(r));
+    this.rooms.set(roomId, { events, generation: ++this.#next });
   }
-  closeRouter(routerId: string): void {
-    if (!this.routers.delete(routerId)) return;
-    this.closedRouters.push(routerId);
+  closeRoom(roomId: string): void {
+    if (!this.rooms.delete(roomId)) return;
+    this.closedRooms.push(roomId);
   }
-  /** What a dying worker does: the router goes away without the room asking. */
-  killRouter(routerId: string): void {
-    const router = this.routers.get(routerId);
-    this.routers.delete(routerId);
-    router?.onClosed();
+  /** What a dying worker does: the room's media goes away; it is replaced (`reset`) or not (`fail`). */
+  loseRoomMedia(roomId: string, outcome: 'reset' | 'fail'): void {
+    const media = this.rooms.get(roomId);
+    if (!media) throw new Error(`no media for room ${roomId}`);
+    this.transports.clear();
+    if (outcome === 'reset') {
+      media.generation = ++this.#next;
+      media.events.onMediaReset();
+    } else {
+      this.rooms.delete(roomId);
+      media.events.onMediaFailed();
+    }
   }
-  routerRtpCapabilities() {
+  rtpCapabilities() {
     return { codecs: [], headerExtensions: [] };
   }
   async createTransport() {
@@ -47,6 +54,9 @@ class FakeMedia implements MediaPort {
     return { transportId, ip: '127.0.0.1', port: 40000 };
   }
   async connectTransport(): Promise<void> {}
+  async restartIce() {
+    return { usernameFragment: 'u', password: 'p' };
+  }
   closeTransport(transportId: string): void {
     this.transports.delete(transportId);
   }
@@ -84,9 +94,23 @@ class FakeChannel implements PeerChannel {
   }
 }
 
-function makeRoom(media: FakeMedia, opts: { maxPeers?: number; emptyTimeoutMs?: number } = {}): Promise<Room> {
-  return Room.create({ roomId: 'r', media, maxPeers: opts.maxPeers ?? 3, emptyTimeoutMs: opts.emptyTimeoutMs ?? 1_000, logger });
+function makeRoom(
+  media: FakeMedia,
+  opts: { maxPeers?: number; emptyTimeoutMs?: number; reconnectGraceMs?: number; observer?: RoomObserver } = {},
+): Promise<Room> {
+  return Room.create({
+    roomId: 'r',
+    media,
+    maxPeers: opts.maxPeers ?? 3,
+    emptyTimeoutMs: opts.emptyTimeoutMs ?? 1_000,
+    reconnectGraceMs: opts.reconnectGraceMs ?? 0,
+    observer: opts.observer ?? new RoomObserver(logger),
+    logger,
+  });
 }
+
+/** A profile with this display name. */
+const as = (displayName?: string) => ({ displayName });
 
 function code(fn: () => unknown): string {
   try {
@@ -105,32 +129,32 @@ describe('room', () => {
   test('admits exactly maxPeers; a leave frees one place', async () => {
     const media = new FakeMedia();
     const room = await makeRoom(media, { maxPeers: 3 });
-    const peers = [1, 2, 3].map((i) => room.join(`p${i}`, new FakeChannel()).peer);
+    const peers = [1, 2, 3].map((i) => room.join(as(`p${i}`), new FakeChannel()).peer);
     expect(room.peerCount).toBe(3);
-    expect(code(() => room.join('p4', new FakeChannel()))).toBe('ROOM_FULL');
-    expect(code(() => room.join('p5', new FakeChannel()))).toBe('ROOM_FULL');
+    expect(code(() => room.join(as('p4'), new FakeChannel()))).toBe('ROOM_FULL');
+    expect(code(() => room.join(as('p5'), new FakeChannel()))).toBe('ROOM_FULL');
     expect(room.peerCount).toBe(3);
 
     room.leave(peers[1]!);
     expect(room.peerCount).toBe(2);
-    const late = room.join('p6', new FakeChannel());
+    const late = room.join(as('p6'), new FakeChannel());
     expect(late.peers.map((p) => p.displayName)).toEqual(['p1', 'p3']);
-    expect(code(() => room.join('p7', new FakeChannel()))).toBe('ROOM_FULL');
+    expect(code(() => room.join(as('p7'), new FakeChannel()))).toBe('ROOM_FULL');
     room.close('CLOSED_BY_ADMIN');
   });
 
   test('maxPeers 1: the second peer is refused', async () => {
     const room = await makeRoom(new FakeMedia(), { maxPeers: 1 });
-    room.join('only', new FakeChannel());
-    expect(code(() => room.join('second', new FakeChannel()))).toBe('ROOM_FULL');
+    room.join(as('only'), new FakeChannel());
+    expect(code(() => room.join(as('second'), new FakeChannel()))).toBe('ROOM_FULL');
     room.close('CLOSED_BY_ADMIN');
   });
 
   test('join announces peerJoined to the others, leave announces peerLeft; never to the peer itself', async () => {
     const room = await makeRoom(new FakeMedia());
     const [ca, cb] = [new FakeChannel(), new FakeChannel()];
-    const a = room.join('alice', ca).peer;
-    const b = room.join(undefined, cb).peer;
+    const a = room.join(as('alice'), ca).peer;
+    const b = room.join(as(undefined), cb).peer;
     expect(b.displayName).toMatch(/^guest-/);
     expect(ca.sent).toEqual([{ event: 'peerJoined', payload: { peerId: b.id, displayName: b.displayName } }]);
     expect(cb.sent).toEqual([]);
@@ -146,8 +170,8 @@ describe('room', () => {
     const media = new FakeMedia();
     const room = await makeRoom(media);
     const [ca, cb] = [new FakeChannel(), new FakeChannel()];
-    const a = room.join('alice', ca).peer;
-    room.join('bob', cb);
+    const a = room.join(as('alice'), ca).peer;
+    room.join(as('bob'), cb);
     const t = await a.createTransport({ direction: 'send', type: 'plain' });
     const producerId = await a.produce({
       transportId: t.transportId,
@@ -175,8 +199,8 @@ describe('room', () => {
     jest.advanceTimersByTime(1);
     expect(room.closed).toBe(true);
     expect(reasons).toEqual(['EMPTY']);
-    expect(media.closedRouters).toEqual([room.routerId]);
-    expect(code(() => room.join('late', new FakeChannel()))).toBe('ROOM_CLOSED');
+    expect(media.closedRooms).toEqual(['r']);
+    expect(code(() => room.join(as('late'), new FakeChannel()))).toBe('ROOM_CLOSED');
   });
 
   test('the empty timer restarts when the last peer leaves, and a join cancels it', async () => {
@@ -185,14 +209,14 @@ describe('room', () => {
     const room = await makeRoom(media, { emptyTimeoutMs: 1_000 });
     jest.advanceTimersByTime(600);
     const channel = new FakeChannel();
-    const a = room.join('a', channel).peer;
+    const a = room.join(as('a'), channel).peer;
     jest.advanceTimersByTime(10_000); // occupied: never closes
     expect(room.closed).toBe(false);
 
     room.leave(a);
     jest.advanceTimersByTime(999);
     expect(room.closed).toBe(false);
-    const b = room.join('b', new FakeChannel()).peer; // just in time
+    const b = room.join(as('b'), new FakeChannel()).peer; // just in time
     jest.advanceTimersByTime(10_000);
     expect(room.closed).toBe(false);
 
@@ -201,14 +225,14 @@ describe('room', () => {
     expect(room.closed).toBe(false);
     jest.advanceTimersByTime(1);
     expect(room.closed).toBe(true);
-    expect(media.closedRouters).toEqual([room.routerId]);
+    expect(media.closedRooms).toEqual(['r']);
     expect(channel.closes).toEqual([]);
   });
 
   test('emptyTimeoutMs 0 closes on the next turn, not inside leave()', async () => {
     jest.useFakeTimers();
     const room = await makeRoom(new FakeMedia(), { emptyTimeoutMs: 0 });
-    const a = room.join('a', new FakeChannel()).peer;
+    const a = room.join(as('a'), new FakeChannel()).peer;
     room.leave(a);
     expect(room.closed).toBe(false);
     jest.advanceTimersByTime(0);
@@ -219,7 +243,7 @@ describe('room', () => {
     const media = new FakeMedia();
     const room = await makeRoom(media);
     const channels = [new FakeChannel(), new FakeChannel(), new FakeChannel()];
-    const peers = channels.map((c, i) => room.join(`p${i}`, c).peer);
+    const peers = channels.map((c, i) => room.join(as(`p${i}`), c).peer);
     const t = await peers[0]!.createTransport({ direction: 'recv', type: 'plain' });
     channels.forEach((c) => c.sent.splice(0));
     const reasons: RoomCloseReason[] = [];
@@ -232,18 +256,18 @@ describe('room', () => {
     expect(channels.map((c) => c.closes)).toEqual([['CLOSED_BY_ADMIN'], ['CLOSED_BY_ADMIN'], ['CLOSED_BY_ADMIN']]);
     expect(channels.map((c) => c.sent)).toEqual([[], [], []]);
     expect(reasons).toEqual(['CLOSED_BY_ADMIN']);
-    expect(media.closedRouters).toEqual([room.routerId]);
+    expect(media.closedRooms).toEqual(['r']);
     expect(media.transports.has(t.transportId)).toBe(false);
     expect(peers.every((p) => p.closed)).toBe(true);
     expect(room.peerCount).toBe(0);
-    expect(code(() => room.join('late', new FakeChannel()))).toBe('ROOM_CLOSED');
+    expect(code(() => room.join(as('late'), new FakeChannel()))).toBe('ROOM_CLOSED');
   });
 
   test('close() with channels that leave() on close (like a socket) sends no peerLeft', async () => {
     const room = await makeRoom(new FakeMedia());
     const channels = [new FakeChannel(), new FakeChannel(), new FakeChannel()];
     for (const [i, channel] of channels.entries()) {
-      const { peer } = room.join(`p${i}`, channel);
+      const { peer } = room.join(as(`p${i}`), channel);
       channel.onClose = () => room.leave(peer); // the signalling session's disconnect handler
     }
     channels.forEach((c) => c.sent.splice(0));
@@ -252,16 +276,16 @@ describe('room', () => {
     expect(channels.map((c) => c.closes)).toEqual([['SERVER_SHUTDOWN'], ['SERVER_SHUTDOWN'], ['SERVER_SHUTDOWN']]);
   });
 
-  test('a router closing from outside closes the room with MEDIA_FAILURE', async () => {
+  test('media that fails for good closes the room with MEDIA_FAILURE', async () => {
     jest.useFakeTimers();
     const media = new FakeMedia();
     const room = await makeRoom(media);
     const channels = [new FakeChannel(), new FakeChannel()];
-    channels.forEach((c, i) => room.join(`p${i}`, c));
+    channels.forEach((c, i) => room.join(as(`p${i}`), c));
     const reasons: RoomCloseReason[] = [];
     room.onClose((reason) => reasons.push(reason));
 
-    media.killRouter(room.routerId);
+    media.loseRoomMedia('r', 'fail');
 
     expect(room.closed).toBe(true);
     expect(reasons).toEqual(['MEDIA_FAILURE']);
@@ -273,34 +297,176 @@ describe('room', () => {
   });
 });
 
+describe('Room: dropped connections, resume, media reset', () => {
+  const audio = { codecs: [{ mimeType: 'audio/opus', payloadType: 100, clockRate: 48000, channels: 2 }] };
+
+  test('a dropped peer keeps its place for the grace period, then leaves with peerLeft', async () => {
+    jest.useFakeTimers();
+    const observer = new RoomObserver(logger);
+    const left: string[] = [];
+    observer.on('peerLeft', ({ peer, reason }) => left.push(`${peer.displayName}:${reason}`));
+    const room = await makeRoom(new FakeMedia(), { reconnectGraceMs: 5_000, observer });
+    const [ca, cb] = [new FakeChannel(), new FakeChannel()];
+    const a = room.join(as('a'), ca).peer;
+    room.join(as('b'), cb);
+    room.peerDisconnected(a, ca);
+    expect(room.peerCount).toBe(2);
+    expect(a.channel).toBeUndefined();
+    jest.advanceTimersByTime(4_999);
+    expect(cb.names()).toEqual([]);
+    jest.advanceTimersByTime(1);
+    expect(cb.names()).toEqual(['peerLeft']);
+    expect(room.peerCount).toBe(1);
+    expect(left).toEqual(['a:DISCONNECTED']);
+    room.close('CLOSED_BY_ADMIN');
+  });
+
+  test('resume within the grace: the same peer, nothing announced, a fresh single-use token and a snapshot', async () => {
+    jest.useFakeTimers();
+    const media = new FakeMedia();
+    const room = await makeRoom(media, { reconnectGraceMs: 5_000 });
+    const [ca, cb] = [new FakeChannel(), new FakeChannel()];
+    const joined = room.join(as('a'), ca);
+    const b = room.join(as('b'), cb).peer;
+    const t = await joined.peer.createTransport({ direction: 'send', type: 'plain' });
+    const producerId = await joined.peer.produce({ transportId: t.transportId, kind: 'audio', rtpParameters: audio });
+    cb.sent.splice(0);
+
+    room.peerDisconnected(joined.peer, ca);
+    const bt = await b.createTransport({ direction: 'send', type: 'plain' });
+    const bProducer = await b.produce({ transportId: bt.transportId, kind: 'audio', rtpParameters: audio });
+    expect(ca.sent.map((e) => e.event)).toEqual(['peerJoined']); // nothing delivered while away
+    jest.advanceTimersByTime(4_000);
+
+    const back = new FakeChannel();
+    const resumed = room.resume(joined.resumeToken, back);
+    expect(resumed.peer).toBe(joined.peer);
+    expect(resumed.owned).toEqual({ transportIds: [t.transportId], producerIds: [producerId], consumerIds: [] });
+    expect(resumed.producers.map((p) => p.producerId)).toEqual([bProducer]); // missed while away: re-synced
+    expect(resumed.resumeToken).not.toBe(joined.resumeToken);
+    expect(code(() => room.resume(joined.resumeToken, new FakeChannel()))).toBe('RESUME_FAILED');
+    jest.advanceTimersByTime(60_000); // the grace timer was cancelled
+    expect(room.peerCount).toBe(2);
+    expect(cb.names()).toEqual([]); // b never saw a leave
+    b.send('peerJoined', { peerId: 'x', displayName: 'x' });
+    joined.peer.send('peerLeft', { peerId: 'x' });
+    expect(back.names()).toEqual(['peerLeft']); // notifications reach the new connection
+    room.close('CLOSED_BY_ADMIN');
+    expect(back.closes).toEqual(['CLOSED_BY_ADMIN']);
+  });
+
+  test('resume while the server still holds the old connection closes it silently; its late drop is ignored', async () => {
+    const room = await makeRoom(new FakeMedia(), { reconnectGraceMs: 5_000 });
+    const old = new FakeChannel();
+    const joined = room.join(as('a'), old);
+    const fresh = new FakeChannel();
+    room.resume(joined.resumeToken, fresh);
+    expect(old.closes).toEqual([undefined]);
+    room.peerDisconnected(joined.peer, old); // the old socket's disconnect arrives afterwards
+    expect(joined.peer.channel).toBe(fresh);
+    expect(room.peerCount).toBe(1);
+    room.close('CLOSED_BY_ADMIN');
+  });
+
+  test('after the grace, or after leave, the token is refused', async () => {
+    jest.useFakeTimers();
+    const room = await makeRoom(new FakeMedia(), { reconnectGraceMs: 1_000, emptyTimeoutMs: 60_000 });
+    const c = new FakeChannel();
+    const a = room.join(as('a'), c);
+    room.join(as('keep-open'), new FakeChannel());
+    room.peerDisconnected(a.peer, c);
+    jest.advanceTimersByTime(1_000);
+    expect(code(() => room.resume(a.resumeToken, new FakeChannel()))).toBe('RESUME_FAILED');
+    const b = room.join(as('b'), new FakeChannel());
+    room.leave(b.peer);
+    expect(code(() => room.resume(b.resumeToken, new FakeChannel()))).toBe('RESUME_FAILED');
+    room.close('CLOSED_BY_ADMIN');
+  });
+
+  test('grace 0: a dropped connection is a leave', async () => {
+    const room = await makeRoom(new FakeMedia(), { reconnectGraceMs: 0 });
+    const [ca, cb] = [new FakeChannel(), new FakeChannel()];
+    const a = room.join(as('a'), ca).peer;
+    room.join(as('b'), cb);
+    room.peerDisconnected(a, ca);
+    expect(cb.names()).toEqual(['peerLeft']);
+    expect(room.peerCount).toBe(1);
+    room.close('CLOSED_BY_ADMIN');
+  });
+
+  test('media reset: peers stay, their media records go, everyone gets one mediaReset', async () => {
+    const media = new FakeMedia();
+    const observer = new RoomObserver(logger);
+    const resets: string[] = [];
+    observer.on('mediaReset', ({ roomId }) => resets.push(roomId));
+    const room = await makeRoom(media, { observer });
+    const [ca, cb] = [new FakeChannel(), new FakeChannel()];
+    const a = room.join(as('a'), ca).peer;
+    room.join(as('b'), cb);
+    const t = await a.createTransport({ direction: 'send', type: 'plain' });
+    await a.produce({ transportId: t.transportId, kind: 'audio', rtpParameters: audio });
+    [ca, cb].forEach((c) => c.sent.splice(0));
+
+    media.loseRoomMedia('r', 'reset');
+
+    expect(room.closed).toBe(false);
+    expect(room.peerCount).toBe(2);
+    expect(a.counts()).toEqual({ transports: 0, producers: 0, consumers: 0 });
+    expect(ca.sent).toEqual([{ event: 'mediaReset', payload: { reason: 'WORKER_DIED' } }]);
+    expect(cb.sent).toEqual([{ event: 'mediaReset', payload: { reason: 'WORKER_DIED' } }]);
+    expect(resets).toEqual(['r']);
+    expect(code(() => a.closeTransport(t.transportId))).toBe('NOT_FOUND');
+    room.close('CLOSED_BY_ADMIN');
+  });
+
+  test('the observer sees the lifecycle in order', async () => {
+    const observer = new RoomObserver(logger);
+    const seen: string[] = [];
+    for (const event of ['roomOpened', 'roomClosed', 'peerJoined', 'peerLeft', 'producerOpened', 'producerClosed'] as const) {
+      observer.on(event, () => seen.push(event));
+    }
+    observer.on('peerJoined', () => {
+      throw new Error('a throwing listener does not break the room');
+    });
+    const room = await makeRoom(new FakeMedia(), { observer });
+    const a = room.join(as('a'), new FakeChannel()).peer;
+    const t = await a.createTransport({ direction: 'send', type: 'plain' });
+    await a.produce({ transportId: t.transportId, kind: 'audio', rtpParameters: audio });
+    room.leave(a);
+    room.join(as('b'), new FakeChannel());
+    room.close('CLOSED_BY_ADMIN');
+    expect(seen).toEqual(['roomOpened', 'peerJoined', 'producerOpened', 'producerClosed', 'peerLeft', 'peerJoined', 'peerLeft', 'roomClosed']);
+  });
+});
+
 describe('room-manager', () => {
   function manager(media: FakeMedia, opts: { maxPeers?: number; emptyTimeoutMs?: number } = {}) {
-    return new RoomManager({ media, maxPeers: opts.maxPeers ?? 3, emptyTimeoutMs: opts.emptyTimeoutMs ?? 60_000, logger });
+    return new RoomManager({ media, maxPeers: opts.maxPeers ?? 3, emptyTimeoutMs: opts.emptyTimeoutMs ?? 60_000, reconnectGraceMs: 0, logger });
   }
 
   test('concurrent joins into a new room: one router, exactly maxPeers admitted', async () => {
     const media = new FakeMedia();
-    media.routerDelayTurns = 3;
+    media.openDelayTurns = 3;
     const rooms = manager(media, { maxPeers: 3 });
-    const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => rooms.join('r', `p${i}`, new FakeChannel())));
+    const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => rooms.join('r', as(`p${i}`), new FakeChannel())));
     const admitted = results.filter((r) => r.status === 'fulfilled');
     const refused = results.flatMap((r) => (r.status === 'rejected' ? [(r.reason as AppError).code] : []));
     expect(admitted).toHaveLength(3);
     expect(refused).toEqual(Array(7).fill('ROOM_FULL'));
-    expect(media.routerCreations).toBe(1);
+    expect(media.openings).toBe(1);
     expect(rooms.stats()).toEqual({ rooms: 1, peers: 3 });
     rooms.closeAll('SERVER_SHUTDOWN');
   });
 
   test('concurrent getOrCreateRoom calls share one room; different ids get different rooms', async () => {
     const media = new FakeMedia();
-    media.routerDelayTurns = 2;
+    media.openDelayTurns = 2;
     const rooms = manager(media);
     const got = await Promise.all([rooms.getOrCreateRoom('x'), rooms.getOrCreateRoom('x'), rooms.getOrCreateRoom('y'), rooms.getOrCreateRoom('x')]);
     expect(new Set(got.filter((r) => r.id === 'x')).size).toBe(1);
     expect(got[2]!.id).toBe('y');
     expect(got[2]).not.toBe(got[0]);
-    expect(media.routerCreations).toBe(2);
+    expect(media.openings).toBe(2);
     expect([...rooms.rooms.keys()].sort()).toEqual(['x', 'y']);
     rooms.closeAll('SERVER_SHUTDOWN');
   });
@@ -309,42 +475,43 @@ describe('room-manager', () => {
     jest.useFakeTimers();
     const media = new FakeMedia();
     const rooms = manager(media, { emptyTimeoutMs: 500 });
-    const first = await rooms.join('r', 'a', new FakeChannel());
+    const first = await rooms.join('r', as('a'), new FakeChannel());
     first.room.leave(first.peer);
     jest.advanceTimersByTime(500);
     expect(first.room.closed).toBe(true);
     expect(rooms.rooms.size).toBe(0);
-    const second = await rooms.join('r', 'b', new FakeChannel());
+    const second = await rooms.join('r', as('b'), new FakeChannel());
     expect(second.room).not.toBe(first.room);
-    expect(second.room.routerId).not.toBe(first.room.routerId);
+    expect(media.openings).toBe(2);
     expect(rooms.stats()).toEqual({ rooms: 1, peers: 1 });
     rooms.closeAll('SERVER_SHUTDOWN');
   });
 
-  test('a router closing from outside: the room is dropped, its peers told MEDIA_FAILURE', async () => {
+  test('media that fails for good: the room is dropped, its peers told MEDIA_FAILURE', async () => {
     const media = new FakeMedia();
     const rooms = manager(media);
     const channel = new FakeChannel();
-    const { room } = await rooms.join('r', 'a', channel);
-    media.killRouter(room.routerId);
+    const { room } = await rooms.join('r', as('a'), channel);
+    media.loseRoomMedia('r', 'fail');
     expect(channel.closes).toEqual(['MEDIA_FAILURE']);
     expect(rooms.rooms.has('r')).toBe(false);
     expect(rooms.stats()).toEqual({ rooms: 0, peers: 0 });
-    const again = await rooms.join('r', 'b', new FakeChannel());
-    expect(again.room.routerId).not.toBe(room.routerId);
+    const again = await rooms.join('r', as('b'), new FakeChannel());
+    expect(again.room).not.toBe(room);
+    expect(media.openings).toBe(2);
     rooms.closeAll('SERVER_SHUTDOWN');
   });
 
   test('closeAll while a room is being created: the late room is closed and the join refused', async () => {
     const media = new FakeMedia();
-    media.routerDelayTurns = 2;
+    media.openDelayTurns = 2;
     const rooms = manager(media);
     const channel = new FakeChannel();
-    const joining = rooms.join('r', 'late', channel);
+    const joining = rooms.join('r', as('late'), channel);
     rooms.closeAll('SERVER_SHUTDOWN');
     await expect(joining).rejects.toMatchObject({ code: 'ROOM_CLOSED' });
-    expect(media.routerCreations).toBe(1);
-    expect(media.routers.size).toBe(0); // its router was closed, not left behind
+    expect(media.openings).toBe(1);
+    expect(media.rooms.size).toBe(0); // its router was closed, not left behind
     expect(rooms.stats()).toEqual({ rooms: 0, peers: 0 });
     expect(channel.sent).toEqual([]);
   });
@@ -353,14 +520,14 @@ describe('room-manager', () => {
     const media = new FakeMedia();
     const rooms = manager(media);
     const channels = [new FakeChannel(), new FakeChannel(), new FakeChannel()];
-    await rooms.join('r1', 'a', channels[0]!);
-    await rooms.join('r1', 'b', channels[1]!);
-    await rooms.join('r2', 'c', channels[2]!);
+    await rooms.join('r1', as('a'), channels[0]!);
+    await rooms.join('r1', as('b'), channels[1]!);
+    await rooms.join('r2', as('c'), channels[2]!);
     rooms.closeAll('SERVER_SHUTDOWN');
     expect(channels.map((c) => c.closes)).toEqual([['SERVER_SHUTDOWN'], ['SERVER_SHUTDOWN'], ['SERVER_SHUTDOWN']]);
     expect(rooms.stats()).toEqual({ rooms: 0, peers: 0 });
-    expect(media.routers.size).toBe(0);
+    expect(media.rooms.size).toBe(0);
     await expect(rooms.getOrCreateRoom('r3')).rejects.toMatchObject({ code: 'ROOM_CLOSED' });
-    await expect(rooms.join('r1', 'd', new FakeChannel())).rejects.toMatchObject({ code: 'ROOM_CLOSED' });
+    await expect(rooms.join('r1', as('d'), new FakeChannel())).rejects.toMatchObject({ code: 'ROOM_CLOSED' });
   });
 });

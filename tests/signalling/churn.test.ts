@@ -28,7 +28,8 @@ const sockets: RoomSocket[] = [];
 const udp: dgram.Socket[] = [];
 
 beforeAll(async () => {
-  server = await startTestServer();
+  // A drop is a leave here (grace 0): these cycles test the leave path; resume.test.ts the grace.
+  server = await startTestServer({ RECONNECT_GRACE_MS: '0' });
   baseline = indexSizes(server);
 });
 afterAll(async () => {

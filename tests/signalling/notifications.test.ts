@@ -47,7 +47,8 @@ async function drain(...peers: TestPeer[]): Promise<Array<Array<{ event: string;
 }
 
 beforeAll(async () => {
-  server = await startTestServer();
+  // An abrupt disconnect is a leave here (grace 0); resume.test.ts covers the grace period.
+  server = await startTestServer({ RECONNECT_GRACE_MS: '0' });
   const sink = await bindUdp();
   udp.push(sink);
   sinkPort = udpPort(sink);
@@ -210,44 +211,45 @@ test('on leave and on disconnect: producerClosed, consumerClosed and peerLeft to
   expect(be2).toEqual([{ event: 'peerLeft', payload: { peerId: c.peerId } }]);
 
   // The last one leaves: the room closes (empty timeout 0) without telling anyone roomClosed.
-  const routerId = server.rooms.rooms.get(room)!.routerId;
+  const routerId = server.media.routerIdOf(room)!;
   await request(b.socket, 'leave', {});
   await waitFor(() => !server.rooms.rooms.has(room), 'the empty room to close');
   expect(server.media.index.findRouter(routerId)).toBeUndefined();
   for (const p of [a, b, c]) expect(p.events.of('roomClosed')).toEqual([]);
 });
 
-test('a router closing from outside closes the room: each peer hears only roomClosed MEDIA_FAILURE', async () => {
-  const room = 'n-media-failure';
+test('a router closing from outside moves the room to a new router: each peer hears only mediaReset', async () => {
+  const room = 'n-media-reset';
   const peers = [await peer(room, 'p1'), await peer(room, 'p2'), await peer(room, 'p3')];
   const send = await plainTransport(peers[0]!.socket, 'send', sinkPort);
   await request(peers[0]!.socket, 'produce', { transportId: send.transportId, kind: 'audio', rtpParameters: opusRtpParameters(701) });
   await drain(...peers);
-  const routerId = server.rooms.rooms.get(room)!.routerId;
-  const gone = peers.map((p) => disconnected(p.socket));
+  const routerId = server.media.routerIdOf(room)!;
 
   // The server logs this at error level for operators; capture it instead of printing it.
   const errorLog = jest.spyOn(server.logger, 'error').mockImplementation((() => server.logger) as never);
   let logged: unknown[][];
   try {
     server.media.index.getRouter(routerId).close(); // what a dying worker does to its routers
-    expect(await Promise.all(gone)).toEqual(['io server disconnect', 'io server disconnect', 'io server disconnect']);
+    await waitFor(() => peers.every((p) => p.events.of('mediaReset').length === 1), 'mediaReset on every peer');
   } finally {
     logged = [...errorLog.mock.calls];
     errorLog.mockRestore();
   }
-  expect(logged).toContainEqual(['router closed from outside (worker died?)', expect.objectContaining({ roomId: room, routerId })]);
-  for (const p of peers) expect(`${p.name}: ${JSON.stringify(p.events.events)}`).toBe(`${p.name}: [{"event":"roomClosed","payload":{"reason":"MEDIA_FAILURE"}}]`);
-  expect(server.rooms.rooms.has(room)).toBe(false);
-  const sizes = indexSizes(server);
-  expect(sizes.workers[0]!.transports).toBe(sizes.routerLevel.transports);
+  expect(logged).toContainEqual([expect.stringMatching(/^router closed from outside/), expect.objectContaining({ roomId: room })]);
+  for (const p of peers) expect(`${p.name}: ${JSON.stringify(p.events.events)}`).toBe(`${p.name}: [{"event":"mediaReset","payload":{"reason":"WORKER_DIED"}}]`);
+  expect(server.rooms.rooms.get(room)?.peerCount).toBe(3);
+  const newRouterId = server.media.routerIdOf(room);
+  expect(newRouterId).toBeDefined();
+  expect(newRouterId).not.toBe(routerId);
   expect(indexProblems(server)).toEqual([]);
 
-  // The room id is usable again, with a new router.
-  const again = await peer(room, 'p4');
-  expect(again.joined.peers).toEqual([]);
-  expect(server.rooms.rooms.get(room)!.routerId).not.toBe(routerId);
-  await request(again.socket, 'leave', {});
+  // The peers set their media up again on the new router: a producer is announced as new.
+  const again = await plainTransport(peers[0]!.socket, 'send', sinkPort);
+  const { producerId } = await request(peers[0]!.socket, 'produce', { transportId: again.transportId, kind: 'audio', rtpParameters: opusRtpParameters(702) });
+  await waitFor(() => peers[1]!.events.of('newProducer').some((e) => e.producerId === producerId), 'newProducer after the reset');
+  expect(server.media.index.getProducer(producerId)).toBeDefined();
+  for (const p of peers) await request(p.socket, 'leave', {});
 });
 
 test('server shutdown tells every joined peer roomClosed SERVER_SHUTDOWN', async () => {

@@ -65,7 +65,7 @@ test('50 concurrent joins into a room capped at 10: exactly 10 ok, 40 ROOM_FULL,
   expect(watch.created).toHaveLength(1);
   expect(routersOfRoom(server, roomId)).toEqual(watch.created);
   const room = server.rooms.rooms.get(roomId);
-  expect(room?.routerId).toBe(watch.created[0]);
+  expect(server.media.routerIdOf(roomId)).toBe(watch.created[0]);
   expect(room?.peerCount).toBe(MAX_PEERS);
   expect([...room!.peers.keys()].sort()).toEqual([...peerIds].sort());
   expect(server.rooms.stats()).toEqual({ rooms: 1, peers: MAX_PEERS });
@@ -107,7 +107,7 @@ test('concurrent first getRouterRtpCapabilities and joins into a fresh room crea
   expect(watch.created).toHaveLength(1);
   expect(watch.maxAlive()).toBe(1);
   expect(routersOfRoom(server, roomId)).toEqual(watch.created);
-  expect(server.rooms.rooms.get(roomId)?.routerId).toBe(watch.created[0]);
+  expect(server.media.routerIdOf(roomId)).toBe(watch.created[0]);
 
   // Every caller got the capabilities of that one router.
   const router = server.media.index.getRouter(watch.created[0]!);

@@ -171,7 +171,8 @@ export function indexProblems(server: TestServer): string[] {
     if (!same(w.appData.consumers.keys(), fromTransports.consumers)) problems.push('worker/transport consumers differ');
   }
   for (const room of server.rooms.rooms.values()) {
-    const router = server.media.index.findRouter(room.routerId);
+    const routerId = server.media.routerIdOf(room.id);
+    const router = routerId === undefined ? undefined : server.media.index.findRouter(routerId);
     if (!router) {
       problems.push(`room ${room.id} has no router in the index`);
       continue;

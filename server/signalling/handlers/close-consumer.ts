@@ -1,0 +1,6 @@
+import { peerHandler } from './types';
+
+export const closeConsumer = peerHandler<'closeConsumer'>((peer, req) => {
+  peer.closeConsumer(req.consumerId);
+  return {};
+});

@@ -1,0 +1,3 @@
+import { peerHandler } from './types';
+
+export const consume = peerHandler<'consume'>((peer, req) => peer.consume(req));

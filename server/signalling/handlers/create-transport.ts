@@ -1,0 +1,3 @@
+import { peerHandler } from './types';
+
+export const createTransport = peerHandler<'createTransport'>((peer, req) => peer.createTransport(req));

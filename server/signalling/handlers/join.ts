@@ -1,0 +1,15 @@
+import { AppError } from '../../errors';
+import { sessionHandler } from './types';
+
+export const join = sessionHandler<'join'>(async (session, req) => {
+  if (session.member) throw new AppError('ALREADY_JOINED', 'this socket already joined the room');
+  const { room, peer, peers, producers, resumeToken } = await session.rooms.join(
+    session.roomId,
+    { displayName: req.displayName ?? session.handshakeDisplayName },
+    session.channel,
+  );
+  return {
+    data: { peerId: peer.id, roomId: room.id, peers, producers, resumeToken, reconnectGraceMs: room.reconnectGraceMs },
+    after: { type: 'enter', member: { room, peer }, via: 'join' },
+  };
+});

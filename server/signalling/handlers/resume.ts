@@ -1,0 +1,12 @@
+import { AppError } from '../../errors';
+import { sessionHandler } from './types';
+
+/** The same peer back on this new socket after its previous connection dropped. */
+export const resume = sessionHandler<'resume'>((session, req) => {
+  if (session.member) throw new AppError('ALREADY_JOINED', 'this socket already joined the room');
+  const { room, peer, peers, producers, resumeToken, owned } = session.rooms.resume(session.roomId, req.resumeToken, session.channel);
+  return {
+    data: { peerId: peer.id, roomId: room.id, peers, producers, resumeToken, reconnectGraceMs: room.reconnectGraceMs, ...owned },
+    after: { type: 'enter', member: { room, peer }, via: 'resume' },
+  };
+});

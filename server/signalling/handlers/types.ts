@@ -1,0 +1,55 @@
+/**
+ * The shapes of request handlers. Two kinds:
+ *  - a peer handler serves a joined peer and sees only that Peer (it cannot touch the session);
+ *  - a session handler (join, resume, leave, and what may run before join) sees a read-only
+ *    view of the session and returns, with its ack data, what the session should do next.
+ * The session owns membership: it adopts a joined peer, leaves, and disconnects.
+ */
+import type { ParsedRequest, RequestName, ResponseMap } from '../../../shared/contract';
+import type { Peer } from '../../rooms/peer';
+import type { PeerChannel } from '../../rooms/ports';
+import type { Room } from '../../rooms/room';
+import type { RoomManager } from '../../rooms/room-manager';
+
+/** A socket's place in its room once joined. */
+export interface Member {
+  readonly room: Room;
+  readonly peer: Peer;
+}
+
+/** What a session handler may read of its session. */
+export interface SessionView {
+  readonly roomId: string;
+  /** The display name of the handshake's `auth`, if any. */
+  readonly handshakeDisplayName: string | undefined;
+  readonly rooms: RoomManager;
+  /** This socket as the room domain sees it. */
+  readonly channel: PeerChannel;
+  readonly member: Member | undefined;
+}
+
+/** What the session does once the ack is sent. */
+export type AfterAck =
+  /** This socket is now `member`: a new peer (join) or the same peer back (resume). */
+  | { type: 'enter'; member: Member; via: 'join' | 'resume' }
+  /** The peer leaves its room and the socket is disconnected. */
+  | { type: 'leave' };
+
+export interface Reply<E extends RequestName> {
+  data: ResponseMap[E];
+  after?: AfterAck;
+}
+
+export type PeerHandler<E extends RequestName> = (peer: Peer, req: ParsedRequest<E>) => Promise<ResponseMap[E]> | ResponseMap[E];
+export type SessionHandler<E extends RequestName> = (session: SessionView, req: ParsedRequest<E>) => Promise<Reply<E>> | Reply<E>;
+
+export type HandlerEntry<E extends RequestName> =
+  | { readonly scope: 'peer'; readonly handle: PeerHandler<E> }
+  | { readonly scope: 'session'; readonly handle: SessionHandler<E> };
+
+export function peerHandler<E extends RequestName>(handle: PeerHandler<E>): HandlerEntry<E> {
+  return { scope: 'peer', handle };
+}
+export function sessionHandler<E extends RequestName>(handle: SessionHandler<E>): HandlerEntry<E> {
+  return { scope: 'session', handle };
+}
