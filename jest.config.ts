@@ -3,7 +3,8 @@ import type { Config } from 'jest';
 // Integration tests run the real mediasoup worker, HTTPS server and socket.io clients;
 // two jest workers on two cores keep them from starving each other.
 const config: Config = {
-  testEnvironment: 'node',
+  // A Node environment that prints a test's captured server logs only when it fails.
+  testEnvironment: '<rootDir>/tests/helpers/log-capture-environment.ts',
   roots: ['<rootDir>/tests'],
   testMatch: ['**/*.test.ts'],
   transform: {

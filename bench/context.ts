@@ -5,8 +5,8 @@
 import os from 'node:os';
 import * as mediasoup from 'mediasoup';
 import type * as ms from 'mediasoup/types';
-import { startServer, type RunningServer } from '../server/app';
-import { loadConfig } from '../server/config';
+import { loadConfig, type Config } from '../server/config';
+import { LOCAL_SERVER_ENV, startLocalServer, type LocalServer } from '../server/local-server';
 import type { IndexedWorker } from '../server/media/media-index';
 import { ROUTER_MEDIA_CODECS } from '../server/media/settings';
 import { resolveWorkerBin } from '../server/media/worker-binary';
@@ -26,8 +26,13 @@ export const BENCH_SERVER_ENV = {
   RTC_MAX_PORT: '59999',
 } as const;
 
-export async function startBenchServer(overrides: Record<string, string> = {}): Promise<RunningServer> {
-  return startServer(loadConfig({ ...process.env, ...BENCH_SERVER_ENV, ...overrides }));
+export async function startBenchServer(overrides: Record<string, string> = {}): Promise<LocalServer> {
+  return startLocalServer({ ...BENCH_SERVER_ENV, ...overrides });
+}
+
+/** The media settings the bench server runs with (for the floors' own transports). */
+export function benchMediaConfig(): Config['media'] {
+  return loadConfig({ ...LOCAL_SERVER_ENV, ...BENCH_SERVER_ENV }).media;
 }
 
 /** A mediasoup worker + router of our own (for floors), with the server's codecs and binary. */
@@ -43,7 +48,7 @@ export async function createFloorRouter(): Promise<{ worker: ms.Worker; router: 
 }
 
 /** The single mediasoup worker of a bench server (its appData indexes every consumer by id). */
-export function serverWorker(server: RunningServer): IndexedWorker {
+export function serverWorker(server: LocalServer): IndexedWorker {
   const worker = server.workers.workers[0];
   if (!worker) throw new Error('bench server has no mediasoup worker');
   return worker;

@@ -3,7 +3,8 @@
  * same engine.io settings) that acks every event at once, with a fixed reply or else the payload
  * it was sent. No validation, no room logic, no mediasoup: what one ack round-trip costs by itself.
  */
-import { io, type Socket } from 'socket.io-client';
+import type { Socket } from 'socket.io-client';
+import { connectSocket } from '../client/connect';
 import type { SignallingServer } from '../server/signalling/types';
 
 export const ECHO_NAMESPACE = '/bench-echo';
@@ -19,19 +20,7 @@ export function installEchoNamespace(server: SignallingServer, fixedReply?: unkn
 }
 
 export function connectEcho(url: string): Promise<Socket> {
-  const socket = io(new URL(ECHO_NAMESPACE, url).toString(), {
-    transports: ['websocket'],
-    forceNew: true,
-    reconnection: false,
-    rejectUnauthorized: false,
-  });
-  return new Promise((resolve, reject) => {
-    socket.once('connect', () => resolve(socket));
-    socket.once('connect_error', (error) => {
-      socket.disconnect();
-      reject(error);
-    });
-  });
+  return connectSocket(new URL(ECHO_NAMESPACE, url).toString(), { insecure: true });
 }
 
 /** One ack round-trip on the echo namespace, carrying `payload` both ways. */

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import https from 'node:https';
 import type * as ms from 'mediasoup/types';
 import { Server } from 'socket.io';
-import { startServer, type RunningServer } from '../server/app';
+import { LOCAL_SERVER_ENV, startLocalServer } from '../server/local-server';
 import { loadConfig } from '../server/config';
 import { loadTlsMaterial } from '../server/http/certificates';
 import { createSilentLogger } from '../server/logger';
@@ -42,13 +42,13 @@ async function measure(workerPids: () => number[]): Promise<MemoryReport> {
 }
 
 async function startProduct(): Promise<{ url: string; workerPids: () => number[]; close(): Promise<void> }> {
-  const server: RunningServer = await startServer(loadConfig({ ...process.env, ...BENCH_SERVER_ENV }), createSilentLogger());
+  const server = await startLocalServer(BENCH_SERVER_ENV, { logger: createSilentLogger() });
   return { url: server.url, workerPids: () => server.workers.workers.map((w) => w.pid), close: () => server.close() };
 }
 
 /** Minimum per peer: a socket.io connection and two plain transports on the room's router. */
 async function startFloor(): Promise<{ url: string; workerPids: () => number[]; close(): Promise<void> }> {
-  const config = loadConfig({ ...process.env, ...BENCH_SERVER_ENV });
+  const config = loadConfig({ ...LOCAL_SERVER_ENV, ...BENCH_SERVER_ENV });
   const { worker, router } = await createFloorRouter();
   const tls = await loadTlsMaterial(config.http, createSilentLogger());
   const httpsServer = https.createServer({ cert: tls.cert, key: tls.key });

@@ -22,10 +22,9 @@ import { produceRtpParameters } from '../client/fake-peer/rtp-parameters';
 import { request } from '../client/request';
 import { createSource, randomSsrc } from '../client/rtp/sources';
 import type { DtlsParameters } from '../shared/media';
-import { loadConfig } from '../server/config';
 import { plainTransportOptions, webRtcTransportOptions } from '../server/media/settings';
 import { connectEcho, echo, installEchoNamespace } from './echo';
-import { BENCH_SERVER_ENV, createFloorRouter, nowMs, progress, ratio, round, sleep, startBenchServer } from './context';
+import { benchMediaConfig, createFloorRouter, nowMs, progress, ratio, round, sleep, startBenchServer } from './context';
 import type { SectionResult } from './results';
 
 export interface P1Sizes {
@@ -83,7 +82,7 @@ async function productJoiner(url: string, roomId: string, index: number, senderP
 
 /** The floor of one joiner: raw socket.io round-trips + the same mediasoup calls, in-process. */
 async function floorJoiner(url: string, router: ms.Router, producers: readonly ms.Producer[]): Promise<Joined> {
-  const config = loadConfig({ ...process.env, ...BENCH_SERVER_ENV }).media;
+  const config = benchMediaConfig();
   const t0 = nowMs();
   const socket: Socket = await connectEcho(url);
   const transports: ms.Transport[] = [];
@@ -128,7 +127,7 @@ async function floorJoiner(url: string, router: ms.Router, producers: readonly m
 
 /** Producers of the floor: plain transports fed with the same VP8-like RTP as the product's. */
 async function startFloorProducers(router: ms.Router, count: number, pacer: Pacer): Promise<ms.Producer[]> {
-  const config = loadConfig({ ...process.env, ...BENCH_SERVER_ENV }).media;
+  const config = benchMediaConfig();
   const producers: ms.Producer[] = [];
   for (let i = 0; i < count; i++) {
     const transport = await router.createPlainTransport(plainTransportOptions(config, { comedia: true, rtcpMux: true }));

@@ -8,7 +8,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { io, type Socket } from 'socket.io-client';
+import { connectSocket } from '../client/connect';
 import { connectRoom } from '../client/fake-peer/room-connection';
 import { request } from '../client/request';
 import { mapLimit, nowMs, progress, ratio, round, sleep } from './context';
@@ -90,17 +90,7 @@ async function joinIdle(variant: Variant, url: string, roomId: string): Promise<
       socket.disconnect();
     };
   }
-  const socket: Socket = io(new URL(FLOOR_NAMESPACE, url).toString(), {
-    transports: ['websocket'],
-    forceNew: true,
-    reconnection: false,
-    rejectUnauthorized: false,
-    query: { roomId },
-  });
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', resolve);
-    socket.once('connect_error', reject);
-  });
+  const socket = await connectSocket(new URL(FLOOR_NAMESPACE, url).toString(), { insecure: true, socketOptions: { query: { roomId } } });
   await socket.timeout(10_000).emitWithAck('join', {});
   return async () => {
     socket.disconnect();

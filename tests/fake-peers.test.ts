@@ -3,6 +3,7 @@
  * two WebRTC (werift: ICE + DTLS + SRTP) peers exchange media both ways, and the CLI exits
  * non-zero when a threshold is violated.
  */
+import { startTestServer, type TestServer } from './helpers/server';
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -11,8 +12,6 @@ import { readRtpPacket } from '../client/rtp/packet';
 import { StreamReceiveStats } from '../client/rtp/receive-stats';
 import { keyFrameRequests, writePli } from '../client/rtp/rtcp';
 import { Vp8LikeSource } from '../client/rtp/sources';
-import { startServer, type RunningServer } from '../server/app';
-import { loadConfig } from '../server/config';
 
 const execFileAsync = promisify(execFile);
 const ROOT = path.join(__dirname, '..');
@@ -67,12 +66,10 @@ describe('building blocks (no server)', () => {
   });
 });
 
-let server: RunningServer;
+let server: TestServer;
 
 beforeAll(async () => {
-  server = await startServer(
-    loadConfig({ ...process.env, PORT: '0', LISTEN_HOST: '127.0.0.1', LOG_LEVEL: 'error', LOG_FORMAT: 'json', MEDIASOUP_WORKERS: '1' }),
-  );
+  server = await startTestServer({ ROOM_EMPTY_TIMEOUT_MS: '5000' });
 });
 
 afterAll(async () => {

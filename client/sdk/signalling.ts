@@ -4,10 +4,10 @@
  * Reconnection is off on purpose: the server forgets a peer whose socket is gone, so a silent
  * reconnect would leave a client that believes it is in the room. The app decides to rejoin.
  */
-import { io, type ManagerOptions, type SocketOptions } from 'socket.io-client';
+import type { ManagerOptions, SocketOptions } from 'socket.io-client';
 import type { HandshakeAuth, NotificationMap, NotificationName, RequestName, RequestPayload, ResponseMap } from '../../shared/contract';
-import { ErrorCodes, type ErrorCode } from '../../shared/errors';
-import { ROOM_ID_PATTERN, roomNamespace } from '../../shared/ids';
+import { ROOM_ID_PATTERN } from '../../shared/ids';
+import { ConnectError, connectRoomSocket } from '../connect';
 import { request, type RoomSocket } from '../request';
 import { RoomClientError, toRoomClientError } from './errors';
 
@@ -40,17 +40,18 @@ export class SignallingChannel {
       throw new RoomClientError('BAD_REQUEST', `room id must match ${String(ROOM_ID_PATTERN)}`);
     }
     const auth: HandshakeAuth = options.displayName ? { displayName: options.displayName } : {};
-    const url = new URL(roomNamespace(options.roomId), options.serverUrl).toString();
-    const socket: RoomSocket = io(url, {
-      auth,
-      // Own connection per client: `reconnection` is a Manager option and must not leak between rooms.
-      forceNew: true,
-      reconnection: false,
-      timeout: options.connectTimeoutMs,
-      ...options.socketOptions,
-    });
-    await waitForConnect(socket, options.connectTimeoutMs);
-    return new SignallingChannel(socket, options.requestTimeoutMs);
+    try {
+      const socket = await connectRoomSocket(options.serverUrl, options.roomId, {
+        auth,
+        timeoutMs: options.connectTimeoutMs,
+        // The SDK's own transports choice: polling first where websockets are blocked.
+        socketOptions: { transports: ['polling', 'websocket'], ...options.socketOptions },
+      });
+      return new SignallingChannel(socket, options.requestTimeoutMs);
+    } catch (error) {
+      if (error instanceof ConnectError) throw new RoomClientError(error.code, `cannot connect to the room: ${error.message}`);
+      throw toRoomClientError(error);
+    }
   }
 
   get connected(): boolean {
@@ -88,35 +89,4 @@ export class SignallingChannel {
     this.#socket.removeAllListeners();
     this.#socket.disconnect();
   }
-}
-
-function waitForConnect(socket: RoomSocket, timeoutMs: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const fail = (error: RoomClientError): void => {
-      clearTimeout(timer);
-      socket.off('connect', onConnect);
-      socket.off('connect_error', onError);
-      socket.disconnect();
-      reject(error);
-    };
-    const onConnect = (): void => {
-      clearTimeout(timer);
-      socket.off('connect_error', onError);
-      resolve();
-    };
-    const onError = (error: Error & { data?: unknown }): void => {
-      // A server middleware can refuse the handshake with `err.data = { code, message }`.
-      const code = errorCodeOf(error.data);
-      fail(new RoomClientError(code ?? 'CONNECT_FAILED', `cannot connect to the room: ${error.message}`));
-    };
-    const timer = setTimeout(() => fail(new RoomClientError('CONNECT_FAILED', `no connection within ${timeoutMs} ms`)), timeoutMs);
-    socket.once('connect', onConnect);
-    socket.once('connect_error', onError);
-  });
-}
-
-function errorCodeOf(data: unknown): ErrorCode | undefined {
-  if (typeof data !== 'object' || data === null || !('code' in data)) return undefined;
-  const { code } = data;
-  return (ErrorCodes as readonly unknown[]).includes(code) ? (code as ErrorCode) : undefined;
 }

@@ -7,12 +7,11 @@
  * Artifacts in tests/artifacts/: demo-call.png (a page in the call), demo-peer-muted.png (the
  * other side of a mute), demo-self-muted.png, demo-room-full.png.
  */
+import { startTestServer, type TestServer } from '../helpers/server';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { buildDemo } from '../../scripts/build-demo';
-import { startServer, type RunningServer } from '../../server/app';
-import { loadConfig } from '../../server/config';
 import { launchPersonBrowser } from './support/browser';
 import { DemoPage } from './support/demo-page';
 import { writeY4mClip } from './support/fake-media';
@@ -25,7 +24,7 @@ jest.setTimeout(30_000);
 
 describe('demo page in headless Chromium', () => {
   let tmpDir: string;
-  let server: RunningServer;
+  let server: TestServer;
   const people: DemoPage[] = [];
   let alice: DemoPage;
   let bob: DemoPage;
@@ -45,9 +44,7 @@ describe('demo page in headless Chromium', () => {
       writeY4mClip(path.join(tmpDir, 'blue.y4m'), { colour: 'blue' }),
       mkdir(ARTIFACTS_DIR, { recursive: true }),
     ]);
-    server = await startServer(
-      loadConfig({ ...process.env, PORT: '0', LOG_LEVEL: 'warn', MEDIASOUP_WORKERS: '1', ROOM_MAX_PEERS: '2', CERTS_DIR: tmpDir }),
-    );
+    server = await startTestServer({ ROOM_MAX_PEERS: '2', ROOM_EMPTY_TIMEOUT_MS: '5000', CERTS_DIR: tmpDir });
     // Carol's browser starts now too: launching it mid-call, with two calls' worth of encoding on
     // two cores, took seconds longer.
     [alice, bob, carol] = await Promise.all([

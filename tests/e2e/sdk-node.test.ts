@@ -4,6 +4,7 @@
  * (join snapshot, publish/pause/unpublish as seen by the other side, each remote track's source,
  * ROOM_FULL, leave, server shutdown) in about a second. Real media is checked by demo-call.test.ts in Chromium.
  */
+import { startTestServer, type TestServer } from '../helpers/server';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,8 +12,6 @@ import { randomUUID } from 'node:crypto';
 import { FakeHandler, testFakeParameters } from 'mediasoup-client';
 import { isJoinRefusal, RoomClient, RoomClientError, type RoomClientEvents, type RoomClientOptions } from '../../client/sdk';
 import { sourceOf } from '../../client/sdk/subscriber';
-import { startServer, type RunningServer } from '../../server/app';
-import { loadConfig } from '../../server/config';
 
 const EVENT_TIMEOUT_MS = 5_000;
 
@@ -60,7 +59,7 @@ async function waitUntil(condition: () => boolean): Promise<void> {
 
 describe('RoomClient (SDK) against the real server, in Node', () => {
   let tmpDir: string;
-  let server: RunningServer;
+  let server: TestServer;
   const clients: RoomClient[] = [];
   const roomId = `sdk-${Date.now().toString(36)}`;
 
@@ -81,9 +80,7 @@ describe('RoomClient (SDK) against the real server, in Node', () => {
 
   beforeAll(async () => {
     tmpDir = await mkdtemp(path.join(os.tmpdir(), 'e2e-sdk-'));
-    server = await startServer(
-      loadConfig({ ...process.env, PORT: '0', LOG_LEVEL: 'error', MEDIASOUP_WORKERS: '1', ROOM_MAX_PEERS: '2', CERTS_DIR: tmpDir }),
-    );
+    server = await startTestServer({ ROOM_MAX_PEERS: '2', ROOM_EMPTY_TIMEOUT_MS: '5000', CERTS_DIR: tmpDir });
   });
 
   afterAll(async () => {

@@ -1,39 +1,19 @@
-/** Starts a real server (real worker, real HTTPS) in-process for a test file. */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+/** A real server (real worker, real HTTPS) in-process for a test file, and client helpers. */
 import { io } from 'socket.io-client';
+import { connectRoomSocket } from '../../client/connect';
 import { request, type RoomSocket } from '../../client/request';
 import { roomNamespace } from '../../shared/ids';
-import { startServer, type RunningServer } from '../../server/app';
-import { loadConfig } from '../../server/config';
+import { startLocalServer, type LocalServer } from '../../server/local-server';
+import { createCaptureLogger } from './log-capture';
 
-export interface TestServer extends RunningServer {
-  certsDir: string;
-}
+export type TestServer = LocalServer;
 
-/** Env defaults for tests: ephemeral port, loopback only, one worker, quiet logs. */
-export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
-  const certsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'confsfu-certs-'));
-  const config = loadConfig({
-    PORT: '0',
-    LISTEN_HOST: '127.0.0.1',
-    CERTS_DIR: certsDir,
-    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
-    LOG_FORMAT: 'json',
-    MEDIASOUP_WORKERS: '1',
-    ROOM_EMPTY_TIMEOUT_MS: '0',
-    ...env,
-  });
-  const server = await startServer(config);
-  const close = server.close;
-  return Object.assign(server, {
-    certsDir,
-    close: async () => {
-      await close();
-      fs.rmSync(certsDir, { recursive: true, force: true });
-    },
-  });
+/**
+ * A local server (loopback, ephemeral port, one worker, empty rooms close at once) with `env`
+ * on top; its logs are captured and shown only if a test fails.
+ */
+export function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+  return startLocalServer(env, { logger: createCaptureLogger() });
 }
 
 export interface ConnectOptions {
@@ -53,13 +33,8 @@ export function openRoomSocket(server: { url: string }, roomId: string, auth?: u
   }) as RoomSocket;
 }
 
-export async function connectToRoom(server: { url: string }, roomId: string, auth?: unknown): Promise<RoomSocket> {
-  const socket = openRoomSocket(server, roomId, auth);
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', () => resolve());
-    socket.once('connect_error', (error) => reject(error));
-  });
-  return socket;
+export function connectToRoom(server: { url: string }, roomId: string, auth?: Record<string, unknown>): Promise<RoomSocket> {
+  return connectRoomSocket(server.url, roomId, { auth, insecure: true });
 }
 
 /** Connects and joins; returns the socket and the join response. */

@@ -58,7 +58,7 @@ afterAll(async () => {
   await server?.close();
 });
 
-async function connected(roomId = ROOM, auth?: unknown): Promise<RoomSocket> {
+async function connected(roomId = ROOM, auth?: Record<string, unknown>): Promise<RoomSocket> {
   const socket = await connectToRoom(server, roomId, auth);
   sockets.push(socket);
   return socket;
