@@ -25,7 +25,11 @@ export function pinApart(workerPid: number): Pinning {
   let original: string;
   try {
     // "pid 123's current affinity list: 0,1"
-    original = taskset(['-pc', String(process.pid)]).trim().split(': ').pop() ?? `0-${cores - 1}`;
+    original =
+      taskset(['-pc', String(process.pid)])
+        .trim()
+        .split(': ')
+        .pop() ?? `0-${cores - 1}`;
   } catch {
     return none('taskset unavailable');
   }

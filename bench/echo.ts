@@ -14,7 +14,7 @@ export function installEchoNamespace(server: SignallingServer, fixedReply?: unkn
   server.of(ECHO_NAMESPACE).on('connection', (socket) => {
     socket.onAny((_event: string, ...args: unknown[]) => {
       const ack = args[args.length - 1];
-      if (typeof ack === 'function') ack({ ok: true, data: fixedReply ?? (args.length > 1 ? args[0] : {}) });
+      if (typeof ack === 'function') (ack as (reply: unknown) => void)({ ok: true, data: fixedReply ?? (args.length > 1 ? args[0] : {}) });
     });
   });
 }

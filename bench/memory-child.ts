@@ -59,7 +59,8 @@ async function startFloor(): Promise<{ url: string; workerPids: () => number[]; 
   io.of(FLOOR_NAMESPACE).on('connection', (socket) => {
     const transports: ms.Transport[] = [];
     socket.on('join', async (_payload: unknown, ack: (reply: unknown) => void) => {
-      for (let i = 0; i < 2; i++) transports.push(await router.createPlainTransport(plainTransportOptions(config.media, { comedia: false, rtcpMux: true })));
+      for (let i = 0; i < 2; i++)
+        transports.push(await router.createPlainTransport(plainTransportOptions(config.media, { comedia: false, rtcpMux: true })));
       ack({ ok: true });
     });
     socket.on('disconnect', () => transports.splice(0).forEach((t) => t.close()));

@@ -58,11 +58,10 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions | 'help' {
     },
   });
   if (values.help) return 'help';
-  const sections = values.only
-    ? values.only.split(',').map((s) => s.trim().toUpperCase())
-    : [...SECTION_IDS];
+  const sections = values.only ? values.only.split(',').map((s) => s.trim().toUpperCase()) : [...SECTION_IDS];
   for (const section of sections) {
-    if (!(SECTION_IDS as readonly string[]).includes(section)) throw new Error(`--only: unknown section '${section}' (use ${SECTION_IDS.join(',')})`);
+    if (!(SECTION_IDS as readonly string[]).includes(section))
+      throw new Error(`--only: unknown section '${section}' (use ${SECTION_IDS.join(',')})`);
   }
   return {
     mode: values.smoke ? 'smoke' : 'full',

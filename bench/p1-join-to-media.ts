@@ -164,7 +164,10 @@ export async function runP1(sizes: P1Sizes): Promise<SectionResult> {
       const roomSenders = Array.from(
         { length: sizes.producers },
         (_, i) =>
-          new FakePeer({ url: server.url, roomId, displayName: `sender-${i}`, kinds: ['video'], engine: 'plain', insecure: true, consume: false }, pacer),
+          new FakePeer(
+            { url: server.url, roomId, displayName: `sender-${i}`, kinds: ['video'], engine: 'plain', insecure: true, consume: false },
+            pacer,
+          ),
       );
       senders.push(...roomSenders);
       await Promise.all(roomSenders.map((s) => s.start()));
@@ -174,12 +177,16 @@ export async function runP1(sizes: P1Sizes): Promise<SectionResult> {
 
       const senderProducerIds = new Set(roomSenders.flatMap((s) => s.sent.map((stream) => stream.producerId)));
       const runProduct = async (): Promise<number[]> => {
-        const joined = await Promise.all(Array.from({ length: sizes.joiners }, (_, i) => productJoiner(server.url, roomId, i, senderProducerIds)));
+        const joined = await Promise.all(
+          Array.from({ length: sizes.joiners }, (_, i) => productJoiner(server.url, roomId, i, senderProducerIds)),
+        );
         joined.forEach((j) => j.close());
         return joined.map((j) => j.ms);
       };
       const runFloor = async (): Promise<number[]> => {
-        const joined = await Promise.all(Array.from({ length: sizes.joiners }, () => floorJoiner(server.url, floorMedia.router, floorProducers)));
+        const joined = await Promise.all(
+          Array.from({ length: sizes.joiners }, () => floorJoiner(server.url, floorMedia.router, floorProducers)),
+        );
         joined.forEach((j) => j.close());
         return joined.map((j) => j.ms);
       };
@@ -195,7 +202,10 @@ export async function runP1(sizes: P1Sizes): Promise<SectionResult> {
       }
       productSamples.push(...product);
       floorSamples.push(...floor);
-      progress('P1', `round ${round}/${sizes.rounds}: product p50 ${distribution(product).p50.toFixed(1)} ms, floor p50 ${distribution(floor).p50.toFixed(1)} ms`);
+      progress(
+        'P1',
+        `round ${round}/${sizes.rounds}: product p50 ${distribution(product).p50.toFixed(1)} ms, floor p50 ${distribution(floor).p50.toFixed(1)} ms`,
+      );
     }
   } finally {
     pacer.stop();
@@ -211,12 +221,27 @@ export async function runP1(sizes: P1Sizes): Promise<SectionResult> {
     title: `Join-to-media: ${sizes.joiners} peers join one room (${sizes.producers} producing) at once`,
     durationS: round((nowMs() - started) / 1000, 1),
     figures: [
-      { name: 'join-to-media p50', value: round(product.p50, 1), unit: 'ms', floor: round(floor.p50, 1), floorName, ratio: ratio(product.p50, floor.p50) },
-      { name: 'join-to-media p99', value: round(product.p99, 1), unit: 'ms', floor: round(floor.p99, 1), floorName, ratio: ratio(product.p99, floor.p99) },
+      {
+        name: 'join-to-media p50',
+        value: round(product.p50, 1),
+        unit: 'ms',
+        floor: round(floor.p50, 1),
+        floorName,
+        ratio: ratio(product.p50, floor.p50),
+      },
+      {
+        name: 'join-to-media p99',
+        value: round(product.p99, 1),
+        unit: 'ms',
+        floor: round(floor.p99, 1),
+        floorName,
+        ratio: ratio(product.p99, floor.p99),
+      },
     ],
     details: {
       sizes,
-      steps: 'connect, getRouterRtpCapabilities, join, createTransport(send), connectTransport, produce(audio), createTransport(recv), connectTransport, consume × producers, resumeConsumer × producers',
+      steps:
+        'connect, getRouterRtpCapabilities, join, createTransport(send), connectTransport, produce(audio), createTransport(recv), connectTransport, consume × producers, resumeConsumer × producers',
       note: 'the product also validates every payload and fans peerJoined/newProducer out to everyone in the room (~2 × joiners × room size messages); the floor does neither',
       product: roundDistribution(product),
       floor: roundDistribution(floor),

@@ -69,7 +69,10 @@ export async function runP2(sizes: P2Sizes): Promise<SectionResult> {
   const pacer = new Pacer();
   const roomId = 'bench-p2';
   const peer = (name: string, kinds: Array<'audio' | 'video'>): FakePeer =>
-    new FakePeer({ url: server.url, roomId, displayName: name, kinds, engine: 'plain', insecure: true, consume: kinds.length === 0 }, pacer);
+    new FakePeer(
+      { url: server.url, roomId, displayName: name, kinds, engine: 'plain', insecure: true, consume: kinds.length === 0 },
+      pacer,
+    );
   const senders = Array.from({ length: sizes.senders }, (_, i) => peer(`sender-${i}`, ['audio', 'video']));
   const sinks: FakePeer[] = [];
   const steps: P2Step[] = [];

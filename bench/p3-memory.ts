@@ -92,8 +92,9 @@ async function joinIdle(variant: Variant, url: string, roomId: string): Promise<
   }
   const socket = await connectSocket(new URL(FLOOR_NAMESPACE, url).toString(), { insecure: true, socketOptions: { query: { roomId } } });
   await socket.timeout(10_000).emitWithAck('join', {});
-  return async () => {
+  return () => {
     socket.disconnect();
+    return Promise.resolve();
   };
 }
 
@@ -109,26 +110,44 @@ async function measureVariant(variant: Variant, sizes: P3Sizes): Promise<Variant
   try {
     const room = (i: number): string => `bench-p3-${i % sizes.rooms}`;
     // Warm-up: first-use allocations (code, pools) should not count as per-peer cost.
-    const warm = await mapLimit(Array.from({ length: Math.min(20, sizes.peers) }, (_, i) => i), sizes.concurrency, (i) => joinIdle(variant, child.url, room(i)));
+    const warm = await mapLimit(
+      Array.from({ length: Math.min(20, sizes.peers) }, (_, i) => i),
+      sizes.concurrency,
+      (i) => joinIdle(variant, child.url, room(i)),
+    );
     await Promise.all(warm.map((leave) => leave()));
     await sleep(500);
     const baseline = await child.measure();
 
-    const leaves = await mapLimit(Array.from({ length: sizes.peers }, (_, i) => i), sizes.concurrency, (i) => joinIdle(variant, child.url, room(i)));
+    const leaves = await mapLimit(
+      Array.from({ length: sizes.peers }, (_, i) => i),
+      sizes.concurrency,
+      (i) => joinIdle(variant, child.url, room(i)),
+    );
     await sleep(500);
     const idle = await child.measure();
-    progress('P3', `${variant}: ${sizes.peers} idle peers: heap +${mb(idle.heapUsedBytes - baseline.heapUsedBytes)} MB, worker RSS +${mb(idle.workerRssBytes - baseline.workerRssBytes)} MB`);
+    progress(
+      'P3',
+      `${variant}: ${sizes.peers} idle peers: heap +${mb(idle.heapUsedBytes - baseline.heapUsedBytes)} MB, worker RSS +${mb(idle.workerRssBytes - baseline.workerRssBytes)} MB`,
+    );
     await mapLimit(leaves, sizes.concurrency, (leave) => leave());
     await sleep(1_000);
     const afterIdle = await child.measure();
 
-    await mapLimit(Array.from({ length: sizes.cycles }, (_, i) => i), sizes.concurrency, async (i) => {
-      const leave = await joinIdle(variant, child.url, room(i));
-      await leave();
-    });
+    await mapLimit(
+      Array.from({ length: sizes.cycles }, (_, i) => i),
+      sizes.concurrency,
+      async (i) => {
+        const leave = await joinIdle(variant, child.url, room(i));
+        await leave();
+      },
+    );
     await sleep(1_000);
     const afterCycles = await child.measure();
-    progress('P3', `${variant}: after ${sizes.cycles} join/leave cycles: heap ${mb(afterCycles.heapUsedBytes)} MB (baseline ${mb(baseline.heapUsedBytes)} MB)`);
+    progress(
+      'P3',
+      `${variant}: after ${sizes.cycles} join/leave cycles: heap ${mb(afterCycles.heapUsedBytes)} MB (baseline ${mb(baseline.heapUsedBytes)} MB)`,
+    );
     return { baseline, idle, afterIdle, afterCycles };
   } finally {
     await child.close();
@@ -143,11 +162,19 @@ export async function runP3(sizes: P3Sizes): Promise<SectionResult> {
   const started = nowMs();
   const product = await measureVariant('product', sizes);
   const floor = await measureVariant('floor', sizes);
-  const perPeerKb = (r: VariantResult, key: keyof Omit<MemoryReport, 'type'>): number => (r.idle[key] - r.baseline[key]) / sizes.peers / 1024;
+  const perPeerKb = (r: VariantResult, key: keyof Omit<MemoryReport, 'type'>): number =>
+    (r.idle[key] - r.baseline[key]) / sizes.peers / 1024;
   const figure = (name: string, key: keyof Omit<MemoryReport, 'type'>) => {
     const value = perPeerKb(product, key);
     const floorValue = perPeerKb(floor, key);
-    return { name, value: round(value, 1), unit: 'KB', floor: round(floorValue, 1), floorName: 'socket.io + 2 raw plain transports', ratio: ratio(value, floorValue) };
+    return {
+      name,
+      value: round(value, 1),
+      unit: 'KB',
+      floor: round(floorValue, 1),
+      floorName: 'socket.io + 2 raw plain transports',
+      ratio: ratio(value, floorValue),
+    };
   };
   const heapGrowth = product.afterCycles.heapUsedBytes - product.baseline.heapUsedBytes;
   const idleGrowth = product.idle.heapUsedBytes - product.baseline.heapUsedBytes;

@@ -92,7 +92,10 @@ export async function runP4(sizes: P4Sizes): Promise<SectionResult> {
     const floorBurst = await burst(floor);
     const concurrentProduct = distribution(productBurst.rtt);
     const concurrentFloor = distribution(floorBurst.rtt);
-    progress('P4', `${sizes.clients} clients: ${Math.round(productBurst.perSecond)} acks/s vs echo ${Math.round(floorBurst.perSecond)} acks/s`);
+    progress(
+      'P4',
+      `${sizes.clients} clients: ${Math.round(productBurst.perSecond)} acks/s vs echo ${Math.round(floorBurst.perSecond)} acks/s`,
+    );
 
     const floorName = 'socket.io echo, same server';
     return {
@@ -100,8 +103,22 @@ export async function runP4(sizes: P4Sizes): Promise<SectionResult> {
       title: 'Event overhead: getRouterRtpCapabilities ack vs raw socket.io echo',
       durationS: round((nowMs() - started) / 1000, 1),
       figures: [
-        { name: 'ack RTT p50, 1 client', value: round(seqProduct.p50, 3), unit: 'ms', floor: round(seqFloor.p50, 3), floorName, ratio: ratio(seqProduct.p50, seqFloor.p50) },
-        { name: 'ack RTT p99, 1 client', value: round(seqProduct.p99, 3), unit: 'ms', floor: round(seqFloor.p99, 3), floorName, ratio: ratio(seqProduct.p99, seqFloor.p99) },
+        {
+          name: 'ack RTT p50, 1 client',
+          value: round(seqProduct.p50, 3),
+          unit: 'ms',
+          floor: round(seqFloor.p50, 3),
+          floorName,
+          ratio: ratio(seqProduct.p50, seqFloor.p50),
+        },
+        {
+          name: 'ack RTT p99, 1 client',
+          value: round(seqProduct.p99, 3),
+          unit: 'ms',
+          floor: round(seqFloor.p99, 3),
+          floorName,
+          ratio: ratio(seqProduct.p99, seqFloor.p99),
+        },
         {
           name: `ack RTT p50, ${sizes.clients} clients`,
           value: round(concurrentProduct.p50, 3),
@@ -123,7 +140,12 @@ export async function runP4(sizes: P4Sizes): Promise<SectionResult> {
         sizes,
         echo: 'namespace /bench-echo on the server’s own Socket.IO instance (same HTTPS server); it acks at once with a copy of the router capabilities, so both replies carry the same bytes',
         sequential: { product: seqProduct, floor: seqFloor },
-        concurrent: { product: concurrentProduct, floor: concurrentFloor, productPerSecond: productBurst.perSecond, floorPerSecond: floorBurst.perSecond },
+        concurrent: {
+          product: concurrentProduct,
+          floor: concurrentFloor,
+          productPerSecond: productBurst.perSecond,
+          floorPerSecond: floorBurst.perSecond,
+        },
       },
     };
   } finally {

@@ -40,12 +40,20 @@ export function markdownTable(results: BenchResults): string {
     const section = results.sections[id];
     if (!section) continue;
     for (const figure of section.figures) {
-      rows.push([id, figure.name, `${formatNumber(figure.value)} ${figure.unit}`, `${formatNumber(figure.floor)} ${figure.unit}`, figure.floorName, formatNumber(figure.ratio)]);
+      rows.push([
+        id,
+        figure.name,
+        `${formatNumber(figure.value)} ${figure.unit}`,
+        `${formatNumber(figure.floor)} ${figure.unit}`,
+        figure.floorName,
+        formatNumber(figure.ratio),
+      ]);
     }
   }
   const header = ['', 'figure', 'measured', 'floor', 'floor is', 'ratio'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]): string => `| ${cells.map((c, i) => (i >= 2 && i !== 4 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(' | ')} |`;
+  const line = (cells: string[]): string =>
+    `| ${cells.map((c, i) => (i >= 2 && i !== 4 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(' | ')} |`;
   const rule = `|${widths.map((w, i) => (i >= 2 && i !== 4 ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`;
   return [line(header), rule, ...rows.map(line)].join('\n');
 }

@@ -27,7 +27,14 @@ export async function runBench(options: BenchOptions): Promise<{ results: BenchR
     P4: () => runP4(options.sizes.P4),
   };
   const startedAt = new Date();
-  const results: BenchResults = { version: 1, startedAt: startedAt.toISOString(), mode: options.mode, machine: machineInfo(), notes: NOTES, sections: {} };
+  const results: BenchResults = {
+    version: 1,
+    startedAt: startedAt.toISOString(),
+    mode: options.mode,
+    machine: machineInfo(),
+    notes: NOTES,
+    sections: {},
+  };
   for (const id of options.sections) {
     progress(id, `starting (${options.mode})`);
     const section = await runners[id]();

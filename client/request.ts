@@ -5,14 +5,7 @@
  * Depends only on socket.io-client's types and the shared contract: a React/Vue app imports it as is.
  */
 import type { Socket } from 'socket.io-client';
-import type {
-  AckOf,
-  ClientToServerEvents,
-  RequestName,
-  RequestPayload,
-  ResponseMap,
-  ServerToClientEvents,
-} from '../shared/contract';
+import type { AckOf, ClientToServerEvents, RequestName, RequestPayload, ResponseMap, ServerToClientEvents } from '../shared/contract';
 import type { ErrorCode } from '../shared/errors';
 
 export type RoomSocket = Socket<ServerToClientEvents, ClientToServerEvents>;

@@ -35,7 +35,10 @@ const grid = new TileGrid(byTestId('tiles'));
 let client: RoomClient | undefined;
 let myName = '';
 
-function showAlert(message: string | undefined, { severity = 'error', code }: { severity?: 'error' | 'warning'; code?: string } = {}): void {
+function showAlert(
+  message: string | undefined,
+  { severity = 'error', code }: { severity?: 'error' | 'warning'; code?: string } = {},
+): void {
   ui.alert.hidden = !message;
   ui.alert.textContent = message ?? '';
   ui.alert.dataset.severity = severity;

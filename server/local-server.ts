@@ -33,7 +33,7 @@ export async function startLocalServer(env: Record<string, string> = {}, options
   const ownCertsDir = env.CERTS_DIR ? undefined : fs.mkdtempSync(path.join(os.tmpdir(), 'confsfu-certs-'));
   const config = loadConfig({ ...LOCAL_SERVER_ENV, ...(ownCertsDir ? { CERTS_DIR: ownCertsDir } : {}), ...env });
   const server = await startServer(config, options.logger);
-  const close = server.close;
+  const close = server.close.bind(server);
   return Object.assign(server, {
     certsDir: config.http.certsDir,
     close: async () => {

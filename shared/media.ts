@@ -10,9 +10,7 @@ import { z } from 'zod';
 const shortString = z.string().max(256);
 const uint32 = z.number().int().min(0).max(0xffffffff);
 const paramValue = z.union([z.string().max(1024), z.number(), z.boolean()]);
-const codecParameters = z
-  .record(z.string().max(64), paramValue)
-  .refine((o) => Object.keys(o).length <= 32, 'at most 32 codec parameters');
+const codecParameters = z.record(z.string().max(64), paramValue).refine((o) => Object.keys(o).length <= 32, 'at most 32 codec parameters');
 
 export const MediaKindSchema = z.enum(['audio', 'video']);
 export type MediaKind = z.infer<typeof MediaKindSchema>;

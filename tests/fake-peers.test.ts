@@ -58,7 +58,11 @@ describe('building blocks (no server)', () => {
 
   test('CLI options: defaults, --json without a file, and refusals', () => {
     const parsed = parseCliArgs(['--peers', '3', '--video', '--json']);
-    expect(parsed).toMatchObject({ command: 'run', json: '-', options: { peers: 3, kinds: ['video'], engine: 'plain', url: 'https://127.0.0.1:4443' } });
+    expect(parsed).toMatchObject({
+      command: 'run',
+      json: '-',
+      options: { peers: 3, kinds: ['video'], engine: 'plain', url: 'https://127.0.0.1:4443' },
+    });
     expect(parseCliArgs(['--help'])).toEqual({ command: 'help' });
     expect(() => parseCliArgs(['--engine', 'carrier-pigeon'])).toThrow(UsageError);
     expect(() => parseCliArgs(['--max-loss', '-1'])).toThrow(UsageError);
@@ -140,7 +144,19 @@ async function runCli(args: string[]): Promise<{ code: number; stdout: string; s
 
 test('CLI exits non-zero when the error threshold is violated (nothing listens at the URL)', async () => {
   // Port 1 on loopback: connection refused at once.
-  const result = await runCli(['--url', 'https://127.0.0.1:1', '--insecure', '--peers', '2', '--duration', '0', '--ramp', '0', '--quiet', '--json']);
+  const result = await runCli([
+    '--url',
+    'https://127.0.0.1:1',
+    '--insecure',
+    '--peers',
+    '2',
+    '--duration',
+    '0',
+    '--ramp',
+    '0',
+    '--quiet',
+    '--json',
+  ]);
 
   expect(result.code).toBe(1);
   const summary = JSON.parse(result.stdout) as { errors: { byCode: Record<string, number> }; verdict: { ok: boolean } };
@@ -154,7 +170,21 @@ test('CLI exits 2 on a bad option and 0 within thresholds', async () => {
   expect(bad.code).toBe(2);
   expect(bad.stderr).toContain('--peers');
 
-  const ok = await runCli(['--url', server.url, '--insecure', '--room', 'cli-ok', '--peers', '2', '--audio', '--duration', '1', '--ramp', '0', '--quiet']);
+  const ok = await runCli([
+    '--url',
+    server.url,
+    '--insecure',
+    '--room',
+    'cli-ok',
+    '--peers',
+    '2',
+    '--audio',
+    '--duration',
+    '1',
+    '--ramp',
+    '0',
+    '--quiet',
+  ]);
   expect(ok.stdout).toContain('Verdict: OK');
   expect(ok.code).toBe(0);
 }, 40_000);

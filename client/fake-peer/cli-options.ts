@@ -86,7 +86,8 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
   if (!/^[A-Za-z0-9_-]{1,60}$/.test(v.room)) throw new UsageError('--room: letters, digits, _ and - only (1–60)');
   const engine = v.engine as EngineName;
   if (!ENGINE_NAMES.includes(engine)) throw new UsageError(`--engine: one of ${ENGINE_NAMES.join(', ')}`);
-  const kinds: MediaKind[] = v.audio || v.video ? [...(v.audio ? (['audio'] as const) : []), ...(v.video ? (['video'] as const) : [])] : ['audio', 'video'];
+  const kinds: MediaKind[] =
+    v.audio || v.video ? [...(v.audio ? (['audio'] as const) : []), ...(v.video ? (['video'] as const) : [])] : ['audio', 'video'];
 
   return {
     command: 'run',
@@ -118,7 +119,8 @@ function withOptionalJsonValue(argv: readonly string[]): string[] {
 
 function number(name: string, text: string, min: number, max: number): number {
   const value = Number(text);
-  if (text.trim() === '' || !Number.isFinite(value) || value < min || value > max) throw new UsageError(`${name}: a number from ${min} to ${max}, got '${text}'`);
+  if (text.trim() === '' || !Number.isFinite(value) || value < min || value > max)
+    throw new UsageError(`${name}: a number from ${min} to ${max}, got '${text}'`);
   return value;
 }
 

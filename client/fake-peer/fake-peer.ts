@@ -74,7 +74,9 @@ export class FakePeer {
       this.joinMs = performance.now() - this.startedAtMs;
       this.peerId = joined.peerId;
       const knownAtMs = performance.now();
-      this.#enqueue(joined.producers.map((p) => ({ producerId: p.producerId, peerId: p.peerId, kind: p.kind, knownAtMs, paused: p.paused })));
+      this.#enqueue(
+        joined.producers.map((p) => ({ producerId: p.producerId, peerId: p.peerId, kind: p.kind, knownAtMs, paused: p.paused })),
+      );
 
       const context: EngineContext = {
         socket,

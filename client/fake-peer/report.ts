@@ -22,11 +22,28 @@ export function formatSummary(s: RunSummary): string {
       `${s.elapsedS} s (ramp ${s.config.rampS} s + ${s.config.durationS} s)`,
   );
   lines.push('');
-  lines.push(table(['latency (ms)', 'n', 'p50', 'p95', 'p99', 'max'], [distributionRow('join', s.joinMs), distributionRow('first media', s.firstMediaMs)]));
+  lines.push(
+    table(
+      ['latency (ms)', 'n', 'p50', 'p95', 'p99', 'max'],
+      [distributionRow('join', s.joinMs), distributionRow('first media', s.firstMediaMs)],
+    ),
+  );
   lines.push('');
   lines.push(
     table(
-      ['media', 'sent streams', 'sent pkts', 'sent MB', 'recv streams', 'with media', 'recv pkts', 'recv MB', 'lost', 'loss %', 'jitter p95 ms'],
+      [
+        'media',
+        'sent streams',
+        'sent pkts',
+        'sent MB',
+        'recv streams',
+        'with media',
+        'recv pkts',
+        'recv MB',
+        'lost',
+        'loss %',
+        'jitter p95 ms',
+      ],
       KINDS.map((kind) => {
         const sent = s.sent[kind];
         const recv = s.received[kind];
@@ -69,7 +86,8 @@ function fixed(value: number, digits: number): string {
 /** A markdown-compatible table with aligned columns. */
 export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]): string => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
+  const line = (cells: string[]): string =>
+    `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
   const rule = `|${widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`;
   return [line(header), rule, ...rows.map(line)].join('\n');
 }

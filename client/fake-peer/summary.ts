@@ -97,7 +97,11 @@ export function summarize(input: SummaryInput): RunSummary {
     for (const stream of peer.received) {
       const judged = !stream.closed && !stream.producer.paused && stream.producer.knownAtMs < input.stoppedAtMs - NO_MEDIA_GRACE_MS;
       if (judged && stream.stats.snapshot().packets === 0) {
-        errors.push({ code: 'NO_MEDIA', message: `no RTP from producer ${stream.producer.producerId} (${stream.producer.kind})`, peer: peer.options.displayName });
+        errors.push({
+          code: 'NO_MEDIA',
+          message: `no RTP from producer ${stream.producer.producerId} (${stream.producer.kind})`,
+          peer: peer.options.displayName,
+        });
       }
     }
   }

@@ -7,13 +7,7 @@
  *    of consumers renegotiates the same peer connection.
  * Loopback only: werift gathers candidates on 127.0.0.1.
  */
-import {
-  MediaStreamTrack,
-  RTCPeerConnection,
-  RTCRtpCodecParameters,
-  type PeerConfig,
-  type RtpPacket,
-} from 'werift';
+import { MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, type PeerConfig, type RtpPacket } from 'werift';
 import type { WebRtcTransportCreated } from '../../shared/contract';
 import type { MediaKind, RtpCapabilities } from '../../shared/media';
 import { request } from '../request';
@@ -88,7 +82,10 @@ export function receivableCapabilities(router: RtpCapabilities): RtpCapabilities
 async function connected(pc: RTCPeerConnection, what: string): Promise<void> {
   if (pc.connectionState === 'connected') return;
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => finish(new FakePeerError('WEBRTC_FAILED', `${what}: not connected within ${CONNECT_TIMEOUT_MS} ms`)), CONNECT_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => finish(new FakePeerError('WEBRTC_FAILED', `${what}: not connected within ${CONNECT_TIMEOUT_MS} ms`)),
+      CONNECT_TIMEOUT_MS,
+    );
     const { unSubscribe } = pc.connectionStateChange.subscribe((state) => {
       if (state === 'connected') finish();
       else if (state === 'failed' || state === 'closed') finish(new FakePeerError('WEBRTC_FAILED', `${what}: connection ${state}`));
@@ -135,7 +132,10 @@ export class WebRtcEngine implements MediaEngine {
     const transport = asWebRtc(await request(socket, 'createTransport', { direction: 'send', type: 'webrtc' }));
     const pc = new RTCPeerConnection(peerConfig());
     this.#peerConnections.push(pc);
-    const transceivers = kinds.map((kind) => ({ kind, transceiver: pc.addTransceiver(new MediaStreamTrack({ kind }), { direction: 'sendonly' }) }));
+    const transceivers = kinds.map((kind) => ({
+      kind,
+      transceiver: pc.addTransceiver(new MediaStreamTrack({ kind }), { direction: 'sendonly' }),
+    }));
     withoutStunServer(pc);
     await pc.setLocalDescription(await pc.createOffer());
     const local = readLocalSdp(pc.localDescription?.sdp ?? '');
@@ -155,7 +155,12 @@ export class WebRtcEngine implements MediaEngine {
       const { producerId } = await request(socket, 'produce', {
         transportId: transport.transportId,
         kind,
-        rtpParameters: produceRtpParameters(kind, { payloadType: codec.payloadType, ssrc: section.ssrc, cname: section.cname ?? pc.cname, mid }),
+        rtpParameters: produceRtpParameters(kind, {
+          payloadType: codec.payloadType,
+          ssrc: section.ssrc,
+          cname: section.cname ?? pc.cname,
+          mid,
+        }),
       });
       transceiver.sender.onPictureLossIndication.subscribe(() => source.requestKeyFrame());
       sections.push({ mid, kind, direction: 'recvonly', codec });
@@ -180,13 +185,23 @@ export class WebRtcEngine implements MediaEngine {
     const added: Array<{ stream: ReceivedStream; mid: string }> = [];
     for (const producer of producers) {
       try {
-        const consumer = await request(socket, 'consume', { transportId: side.transport.transportId, producerId: producer.producerId, rtpCapabilities: capabilities });
+        const consumer = await request(socket, 'consume', {
+          transportId: side.transport.transportId,
+          producerId: producer.producerId,
+          rtpCapabilities: capabilities,
+        });
         const codec = consumer.rtpParameters.codecs[0];
         const ssrc = consumer.rtpParameters.encodings?.[0]?.ssrc;
         const mid = consumer.rtpParameters.mid;
-        if (!codec || ssrc === undefined || mid === undefined) throw new FakePeerError('CLIENT_ERROR', `consumer ${consumer.consumerId} lacks codec, SSRC or mid`);
+        if (!codec || ssrc === undefined || mid === undefined)
+          throw new FakePeerError('CLIENT_ERROR', `consumer ${consumer.consumerId} lacks codec, SSRC or mid`);
         side.sections.push({ mid, kind: consumer.kind, direction: 'sendonly', codec, ssrc, cname: consumer.rtpParameters.rtcp?.cname });
-        const stream: ReceivedStream = { consumerId: consumer.consumerId, producer, stats: new StreamReceiveStats(codec.clockRate), closed: false };
+        const stream: ReceivedStream = {
+          consumerId: consumer.consumerId,
+          producer,
+          stats: new StreamReceiveStats(codec.clockRate),
+          closed: false,
+        };
         added.push({ stream, mid });
       } catch (error) {
         results.push({ producer, error });
@@ -228,12 +243,20 @@ export class WebRtcEngine implements MediaEngine {
   async #negotiateReceive(side: ReceiveSide, added: Array<{ stream: ReceivedStream; mid: string }>): Promise<void> {
     const { pc } = side;
     side.version++;
-    await pc.setRemoteDescription({ type: 'offer', sdp: remoteSdp(side.transport, side.sections, { type: 'offer', version: side.version }) });
+    await pc.setRemoteDescription({
+      type: 'offer',
+      sdp: remoteSdp(side.transport, side.sections, { type: 'offer', version: side.version }),
+    });
     for (const { stream, mid } of added) {
       const transceiver = pc.getTransceivers().find((t) => t.mid === mid);
       if (!transceiver) throw new FakePeerError('CLIENT_ERROR', `no werift transceiver for mid ${mid}`);
       transceiver.receiver.track.onReceiveRtp.subscribe((rtp: RtpPacket) => {
-        stream.stats.record(rtp.header.sequenceNumber, rtp.header.timestamp, rtp.header.serializeSize + rtp.payload.length, performance.now());
+        stream.stats.record(
+          rtp.header.sequenceNumber,
+          rtp.header.timestamp,
+          rtp.header.serializeSize + rtp.payload.length,
+          performance.now(),
+        );
       });
     }
     withoutStunServer(pc);

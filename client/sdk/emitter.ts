@@ -14,7 +14,7 @@ export class TypedEmitter<Events extends object> {
       set = new Set();
       this.#listeners.set(event, set);
     }
-    set.add(listener as Listener<never>);
+    set.add(listener);
     return () => this.off(event, listener);
   }
 
@@ -27,7 +27,7 @@ export class TypedEmitter<Events extends object> {
   }
 
   off<E extends keyof Events>(event: E, listener: Listener<Events[E]>): void {
-    this.#listeners.get(event)?.delete(listener as Listener<never>);
+    this.#listeners.get(event)?.delete(listener);
   }
 
   removeAllListeners(): void {

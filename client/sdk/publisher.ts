@@ -81,7 +81,13 @@ export class Publisher {
         producer.close();
         throw new RoomClientError('INVALID_STATE', 'the client closed while publishing');
       }
-      const publication: Publication = { source, producer, ownsTrack: options.ownsTrack, constraints: options.constraints, released: false };
+      const publication: Publication = {
+        source,
+        producer,
+        ownsTrack: options.ownsTrack,
+        constraints: options.constraints,
+        released: false,
+      };
       this.#publications.set(source, publication);
       producer.on('trackended', () => {
         // The person stopped sharing from the browser's own UI, or the device went away.

@@ -336,7 +336,11 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
     this.#pendingNotifications = undefined;
     this.#publisher?.close();
     this.#subscriber?.close();
-    for (const transport of this.#transports.values()) transport.then((t) => t.close(), () => undefined);
+    for (const transport of this.#transports.values())
+      transport.then(
+        (t) => t.close(),
+        () => undefined,
+      );
     this.#transports.clear();
     this.#signalling?.close();
     this.#peers.clear();

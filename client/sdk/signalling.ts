@@ -67,7 +67,8 @@ export class SignallingChannel {
       return await request(this.#socket, event, payload, { timeoutMs });
     } catch (error) {
       // socket.io fails pending acks when the socket drops; the helper reports those as TIMEOUT.
-      if (!this.#socket.connected) throw new RoomClientError('DISCONNECTED', `'${event}' failed: the connection dropped`, event, { cause: error });
+      if (!this.#socket.connected)
+        throw new RoomClientError('DISCONNECTED', `'${event}' failed: the connection dropped`, event, { cause: error });
       throw toRoomClientError(error);
     }
   }

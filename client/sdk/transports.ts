@@ -30,14 +30,15 @@ export async function createTransport(
     id: created.transportId,
     iceParameters: created.iceParameters,
     iceCandidates: created.iceCandidates,
-    dtlsParameters: created.dtlsParameters as ms.DtlsParameters,
+    dtlsParameters: created.dtlsParameters,
   };
   const transport = direction === 'send' ? device.createSendTransport(options) : device.createRecvTransport(options);
 
   transport.on('connect', ({ dtlsParameters }, callback, errback) => {
-    signalling
-      .request('connectTransport', { transportId: transport.id, dtlsParameters })
-      .then(() => callback(), (error: unknown) => errback(toRoomClientError(error)));
+    signalling.request('connectTransport', { transportId: transport.id, dtlsParameters }).then(
+      () => callback(),
+      (error: unknown) => errback(toRoomClientError(error)),
+    );
   });
 
   if (direction === 'send') {
@@ -50,7 +51,10 @@ export async function createTransport(
           rtpParameters: rtpParameters as RtpParameters,
           appData: appData as Record<string, string>,
         })
-        .then(({ producerId }) => callback({ id: producerId }), (error: unknown) => errback(toRoomClientError(error)));
+        .then(
+          ({ producerId }) => callback({ id: producerId }),
+          (error: unknown) => errback(toRoomClientError(error)),
+        );
     });
   }
 

@@ -44,6 +44,8 @@ export function createExpressApp(probes: AppProbes, logger: Logger): Express {
     res.status(404).json({ error: { code: 'NOT_FOUND', message: 'no such route' } });
   });
 
+  // Express recognises an error handler by its four parameters, so `next` stays although unused.
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars
   const onError: ErrorRequestHandler = (error: Error, req, res, _next) => {
     logger.error('http | request failed', { method: req.method, path: req.path, error });
     res.status(500).json({ error: { code: 'INTERNAL', message: 'internal error' } });

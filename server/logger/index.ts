@@ -36,7 +36,9 @@ export function createLogger(config: Config['log']): Logger {
           winston.format.colorize(),
           winston.format.printf(({ timestamp, level, message, component, stack, ...fields }) => {
             const extra = Object.keys(fields).length ? ` ${JSON.stringify(fields)}` : '';
-            return `${String(timestamp)} ${level} [${String(component ?? 'app')}] ${String(message)}${extra}${stack ? `\n${String(stack)}` : ''}`;
+            const name = typeof component === 'string' ? component : 'app';
+            const trace = typeof stack === 'string' ? `\n${stack}` : '';
+            return `${String(timestamp)} ${level} [${name}] ${String(message)}${extra}${trace}`;
           }),
         );
   return winston.createLogger({

@@ -8,7 +8,7 @@
 import type * as ms from 'mediasoup/types';
 import { UnsupportedError } from 'mediasoup/errors';
 import type { ConsumerCreated, ParsedRequest, RtpCapabilities, TransportCreated } from '../../shared/contract';
-import type { DtlsParameters, IceParameters, MediaKind, RtpParameters } from '../../shared/media';
+import type { IceParameters, MediaKind, RtpParameters } from '../../shared/media';
 import type { Config } from '../config';
 import { AppError, BadRequestError } from '../errors';
 import type { Logger } from '../logger';
@@ -112,7 +112,7 @@ export class MediaService implements MediaPort {
       transportId: transport.id,
       iceParameters: transport.iceParameters,
       iceCandidates: transport.iceCandidates,
-      dtlsParameters: transport.dtlsParameters as DtlsParameters,
+      dtlsParameters: transport.dtlsParameters,
       ...(transport.sctpParameters ? { sctpParameters: transport.sctpParameters } : {}),
     };
   }
@@ -121,7 +121,7 @@ export class MediaService implements MediaPort {
   async connectTransport(transportId: string, params: ParsedRequest<'connectTransport'>): Promise<void> {
     if ('dtlsParameters' in params) {
       const transport = this.index.getWebRtcTransport(transportId);
-      await mediaCall(() => transport.connect({ dtlsParameters: params.dtlsParameters as ms.DtlsParameters }));
+      await mediaCall(() => transport.connect({ dtlsParameters: params.dtlsParameters }));
       return;
     }
     const transport = this.index.getPlainTransport(transportId);
@@ -142,7 +142,9 @@ export class MediaService implements MediaPort {
     { kind, rtpParameters, appData }: { kind: MediaKind; rtpParameters: RtpParameters; appData: Record<string, unknown> },
   ): Promise<string> {
     const transport = this.index.getTransport(transportId);
-    const producer = await mediaCall(() => transport.produce({ kind, rtpParameters: rtpParameters as ms.RtpParameters, appData: { ...appData } }));
+    const producer = await mediaCall(() =>
+      transport.produce({ kind, rtpParameters: rtpParameters as ms.RtpParameters, appData: { ...appData } }),
+    );
     return producer.id;
   }
 
@@ -169,7 +171,9 @@ export class MediaService implements MediaPort {
     hooks: ConsumeHooks,
   ): Promise<ConsumerCreated> {
     const transport = this.index.getTransport(transportId);
-    const consumer = await mediaCall(() => transport.consume({ producerId, rtpCapabilities: rtpCapabilities as ms.RtpCapabilities, paused: true }));
+    const consumer = await mediaCall(() =>
+      transport.consume({ producerId, rtpCapabilities: rtpCapabilities as ms.RtpCapabilities, paused: true }),
+    );
     consumer.once('producerclose', () => hooks.onProducerClosed());
     return {
       consumerId: consumer.id,

@@ -103,9 +103,7 @@ export class WorkerPool {
       if (at >= 0) this.#workers.splice(at, 1);
       log.error('worker died', { error });
       if (this.#closed) return;
-      this.#spawn().catch((spawnError: unknown) =>
-        this.#logger.error('could not replace a dead worker', { error: spawnError }),
-      );
+      this.#spawn().catch((spawnError: unknown) => this.#logger.error('could not replace a dead worker', { error: spawnError }));
     });
     return worker;
   }

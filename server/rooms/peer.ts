@@ -96,7 +96,11 @@ export class Peer {
 
   /** Ids of what this peer still owns (the resume snapshot). */
   owned(): { transportIds: string[]; producerIds: string[]; consumerIds: string[] } {
-    return { transportIds: [...this.#transports.keys()], producerIds: [...this.#producers.keys()], consumerIds: [...this.#consumers.keys()] };
+    return {
+      transportIds: [...this.#transports.keys()],
+      producerIds: [...this.#producers.keys()],
+      consumerIds: [...this.#consumers.keys()],
+    };
   }
 
   // ---- connection --------------------------------------------------------------------------
@@ -128,7 +132,11 @@ export class Peer {
       throw new AppError('ROOM_CLOSED', 'the peer left while the transport was being created');
     }
     this.#transports.set(created.transportId, { direction: options.direction, type: options.type, connected: false });
-    this.#log.debug('createTransport() | transport created', { transportId: created.transportId, direction: options.direction, type: options.type });
+    this.#log.debug('createTransport() | transport created', {
+      transportId: created.transportId,
+      direction: options.direction,
+      type: options.type,
+    });
     return created;
   }
 
@@ -174,7 +182,8 @@ export class Peer {
 
   async produce(req: ParsedRequest<'produce'>): Promise<string> {
     const transport = this.#getTransport(req.transportId);
-    if (transport.direction !== 'send') throw new ForbiddenError(`transport ${req.transportId} is a recv transport: produce needs a send transport`);
+    if (transport.direction !== 'send')
+      throw new ForbiddenError(`transport ${req.transportId} is a recv transport: produce needs a send transport`);
     // mediasoup does not check that the codecs match the declared kind; consumers would inherit the lie.
     const foreign = req.rtpParameters.codecs.find((codec) => !codec.mimeType.toLowerCase().startsWith(`${req.kind}/`));
     if (foreign) throw new BadRequestError(`codec ${foreign.mimeType} does not match kind '${req.kind}'`);
@@ -215,7 +224,8 @@ export class Peer {
 
   async consume(req: ParsedRequest<'consume'>): Promise<ConsumerCreated> {
     const transport = this.#getTransport(req.transportId);
-    if (transport.direction !== 'recv') throw new ForbiddenError(`transport ${req.transportId} is a send transport: consume needs a recv transport`);
+    if (transport.direction !== 'recv')
+      throw new ForbiddenError(`transport ${req.transportId} is a send transport: consume needs a recv transport`);
     // Only producers of this peer's own room can be consumed (another room's id is NOT_FOUND).
     if (!this.#room.findProducer(req.producerId)) throw new NotFoundError('producer', req.producerId);
     if (!this.#media.canConsume(this.#room.roomId, req.producerId, req.rtpCapabilities)) {

@@ -69,16 +69,17 @@ export class Room {
 
   /** Opens the room's media, then the room; the room starts its empty timer at once. */
   static async create(opts: RoomOptions): Promise<Room> {
-    let room: Room | undefined;
+    const created: { room?: Room } = {};
     let lost = false; // the media may fail before the room exists
     await opts.media.openRoom(opts.roomId, {
-      onMediaReset: () => room?.resetMedia(),
+      onMediaReset: () => created.room?.resetMedia(),
       onMediaFailed: () => {
         lost = true;
-        room?.close('MEDIA_FAILURE');
+        created.room?.close('MEDIA_FAILURE');
       },
     });
-    room = new Room(opts);
+    const room = new Room(opts);
+    created.room = room;
     if (lost) room.close('MEDIA_FAILURE');
     return room;
   }

@@ -58,7 +58,7 @@ export class SocketSession implements SessionView {
   #onEvent(event: unknown, args: unknown[]): void {
     const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as AckFn) : undefined;
     // socket.io delivers numbers as event names too; nothing but a known string is a request.
-    const name = typeof event === 'string' ? event : String(event as number);
+    const name = typeof event === 'string' ? event : String(event);
     if (!ack) {
       // Without an ack there is nobody to answer: ignore, but leave a trace for the developer.
       this.#log.warn('event without ack function ignored', { event: name.slice(0, EVENT_NAME_ECHO_MAX) });
@@ -87,9 +87,9 @@ export class SocketSession implements SessionView {
       let data: unknown;
       if (entry.scope === 'peer') {
         if (!this.#member) throw new AppError('NOT_JOINED', 'join the room first');
-        data = await entry.handle(this.#member.peer, parsed.data as never);
+        data = await entry.handle(this.#member.peer, parsed.data);
       } else {
-        const reply = await entry.handle(this, parsed.data as never);
+        const reply = await entry.handle(this, parsed.data);
         data = reply.data;
         after = reply.after;
       }

@@ -124,7 +124,10 @@ describe('RoomClient (SDK) against the real server, in Node', () => {
 
   test('a third client is refused with ROOM_FULL and ends closed', async () => {
     const cy = newClient('Cy');
-    const error: unknown = await cy.join().then(() => undefined, (e: unknown) => e);
+    const error: unknown = await cy.join().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(RoomClientError);
     expect((error as RoomClientError).code).toBe('ROOM_FULL');
     expect(isJoinRefusal(error)).toBe(true);
@@ -157,7 +160,10 @@ describe('RoomClient (SDK) against the real server, in Node', () => {
     expect([sourceOf(camera.producerId), sourceOf(screen.producerId)]).toEqual(['camera', 'screen']);
     const stats = await bo.getStats();
     expect(stats.remote.map((t) => [t.producerId, t.source]).sort()).toEqual(
-      [[camera.producerId, 'camera'], [screen.producerId, 'screen']].sort(),
+      [
+        [camera.producerId, 'camera'],
+        [screen.producerId, 'screen'],
+      ].sort(),
     );
   });
 
@@ -178,12 +184,18 @@ describe('RoomClient (SDK) against the real server, in Node', () => {
     await eve.join();
     const [camera, screen] = (['camera', 'screen'] as const).map((source) => ada.localTracks.find((t) => t.source === source));
     expect(eve.remotePublications.map((p) => [p.producerId, p.source]).sort()).toEqual(
-      [[camera?.producerId, 'camera'], [screen?.producerId, 'screen']].sort(),
+      [
+        [camera?.producerId, 'camera'],
+        [screen?.producerId, 'screen'],
+      ].sort(),
     );
     await waitUntil(() => added.length === 2);
     offAdded();
     expect(added.map((t) => [t.producerId, t.kind, t.source]).sort()).toEqual(
-      [[camera?.producerId, 'video', 'camera'], [screen?.producerId, 'video', 'screen']].sort(),
+      [
+        [camera?.producerId, 'video', 'camera'],
+        [screen?.producerId, 'video', 'screen'],
+      ].sort(),
     );
 
     const removed = nextEvent(eve, 'trackRemoved');

@@ -1,6 +1,5 @@
 /** Real RTP over UDP for tests: a sender and a counting receiver on loopback sockets. */
 import dgram from 'node:dgram';
-import type { AddressInfo } from 'node:net';
 import { readRtpPacket, writeRtpPacket } from '../../client/rtp/packet';
 
 export async function bindUdp(): Promise<dgram.Socket> {
@@ -10,7 +9,7 @@ export async function bindUdp(): Promise<dgram.Socket> {
 }
 
 export function udpPort(socket: dgram.Socket): number {
-  return (socket.address() as AddressInfo).port;
+  return socket.address().port;
 }
 
 export const OPUS_PT = 100;
@@ -36,7 +35,13 @@ export function vp8RtpParameters(ssrc: number) {
 export async function sendRtp(
   socket: dgram.Socket,
   to: { ip: string; port: number },
-  { ssrc, payloadType, count, intervalMs = 5, payloadSize = 160 }: { ssrc: number; payloadType: number; count: number; intervalMs?: number; payloadSize?: number },
+  {
+    ssrc,
+    payloadType,
+    count,
+    intervalMs = 5,
+    payloadSize = 160,
+  }: { ssrc: number; payloadType: number; count: number; intervalMs?: number; payloadSize?: number },
 ): Promise<void> {
   const payload = Buffer.alloc(payloadSize, 0xab);
   for (let i = 0; i < count; i++) {
@@ -50,7 +55,10 @@ export async function sendRtp(
 export class RtpCounter {
   readonly byPayloadType = new Map<number, number>();
   readonly sequenceNumbers = new Set<number>();
-  constructor(socket: dgram.Socket, private readonly mediaPayloadType?: number) {
+  constructor(
+    socket: dgram.Socket,
+    private readonly mediaPayloadType?: number,
+  ) {
     socket.on('message', (message) => {
       const rtp = readRtpPacket(message);
       if (!rtp) return; // RTCP

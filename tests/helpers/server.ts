@@ -30,7 +30,7 @@ export function openRoomSocket(server: { url: string }, roomId: string, auth?: u
     reconnection: false,
     forceNew: true,
     auth: auth as Record<string, unknown> | undefined,
-  }) as RoomSocket;
+  });
 }
 
 export function connectToRoom(server: { url: string }, roomId: string, auth?: Record<string, unknown>): Promise<RoomSocket> {

@@ -36,7 +36,15 @@ test('npm start’s entry serves /healthz, then exits 0 on SIGTERM with its work
   const certsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'confsfu-main-'));
   const child = spawn(path.join(repo, 'node_modules/.bin/node'), ['--import', 'tsx', 'server/main.ts'], {
     cwd: repo,
-    env: { ...process.env, PORT: '0', LISTEN_HOST: '127.0.0.1', CERTS_DIR: certsDir, MEDIASOUP_WORKERS: '2', LOG_FORMAT: 'json', LOG_LEVEL: 'info' },
+    env: {
+      ...process.env,
+      PORT: '0',
+      LISTEN_HOST: '127.0.0.1',
+      CERTS_DIR: certsDir,
+      MEDIASOUP_WORKERS: '2',
+      LOG_FORMAT: 'json',
+      LOG_LEVEL: 'info',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   try {

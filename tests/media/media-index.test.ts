@@ -59,8 +59,9 @@ async function expectIndexMatchesMediasoup(): Promise<void> {
 
 /** Waits for the worker's close notifications to reach the index, then checks the counts. */
 async function settled(expected: ReturnType<MediaIndex['counts']>): Promise<void> {
-  await waitFor(() => JSON.stringify(index.counts()) === JSON.stringify(expected), `index counts ${JSON.stringify(expected)}`)
-    .catch(() => undefined);
+  await waitFor(() => JSON.stringify(index.counts()) === JSON.stringify(expected), `index counts ${JSON.stringify(expected)}`).catch(
+    () => undefined,
+  );
   expect(index.counts()).toEqual(expected);
 }
 
@@ -85,7 +86,11 @@ async function buildScene(): Promise<Scene> {
     }
     const plainIn = await router.createPlainTransport({ listenInfo, comedia: true });
     const plainOut = await router.createPlainTransport({ listenInfo });
-    scene.transports.push(...(webrtc as unknown as IndexedTransport[]), plainIn as unknown as IndexedTransport, plainOut as unknown as IndexedTransport);
+    scene.transports.push(
+      ...(webrtc as unknown as IndexedTransport[]),
+      plainIn as unknown as IndexedTransport,
+      plainOut as unknown as IndexedTransport,
+    );
     const audio = await plainIn.produce({ kind: 'audio', rtpParameters: opusRtpParameters(ssrc++) });
     const video = await plainIn.produce({ kind: 'video', rtpParameters: vp8RtpParameters(ssrc++) });
     scene.producers.push(audio, video);

@@ -59,12 +59,16 @@ test('RTP in over UDP → producer → consumer → RTP out over UDP, no loss; a
 
   const sender = await bindUdp();
   sockets.push(sender);
-  await sendRtp(sender, { ip: input.tuple.localAddress, port: input.tuple.localPort }, {
-    ssrc: 22222222,
-    payloadType: OPUS_PT,
-    count: PACKETS,
-    intervalMs: 3,
-  });
+  await sendRtp(
+    sender,
+    { ip: input.tuple.localAddress, port: input.tuple.localPort },
+    {
+      ssrc: 22222222,
+      payloadType: OPUS_PT,
+      count: PACKETS,
+      intervalMs: 3,
+    },
+  );
 
   await waitFor(() => direct.counter.media >= PACKETS, `all ${PACKETS} packets at the direct sink`);
   expect(direct.counter.media).toBe(PACKETS); // loss 0 on loopback

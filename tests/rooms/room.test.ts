@@ -48,28 +48,28 @@ class FakeMedia implements MediaPort {
   rtpCapabilities() {
     return { codecs: [], headerExtensions: [] };
   }
-  async createTransport() {
+  createTransport() {
     const transportId = `transport-${++this.#next}`;
     this.transports.add(transportId);
-    return { transportId, ip: '127.0.0.1', port: 40000 };
+    return Promise.resolve({ transportId, ip: '127.0.0.1', port: 40000 });
   }
   async connectTransport(): Promise<void> {}
-  async restartIce() {
-    return { usernameFragment: 'u', password: 'p' };
+  restartIce() {
+    return Promise.resolve({ usernameFragment: 'u', password: 'p' });
   }
   closeTransport(transportId: string): void {
     this.transports.delete(transportId);
   }
-  async produce(): Promise<string> {
-    return `producer-${++this.#next}`;
+  produce(): Promise<string> {
+    return Promise.resolve(`producer-${++this.#next}`);
   }
   async setProducerPaused(): Promise<void> {}
   closeProducer(): void {}
   canConsume(): boolean {
     return true;
   }
-  async consume(): Promise<never> {
-    throw new Error('not used by these tests');
+  consume(): Promise<never> {
+    return Promise.reject(new Error('not used by these tests'));
   }
   async setConsumerPaused(): Promise<void> {}
   closeConsumer(): void {}
@@ -435,13 +435,28 @@ describe('Room: dropped connections, resume, media reset', () => {
     room.leave(a);
     room.join(as('b'), new FakeChannel());
     room.close('CLOSED_BY_ADMIN');
-    expect(seen).toEqual(['roomOpened', 'peerJoined', 'producerOpened', 'producerClosed', 'peerLeft', 'peerJoined', 'peerLeft', 'roomClosed']);
+    expect(seen).toEqual([
+      'roomOpened',
+      'peerJoined',
+      'producerOpened',
+      'producerClosed',
+      'peerLeft',
+      'peerJoined',
+      'peerLeft',
+      'roomClosed',
+    ]);
   });
 });
 
 describe('room-manager', () => {
   function manager(media: FakeMedia, opts: { maxPeers?: number; emptyTimeoutMs?: number } = {}) {
-    return new RoomManager({ media, maxPeers: opts.maxPeers ?? 3, emptyTimeoutMs: opts.emptyTimeoutMs ?? 60_000, reconnectGraceMs: 0, logger });
+    return new RoomManager({
+      media,
+      maxPeers: opts.maxPeers ?? 3,
+      emptyTimeoutMs: opts.emptyTimeoutMs ?? 60_000,
+      reconnectGraceMs: 0,
+      logger,
+    });
   }
 
   test('concurrent joins into a new room: one router, exactly maxPeers admitted', async () => {
@@ -462,9 +477,14 @@ describe('room-manager', () => {
     const media = new FakeMedia();
     media.openDelayTurns = 2;
     const rooms = manager(media);
-    const got = await Promise.all([rooms.getOrCreateRoom('x'), rooms.getOrCreateRoom('x'), rooms.getOrCreateRoom('y'), rooms.getOrCreateRoom('x')]);
+    const got = await Promise.all([
+      rooms.getOrCreateRoom('x'),
+      rooms.getOrCreateRoom('x'),
+      rooms.getOrCreateRoom('y'),
+      rooms.getOrCreateRoom('x'),
+    ]);
     expect(new Set(got.filter((r) => r.id === 'x')).size).toBe(1);
-    expect(got[2]!.id).toBe('y');
+    expect(got[2].id).toBe('y');
     expect(got[2]).not.toBe(got[0]);
     expect(media.openings).toBe(2);
     expect([...rooms.rooms.keys()].sort()).toEqual(['x', 'y']);

@@ -9,15 +9,7 @@ import { request, type RoomSocket } from '../../client/request';
 import type { RtpCapabilities } from '../../shared/contract';
 import { bindUdp, opusRtpParameters, udpPort } from '../helpers/rtp';
 import { joinRoom, startTestServer, waitFor, type TestServer } from '../helpers/server';
-import {
-  disconnectAll,
-  disconnected,
-  indexProblems,
-  indexSizes,
-  plainTransport,
-  Recorder,
-  type IndexSizes,
-} from './support/harness';
+import { disconnectAll, disconnected, indexProblems, indexSizes, plainTransport, Recorder, type IndexSizes } from './support/harness';
 
 const LANES = 4;
 const CYCLES_PER_LANE = 50;
@@ -75,7 +67,11 @@ async function cycle(roomId: string, anchor: Anchor, caps: RtpCapabilities, sink
     kind: 'audio',
     rtpParameters: opusRtpParameters(0x20000 + n),
   });
-  const consumer = await request(socket, 'consume', { transportId: recv.transportId, producerId: anchor.producerId, rtpCapabilities: caps });
+  const consumer = await request(socket, 'consume', {
+    transportId: recv.transportId,
+    producerId: anchor.producerId,
+    rtpCapabilities: caps,
+  });
   await request(socket, 'resumeConsumer', { consumerId: consumer.consumerId });
   // The anchor consumes this peer's producer: that consumer must go when this peer goes.
   await request(anchor.socket, 'consume', { transportId: anchor.recvTransportId, producerId, rtpCapabilities: caps });

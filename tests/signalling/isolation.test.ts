@@ -4,19 +4,10 @@
  */
 import type dgram from 'node:dgram';
 import { request, type RoomSocket } from '../../client/request';
-import type { ConsumerCreated, PlainTransportCreated, RtpCapabilities } from '../../shared/contract';
+import type { PlainTransportCreated, RtpCapabilities } from '../../shared/contract';
 import { bindUdp, opusRtpParameters, udpPort, vp8RtpParameters } from '../helpers/rtp';
 import { joinRoom, startTestServer, type TestServer } from '../helpers/server';
-import {
-  ackOf,
-  disconnectAll,
-  indexProblems,
-  indexSizes,
-  OPUS_ONLY_CAPS,
-  outcome,
-  plainTransport,
-  VP8_ONLY_CAPS,
-} from './support/harness';
+import { ackOf, disconnectAll, indexProblems, indexSizes, OPUS_ONLY_CAPS, outcome, plainTransport, VP8_ONLY_CAPS } from './support/harness';
 
 let server: TestServer;
 const sockets: RoomSocket[] = [];
@@ -91,9 +82,9 @@ test('a peer of room B cannot consume a producer of room A: NOT_FOUND, nothing c
     expect(outcome(await ackOf(w.b1, event, { producerId: w.a1ProducerId }))).toBe('NOT_FOUND');
   }
   // Nor use room A's transports.
-  expect(outcome(await ackOf(w.b1, 'consume', { transportId: w.a1Recv.transportId, producerId: w.a2ProducerId, rtpCapabilities: w.caps }))).toBe(
-    'NOT_FOUND',
-  );
+  expect(
+    outcome(await ackOf(w.b1, 'consume', { transportId: w.a1Recv.transportId, producerId: w.a2ProducerId, rtpCapabilities: w.caps })),
+  ).toBe('NOT_FOUND');
   expect(indexSizes(server)).toEqual(before);
   expect(server.media.index.getProducer(w.a1ProducerId).closed).toBe(false);
   expect(server.media.index.getProducer(w.a1ProducerId).paused).toBe(false);
@@ -102,7 +93,11 @@ test('a peer of room B cannot consume a producer of room A: NOT_FOUND, nothing c
 
 test('the same request succeeds for a peer of room A (control)', async () => {
   const before = indexSizes(server);
-  const consumer = await request(w.a2, 'consume', { transportId: w.a2Recv.transportId, producerId: w.a1ProducerId, rtpCapabilities: w.caps });
+  const consumer = await request(w.a2, 'consume', {
+    transportId: w.a2Recv.transportId,
+    producerId: w.a1ProducerId,
+    rtpCapabilities: w.caps,
+  });
   expect(consumer).toMatchObject({ producerId: w.a1ProducerId, kind: 'audio', paused: true });
   expect(indexSizes(server).workers[0]!.consumers).toBe(before.workers[0]!.consumers + 1);
   await request(w.a2, 'closeConsumer', { consumerId: consumer.consumerId });
@@ -135,14 +130,20 @@ test("a peer cannot connect, close, pause, resume or produce/consume on another 
   const consumer = server.media.index.getConsumer(w.a1ConsumerId);
   expect([consumer.closed, consumer.paused]).toEqual([false, true]);
   // A second connect of a1's transport proves a2's connect did not go through.
-  expect(outcome(await ackOf(w.a1, 'connectTransport', { transportId: w.a1Send.transportId, ip: '127.0.0.1', port: 9 }))).toBe('BAD_REQUEST');
+  expect(outcome(await ackOf(w.a1, 'connectTransport', { transportId: w.a1Send.transportId, ip: '127.0.0.1', port: 9 }))).toBe(
+    'BAD_REQUEST',
+  );
   expect(server.media.index.getTransport(w.a1Send.transportId).closed).toBe(false);
   expect(indexProblems(server)).toEqual([]);
 });
 
 test('produce on a recv transport and consume on a send transport are FORBIDDEN and create nothing', async () => {
   const before = indexSizes(server);
-  const produce = await ackOf(w.a2, 'produce', { transportId: w.a2Recv.transportId, kind: 'audio', rtpParameters: opusRtpParameters(4444) });
+  const produce = await ackOf(w.a2, 'produce', {
+    transportId: w.a2Recv.transportId,
+    kind: 'audio',
+    rtpParameters: opusRtpParameters(4444),
+  });
   expect(outcome(produce)).toBe('FORBIDDEN');
   const consume = await ackOf(w.a2, 'consume', { transportId: w.a2Send.transportId, producerId: w.a1ProducerId, rtpCapabilities: w.caps });
   expect(outcome(consume)).toBe('FORBIDDEN');
@@ -164,11 +165,11 @@ test('consume with rtpCapabilities lacking the codec is CANNOT_CONSUME and creat
   expect(indexSizes(server)).toEqual(before);
 
   // The matching single-codec capabilities do work.
-  const ok = (await request(w.a1, 'consume', {
+  const ok = await request(w.a1, 'consume', {
     transportId: w.a1Recv.transportId,
     producerId: w.a2ProducerId,
     rtpCapabilities: VP8_ONLY_CAPS,
-  })) as ConsumerCreated;
+  });
   expect(ok.rtpParameters.codecs[0]?.mimeType).toBe('video/VP8');
   await request(w.a1, 'closeConsumer', { consumerId: ok.consumerId });
   expect(indexSizes(server)).toEqual(before);

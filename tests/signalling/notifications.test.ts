@@ -5,10 +5,9 @@
  */
 import type dgram from 'node:dgram';
 import { request, type RoomSocket } from '../../client/request';
-import type { RtpCapabilities } from '../../shared/contract';
 import { bindUdp, opusRtpParameters, udpPort, vp8RtpParameters } from '../helpers/rtp';
 import { connectToRoom, startTestServer, waitFor, type TestServer } from '../helpers/server';
-import { barrier, disconnectAll, disconnected, indexProblems, indexSizes, plainTransport, Recorder } from './support/harness';
+import { barrier, disconnectAll, disconnected, indexProblems, plainTransport, Recorder } from './support/harness';
 
 let server: TestServer;
 const sockets: RoomSocket[] = [];
@@ -94,7 +93,11 @@ test('producer lifecycle: newProducer, producerPaused/Resumed, producerClosed, c
   await drain(a, b, c);
 
   const aSend = await plainTransport(a.socket, 'send', sinkPort);
-  const { producerId: audio } = await request(a.socket, 'produce', { transportId: aSend.transportId, kind: 'audio', rtpParameters: opusRtpParameters(501) });
+  const { producerId: audio } = await request(a.socket, 'produce', {
+    transportId: aSend.transportId,
+    kind: 'audio',
+    rtpParameters: opusRtpParameters(501),
+  });
   const { producerId: video } = await request(a.socket, 'produce', {
     transportId: aSend.transportId,
     kind: 'video',
@@ -113,7 +116,7 @@ test('producer lifecycle: newProducer, producerPaused/Resumed, producerClosed, c
 
   // b consumes both; c consumes audio only.
   const { rtpCapabilities } = await request(b.socket, 'getRouterRtpCapabilities', {});
-  const caps = rtpCapabilities as RtpCapabilities;
+  const caps = rtpCapabilities;
   const bRecv = await plainTransport(b.socket, 'recv', sinkPort);
   const cRecv = await plainTransport(c.socket, 'recv', sinkPort);
   const bAudio = await request(b.socket, 'consume', { transportId: bRecv.transportId, producerId: audio, rtpCapabilities: caps });
@@ -148,13 +151,20 @@ test('producer lifecycle: newProducer, producerPaused/Resumed, producerClosed, c
 
   // closeProducer: every other peer hears producerClosed; only its consumers hear consumerClosed.
   await request(a.socket, 'closeProducer', { producerId: audio });
-  await waitFor(() => b.events.of('consumerClosed').length === 1 && c.events.of('consumerClosed').length === 1, 'consumerClosed to b and c');
+  await waitFor(
+    () => b.events.of('consumerClosed').length === 1 && c.events.of('consumerClosed').length === 1,
+    'consumerClosed to b and c',
+  );
   let de;
   [ae, be, ce, de] = await drain(a, b, c, d);
   expect(ae).toEqual([]);
   const closed = { event: 'producerClosed', payload: { producerId: audio, peerId: a.peerId } };
-  expect(sortByEvent(be!)).toEqual(sortByEvent([closed, { event: 'consumerClosed', payload: { consumerId: bAudio.consumerId, producerId: audio } }]));
-  expect(sortByEvent(ce!)).toEqual(sortByEvent([closed, { event: 'consumerClosed', payload: { consumerId: cAudio.consumerId, producerId: audio } }]));
+  expect(sortByEvent(be!)).toEqual(
+    sortByEvent([closed, { event: 'consumerClosed', payload: { consumerId: bAudio.consumerId, producerId: audio } }]),
+  );
+  expect(sortByEvent(ce!)).toEqual(
+    sortByEvent([closed, { event: 'consumerClosed', payload: { consumerId: cAudio.consumerId, producerId: audio } }]),
+  );
   expect(de).toEqual([closed]);
   expect(server.media.index.findConsumer(bAudio.consumerId)).toBeUndefined();
   expect(server.media.index.findConsumer(cAudio.consumerId)).toBeUndefined();
@@ -167,7 +177,9 @@ test('producer lifecycle: newProducer, producerPaused/Resumed, producerClosed, c
   [ae, be, ce, de] = await drain(a, b, c, d);
   const videoClosed = { event: 'producerClosed', payload: { producerId: video, peerId: a.peerId } };
   expect(ae).toEqual([]);
-  expect(sortByEvent(be!)).toEqual(sortByEvent([videoClosed, { event: 'consumerClosed', payload: { consumerId: bVideo.consumerId, producerId: video } }]));
+  expect(sortByEvent(be!)).toEqual(
+    sortByEvent([videoClosed, { event: 'consumerClosed', payload: { consumerId: bVideo.consumerId, producerId: video } }]),
+  );
   expect(ce).toEqual([videoClosed]);
   expect(de).toEqual([videoClosed]);
   expect(indexProblems(server)).toEqual([]);
@@ -179,7 +191,11 @@ test('on leave and on disconnect: producerClosed, consumerClosed and peerLeft to
   const b = await peer(room, 'bob');
   const c = await peer(room, 'carol');
   const aSend = await plainTransport(a.socket, 'send', sinkPort);
-  const { producerId } = await request(a.socket, 'produce', { transportId: aSend.transportId, kind: 'audio', rtpParameters: opusRtpParameters(601) });
+  const { producerId } = await request(a.socket, 'produce', {
+    transportId: aSend.transportId,
+    kind: 'audio',
+    rtpParameters: opusRtpParameters(601),
+  });
   const { rtpCapabilities } = await request(b.socket, 'getRouterRtpCapabilities', {});
   const bRecv = await plainTransport(b.socket, 'recv', sinkPort);
   const consumer = await request(b.socket, 'consume', { transportId: bRecv.transportId, producerId, rtpCapabilities });
@@ -227,7 +243,7 @@ test('a router closing from outside moves the room to a new router: each peer he
   const routerId = server.media.routerIdOf(room)!;
 
   // The server logs this at error level for operators; capture it instead of printing it.
-  const errorLog = jest.spyOn(server.logger, 'error').mockImplementation((() => server.logger) as never);
+  const errorLog = jest.spyOn(server.logger, 'error').mockImplementation(() => server.logger);
   let logged: unknown[][];
   try {
     server.media.index.getRouter(routerId).close(); // what a dying worker does to its routers
@@ -237,7 +253,8 @@ test('a router closing from outside moves the room to a new router: each peer he
     errorLog.mockRestore();
   }
   expect(logged).toContainEqual([expect.stringMatching(/^router closed from outside/), expect.objectContaining({ roomId: room })]);
-  for (const p of peers) expect(`${p.name}: ${JSON.stringify(p.events.events)}`).toBe(`${p.name}: [{"event":"mediaReset","payload":{"reason":"WORKER_DIED"}}]`);
+  for (const p of peers)
+    expect(`${p.name}: ${JSON.stringify(p.events.events)}`).toBe(`${p.name}: [{"event":"mediaReset","payload":{"reason":"WORKER_DIED"}}]`);
   expect(server.rooms.rooms.get(room)?.peerCount).toBe(3);
   const newRouterId = server.media.routerIdOf(room);
   expect(newRouterId).toBeDefined();
@@ -246,7 +263,11 @@ test('a router closing from outside moves the room to a new router: each peer he
 
   // The peers set their media up again on the new router: a producer is announced as new.
   const again = await plainTransport(peers[0]!.socket, 'send', sinkPort);
-  const { producerId } = await request(peers[0]!.socket, 'produce', { transportId: again.transportId, kind: 'audio', rtpParameters: opusRtpParameters(702) });
+  const { producerId } = await request(peers[0]!.socket, 'produce', {
+    transportId: again.transportId,
+    kind: 'audio',
+    rtpParameters: opusRtpParameters(702),
+  });
   await waitFor(() => peers[1]!.events.of('newProducer').some((e) => e.producerId === producerId), 'newProducer after the reset');
   expect(server.media.index.getProducer(producerId)).toBeDefined();
   for (const p of peers) await request(p.socket, 'leave', {});

@@ -36,7 +36,11 @@ async function producing(socket: RoomSocket, ssrc: number) {
   udp.push(source);
   const transport = (await request(socket, 'createTransport', { direction: 'send', type: 'plain' })) as PlainTransportCreated;
   await request(socket, 'connectTransport', { transportId: transport.transportId, ip: '127.0.0.1', port: udpPort(source) });
-  const { producerId } = await request(socket, 'produce', { transportId: transport.transportId, kind: 'audio', rtpParameters: opusRtpParameters(ssrc) });
+  const { producerId } = await request(socket, 'produce', {
+    transportId: transport.transportId,
+    kind: 'audio',
+    rtpParameters: opusRtpParameters(ssrc),
+  });
   return { source, transport, producerId };
 }
 
@@ -58,9 +62,16 @@ test('a peer that drops and resumes within the grace is the same peer; the other
   b.events.clear();
 
   // A's connection drops; RTP keeps going from A's media socket all along.
-  const sending = sendRtp(aMedia.source, { ip: aMedia.transport.ip, port: aMedia.transport.port }, { ssrc: 2001, payloadType: OPUS_PT, count: 300, intervalMs: 5 });
+  const sending = sendRtp(
+    aMedia.source,
+    { ip: aMedia.transport.ip, port: aMedia.transport.port },
+    { ssrc: 2001, payloadType: OPUS_PT, count: 300, intervalMs: 5 },
+  );
   a.socket.disconnect();
-  await waitFor(() => server.rooms.rooms.get(roomId)!.peers.get(a.joined.peerId as never)?.channel === undefined, 'the server to see the drop');
+  await waitFor(
+    () => server.rooms.rooms.get(roomId)!.peers.get(a.joined.peerId as never)?.channel === undefined,
+    'the server to see the drop',
+  );
 
   // While A is away, C joins and publishes: A misses those notifications.
   const c = await join(roomId, 'carol');
@@ -81,7 +92,7 @@ test('a peer that drops and resumes within the grace is the same peer; the other
   await request(back, 'pauseProducer', { producerId: aMedia.producerId });
   await request(back, 'resumeProducer', { producerId: aMedia.producerId });
   await sending;
-  await waitFor(() => counter.media >= 250, 'B to receive A\'s audio across the drop');
+  await waitFor(() => counter.media >= 250, "B to receive A's audio across the drop");
 
   // B never saw A leave; it saw carol arrive and A pause/resume.
   expect(b.events.of('peerLeft')).toEqual([]);

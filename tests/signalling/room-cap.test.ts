@@ -92,9 +92,7 @@ test('concurrent first getRouterRtpCapabilities and joins into a fresh room crea
   const list = await connectMany(roomId, 24);
 
   // Interleave the two kinds of first request, all sent before any answer.
-  const acks = await Promise.all(
-    list.map((s, i) => (i % 2 === 0 ? ackOf(s, 'getRouterRtpCapabilities', {}) : ackOf(s, 'join', {}))),
-  );
+  const acks = await Promise.all(list.map((s, i) => (i % 2 === 0 ? ackOf(s, 'getRouterRtpCapabilities', {}) : ackOf(s, 'join', {}))));
   watch.stop();
 
   const capsAcks = acks.filter((_, i) => i % 2 === 0);

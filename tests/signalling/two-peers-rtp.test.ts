@@ -53,7 +53,11 @@ test('B receives the RTP that A sends, through the SFU', async () => {
 
   const consumerPt = consumer.rtpParameters.codecs[0]!.payloadType;
   const sent = 200;
-  await sendRtp(aUdp, { ip: sendTransport.ip, port: sendTransport.port }, { ssrc: 11111111, payloadType: OPUS_PT, count: sent, intervalMs: 5 });
+  await sendRtp(
+    aUdp,
+    { ip: sendTransport.ip, port: sendTransport.port },
+    { ssrc: 11111111, payloadType: OPUS_PT, count: sent, intervalMs: 5 },
+  );
   await waitFor(() => (counter.byPayloadType.get(consumerPt) ?? 0) >= sent * 0.95, 'B to receive 95 % of the packets');
   expect(counter.byPayloadType.get(consumerPt)).toBeGreaterThan(sent * 0.95);
 });

@@ -44,8 +44,7 @@ export type PeerHandler<E extends RequestName> = (peer: Peer, req: ParsedRequest
 export type SessionHandler<E extends RequestName> = (session: SessionView, req: ParsedRequest<E>) => Promise<Reply<E>> | Reply<E>;
 
 export type HandlerEntry<E extends RequestName> =
-  | { readonly scope: 'peer'; readonly handle: PeerHandler<E> }
-  | { readonly scope: 'session'; readonly handle: SessionHandler<E> };
+  { readonly scope: 'peer'; readonly handle: PeerHandler<E> } | { readonly scope: 'session'; readonly handle: SessionHandler<E> };
 
 export function peerHandler<E extends RequestName>(handle: PeerHandler<E>): HandlerEntry<E> {
   return { scope: 'peer', handle };

@@ -93,7 +93,9 @@ export class DemoPage {
       describe('video frames and audio packets to keep coming'),
       async () => {
         last = await this.receivedFrom(displayName);
-        return last.framesDecoded >= before.framesDecoded + 10 && last.audioPacketsReceived >= before.audioPacketsReceived + 25 ? last : undefined;
+        return last.framesDecoded >= before.framesDecoded + 10 && last.audioPacketsReceived >= before.audioPacketsReceived + 25
+          ? last
+          : undefined;
       },
       { timeoutMs },
     );
