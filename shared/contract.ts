@@ -171,6 +171,40 @@ export interface Joined {
   resumeToken: string;
   /** How long the server keeps this peer after its connection drops (0: a drop is a leave). */
   reconnectGraceMs: number;
+  /**
+   * ICE servers (TURN relays with short-lived credentials) for this peer's WebRTC transports,
+   * when the server is configured with them; pass them to the transports (`iceServers`).
+   */
+  iceServers?: IceServer[];
+  /** What this peer may do (from its access token; everything in open mode). */
+  grants: Grants;
+}
+
+/** An RTCIceServer as WebRTC takes it. */
+export interface IceServer {
+  urls: string[];
+  username?: string;
+  credential?: string;
+}
+
+/** Sources a peer may publish; `produce` says which with `appData.source`. */
+export const TrackSources = ['camera', 'microphone', 'screen'] as const;
+export type TrackSource = (typeof TrackSources)[number];
+
+/** Permissions of a peer in its room, from its access token (LiveKit's video grants, narrowed). */
+export interface Grants {
+  /** May join the room (and load its capabilities before joining). */
+  join: boolean;
+  /** May produce: any source (true), none (false), or only the listed sources. */
+  publish: boolean | TrackSource[];
+  /** May consume the others' producers. */
+  subscribe: boolean;
+  /** May open data producers (data channels). */
+  publishData: boolean;
+  /** May use the admin API. */
+  admin: boolean;
+  /** May create plain (RTP over UDP, no ICE/DTLS) transports. */
+  plain: boolean;
 }
 
 /**
@@ -217,7 +251,11 @@ export type CloseReason =
   /** The server is shutting down. */
   | 'SERVER_SHUTDOWN'
   /** An operator closed the room. */
-  | 'CLOSED_BY_ADMIN';
+  | 'CLOSED_BY_ADMIN'
+  /** (Sent to one peer) an operator removed this peer from the room. */
+  | 'KICKED'
+  /** (Sent to one peer) the same identity joined the room again on another connection, which replaces this one. */
+  | 'DUPLICATE_IDENTITY';
 
 /** Why the room's media was replaced. */
 export type MediaResetReason =

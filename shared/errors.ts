@@ -5,6 +5,8 @@
 export const ErrorCodes = [
   /** The payload failed validation against the contract's schema. Also: unknown event name. */
   'BAD_REQUEST',
+  /** Connection refused: no valid access token for this room (missing, bad signature, expired, other room). */
+  'UNAUTHORIZED',
   /** The event needs a joined peer and this socket has not joined. */
   'NOT_JOINED',
   /** `join` was sent twice on one socket. */
@@ -15,8 +17,12 @@ export const ErrorCodes = [
   'NOT_FOUND',
   /** The router cannot produce a consumer for these rtpCapabilities. */
   'CANNOT_CONSUME',
-  /** The caller may not do that (e.g. produce on a recv transport). */
+  /** The caller may not do that (e.g. produce on a recv transport, or without the `publish` grant). */
   'FORBIDDEN',
+  /** A quota was reached (transports, producers, consumers per peer; rooms or peers per server). */
+  'LIMIT_EXCEEDED',
+  /** Too many requests from this connection; slow down. */
+  'RATE_LIMITED',
   /** The room is closing or closed. */
   'ROOM_CLOSED',
   /** `resume`: the token is unknown, already used, or its peer's grace period ran out. Join again. */

@@ -6,6 +6,7 @@
  */
 import type {
   ConsumerCreated,
+  Grants,
   NotificationMap,
   NotificationName,
   ParsedRequest,
@@ -36,9 +37,15 @@ interface ConsumerRecord {
   transportId: string;
 }
 
+/** Everything allowed: open mode (no access tokens). */
+export const ALL_GRANTS: Readonly<Grants> = { join: true, publish: true, subscribe: true, publishData: true, admin: false, plain: true };
+
 export interface PeerOptions {
   id: PeerId;
+  /** Who the client is (an access token's `sub`); unique in a room. */
+  identity: string;
   displayName: string;
+  grants: Grants;
   channel: PeerChannel;
   media: MediaPort;
   room: RoomLink;
@@ -47,7 +54,10 @@ export interface PeerOptions {
 
 export class Peer {
   readonly id: PeerId;
+  readonly identity: string;
   readonly displayName: string;
+  readonly grants: Readonly<Grants>;
+  readonly joinedAt = new Date();
   readonly #transports = new Map<string, TransportRecord>();
   readonly #producers = new Map<string, ProducerRecord>();
   readonly #consumers = new Map<string, ConsumerRecord>();
@@ -60,7 +70,9 @@ export class Peer {
 
   constructor(opts: PeerOptions) {
     this.id = opts.id;
+    this.identity = opts.identity;
     this.displayName = opts.displayName;
+    this.grants = opts.grants;
     this.#channel = opts.channel;
     this.#media = opts.media;
     this.#room = opts.room;

@@ -6,11 +6,19 @@
  */
 import { randomBytes } from 'node:crypto';
 import { v4 as uuidv4 } from 'uuid';
-import type { CloseReason, NotificationMap, NotificationName, PeerInfo, ProducerInfo, RtpCapabilities } from '../../shared/contract';
+import type {
+  CloseReason,
+  Grants,
+  NotificationMap,
+  NotificationName,
+  PeerInfo,
+  ProducerInfo,
+  RtpCapabilities,
+} from '../../shared/contract';
 import type { PeerId } from '../../shared/ids';
 import { AppError } from '../errors';
 import type { Logger } from '../logger';
-import { Peer } from './peer';
+import { ALL_GRANTS, Peer } from './peer';
 import type { MediaPort, PeerChannel, RoomLink } from './ports';
 import type { PeerLeftReason, RoomObserver } from './room-observer';
 
@@ -29,9 +37,13 @@ export interface RoomOptions {
   logger: Logger;
 }
 
-/** Who the joining client is. */
+/** Who the joining client is: from its access token, or from the handshake in open mode. */
 export interface PeerProfile {
+  /** Unique in a room. Default: the peer id. */
+  identity?: string;
   displayName?: string;
+  /** Default: ALL_GRANTS (open mode). */
+  grants?: Grants;
 }
 
 export interface JoinResult {
@@ -137,7 +149,9 @@ export class Room {
     const peerId = uuidv4() as PeerId;
     const peer = new Peer({
       id: peerId,
+      identity: profile.identity ?? peerId,
       displayName: profile.displayName ?? `guest-${peerId.slice(0, 4)}`,
+      grants: profile.grants ?? ALL_GRANTS,
       channel,
       media: this.#media,
       room: this.#link,

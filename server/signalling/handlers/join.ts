@@ -9,7 +9,7 @@ export const join = sessionHandler<'join'>(async (session, req) => {
     session.channel,
   );
   return {
-    data: { peerId: peer.id, roomId: room.id, peers, producers, resumeToken, reconnectGraceMs: room.reconnectGraceMs },
+    data: { peerId: peer.id, roomId: room.id, peers, producers, resumeToken, reconnectGraceMs: room.reconnectGraceMs, grants: peer.grants },
     after: { type: 'enter', member: { room, peer }, via: 'join' },
   };
 });

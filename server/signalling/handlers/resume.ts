@@ -6,7 +6,16 @@ export const resume = sessionHandler<'resume'>((session, req) => {
   if (session.member) throw new AppError('ALREADY_JOINED', 'this socket already joined the room');
   const { room, peer, peers, producers, resumeToken, owned } = session.rooms.resume(session.roomId, req.resumeToken, session.channel);
   return {
-    data: { peerId: peer.id, roomId: room.id, peers, producers, resumeToken, reconnectGraceMs: room.reconnectGraceMs, ...owned },
+    data: {
+      peerId: peer.id,
+      roomId: room.id,
+      peers,
+      producers,
+      resumeToken,
+      reconnectGraceMs: room.reconnectGraceMs,
+      grants: peer.grants,
+      ...owned,
+    },
     after: { type: 'enter', member: { room, peer }, via: 'resume' },
   };
 });
