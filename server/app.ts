@@ -13,6 +13,7 @@ import { MediaService } from './media/media-service';
 import { WorkerPool } from './media/worker-pool';
 import { RoomManager } from './rooms/room-manager';
 import { createSignalling } from './signalling';
+import { SignallingObserver } from './signalling/signalling-observer';
 import type { SignallingServer } from './signalling/types';
 
 export interface RunningServer {
@@ -25,6 +26,8 @@ export interface RunningServer {
   readonly media: MediaService;
   readonly rooms: RoomManager;
   readonly io: SignallingServer;
+  /** Request, connection and join events of the signalling layer (metrics). */
+  readonly signallingObserver: SignallingObserver;
   readonly httpsServer: https.Server;
   /** Stops accepting, tells every room SERVER_SHUTDOWN, closes workers. Idempotent. */
   close(): Promise<void>;
@@ -36,7 +39,10 @@ export async function startServer(config: Config, logger: Logger = createLogger(
   const rooms = new RoomManager({ media, ...config.rooms, logger });
   const app = createExpressApp(
     {
-      workers: () => ({ alive: workers.workers.filter((w) => !w.closed).length, configured: workers.configuredCount }),
+      workers: () => {
+        const { alive, configured } = workers.stats();
+        return { alive, configured };
+      },
       rooms: () => rooms.stats(),
     },
     logger,
@@ -51,7 +57,8 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     throw error;
   }
   const { server: httpsServer, port } = listening;
-  const io = createSignalling(httpsServer, rooms, config.signalling, logger);
+  const signallingObserver = new SignallingObserver();
+  const io = createSignalling(httpsServer, rooms, config.signalling, logger, signallingObserver);
   logger.info('server listening', {
     component: 'app',
     url: `https://localhost:${port}`,
@@ -72,5 +79,5 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       logger.info('server closed', { component: 'app' });
     })());
 
-  return { url: `https://127.0.0.1:${port}`, port, config, logger, workers, media, rooms, io, httpsServer, close };
+  return { url: `https://127.0.0.1:${port}`, port, config, logger, workers, media, rooms, io, signallingObserver, httpsServer, close };
 }

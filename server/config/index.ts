@@ -49,6 +49,11 @@ const EnvSchema = z
     RECONNECT_GRACE_MS: int(0, 3_600_000).default(15_000),
     /** A socket that has not joined within this time is disconnected. */
     JOIN_TIMEOUT_MS: int(1_000, 3_600_000).default(30_000),
+    /** Secret that signs access tokens (HS256, at least 32 bytes). Unset: open mode, anyone may join. */
+    AUTH_SECRET: z
+      .string()
+      .refine((s) => Buffer.byteLength(s) >= 32, 'must be at least 32 bytes')
+      .optional(),
     /** Largest socket.io message accepted; bigger ones close that socket only. */
     MAX_MESSAGE_BYTES: int(1_024, 16_777_216).default(262_144),
   })
@@ -91,6 +96,7 @@ export interface Config {
   };
   rooms: { maxPeers: number; emptyTimeoutMs: number; reconnectGraceMs: number };
   signalling: { joinTimeoutMs: number; maxMessageBytes: number };
+  auth: { secret?: string };
 }
 
 export class ConfigError extends Error {
@@ -98,6 +104,11 @@ export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
     super(`invalid configuration:\n  ${problems.join('\n  ')}`);
   }
+}
+
+/** Variables whose value must never appear in an error or a log line. */
+export function isSecretVariable(name: string): boolean {
+  return /SECRET|_KEY$|PASSWORD|TOKEN/.test(name);
 }
 
 /** Parses the environment; throws ConfigError listing every bad variable. */
@@ -110,7 +121,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       parsed.error.issues.map((issue) => {
         const name = String(issue.path[0] ?? 'environment');
         const value = defined[name];
-        return `${name}${value !== undefined ? `=${JSON.stringify(value)}` : ''}: ${issue.message}`;
+        // Secrets are named, never echoed.
+        const shown = value !== undefined && !isSecretVariable(name) ? `=${JSON.stringify(value)}` : '';
+        return `${name}${shown}: ${issue.message}`;
       }),
     );
   }
@@ -136,5 +149,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     rooms: { maxPeers: e.ROOM_MAX_PEERS, emptyTimeoutMs: e.ROOM_EMPTY_TIMEOUT_MS, reconnectGraceMs: e.RECONNECT_GRACE_MS },
     signalling: { joinTimeoutMs: e.JOIN_TIMEOUT_MS, maxMessageBytes: e.MAX_MESSAGE_BYTES },
+    auth: { secret: e.AUTH_SECRET },
   };
 }

@@ -28,6 +28,8 @@ export class WorkerPool {
   readonly #logger: Logger;
   readonly #workerBin: string | undefined;
   #closed = false;
+  /** Workers spawned to replace a dead one, since start. */
+  #restarts = 0;
 
   static async create(config: Config['media'], logger: Logger): Promise<WorkerPool> {
     installMediaIndex();
@@ -49,6 +51,11 @@ export class WorkerPool {
 
   get configuredCount(): number {
     return this.#config.numWorkers;
+  }
+
+  /** Alive and configured workers, and replacements spawned so far (probes, metrics). */
+  stats(): { alive: number; configured: number; restarts: number } {
+    return { alive: this.#workers.filter((w) => !w.closed).length, configured: this.#config.numWorkers, restarts: this.#restarts };
   }
 
   /** The worker with the least media load (transports + consumers), then fewest routers. */
@@ -103,6 +110,7 @@ export class WorkerPool {
       if (at >= 0) this.#workers.splice(at, 1);
       log.error('worker died', { error });
       if (this.#closed) return;
+      this.#restarts++;
       this.#spawn().catch((spawnError: unknown) => this.#logger.error('could not replace a dead worker', { error: spawnError }));
     });
     return worker;

@@ -15,7 +15,11 @@ export type PeerLeftReason =
   /** Its connection dropped and it did not come back within the grace period. */
   | 'DISCONNECTED'
   /** The room closed (see the room's reason). */
-  | 'ROOM_CLOSED';
+  | 'ROOM_CLOSED'
+  /** An operator removed it. */
+  | 'KICKED'
+  /** The same identity joined again on another connection. */
+  | 'DUPLICATE_IDENTITY';
 
 export interface RoomObserverEvents {
   roomOpened: [{ roomId: string }];

@@ -223,6 +223,17 @@ export class Room {
   }
 
   /**
+   * Removes one peer on the server's initiative: its client is told why (`roomClosed { reason }`)
+   * and disconnected, the others see it leave. Idempotent.
+   */
+  expel(peer: Peer, reason: 'KICKED' | 'DUPLICATE_IDENTITY'): void {
+    if (this.#closed || this.#peers.get(peer.id) !== peer) return;
+    const channel = peer.channel;
+    this.leave(peer, reason);
+    channel?.close(reason);
+  }
+
+  /**
    * The media behind the room was replaced after a worker crash: the peers stay, everything
    * they had on the old router is gone; one `mediaReset` tells them to set it up again.
    */

@@ -12,6 +12,7 @@ import type { PeerChannel } from '../rooms/ports';
 import type { RoomManager } from '../rooms/room-manager';
 import { handlers, type AfterAck, type Member, type SessionView } from './handlers';
 import type { HandlerEntry } from './handlers/types';
+import type { SignallingObserver } from './signalling-observer';
 import { socketChannel } from './socket-channel';
 import { errorBody } from './to-ack';
 import type { RoomSocket } from './types';
@@ -28,14 +29,17 @@ export class SocketSession implements SessionView {
   readonly channel: PeerChannel;
   readonly #socket: RoomSocket;
   readonly #log: Logger;
+  readonly #observer: SignallingObserver;
+  readonly #connectedAt = Date.now();
   #member: Member | undefined;
   #disconnected = false;
   /** Tail of this socket's request queue. */
   #queue: Promise<void> = Promise.resolve();
   #joinTimer: NodeJS.Timeout | undefined;
 
-  constructor(socket: RoomSocket, rooms: RoomManager, opts: { joinTimeoutMs: number; logger: Logger }) {
+  constructor(socket: RoomSocket, rooms: RoomManager, opts: { joinTimeoutMs: number; logger: Logger; observer: SignallingObserver }) {
     this.#socket = socket;
+    this.#observer = opts.observer;
     this.roomId = socket.data.roomId;
     this.handshakeDisplayName = socket.data.displayName;
     this.rooms = rooms;
@@ -66,6 +70,7 @@ export class SocketSession implements SessionView {
     }
     if (typeof event !== 'string' || !isRequestName(event)) {
       this.#reply(ack, { ok: false, error: { code: 'BAD_REQUEST', message: `unknown event '${name.slice(0, EVENT_NAME_ECHO_MAX)}'` } });
+      this.#observer.emit('requestDone', { event: 'unknown', code: 'BAD_REQUEST', durationMs: 0 });
       return;
     }
     // Only an omitted payload means `{}`; an explicit null (or any non-object) is validated and refused.
@@ -74,11 +79,13 @@ export class SocketSession implements SessionView {
   }
 
   async #handle(event: RequestName, payload: unknown, ack: AckFn): Promise<void> {
+    const startedAt = performance.now();
     const parsed = requestSchemas[event].safeParse(payload);
     if (!parsed.success) {
       const body = errorBody(parsed.error);
       this.#log.info('request refused: bad payload', { event, peerId: this.#peerId, code: body.code, error: body.message });
       this.#reply(ack, { ok: false, error: body });
+      this.#observer.emit('requestDone', { event, code: body.code, durationMs: performance.now() - startedAt });
       return;
     }
     let after: AfterAck | undefined;
@@ -97,6 +104,7 @@ export class SocketSession implements SessionView {
         throw new AppError('ROOM_CLOSED', 'disconnected while joining');
       }
       this.#reply(ack, { ok: true, data });
+      this.#observer.emit('requestDone', { event, code: 'ok', durationMs: performance.now() - startedAt });
     } catch (error) {
       const body = errorBody(error);
       if (body.code === 'INTERNAL') {
@@ -105,6 +113,7 @@ export class SocketSession implements SessionView {
         this.#log.info('request refused', { event, peerId: this.#peerId, code: body.code, error: body.message });
       }
       this.#reply(ack, { ok: false, error: body });
+      this.#observer.emit('requestDone', { event, code: body.code, durationMs: performance.now() - startedAt });
       return;
     }
     if (after?.type === 'leave') this.#leave();
@@ -122,6 +131,7 @@ export class SocketSession implements SessionView {
     }
     this.#member = member;
     clearTimeout(this.#joinTimer);
+    this.#observer.emit('joined', { sinceConnectMs: Date.now() - this.#connectedAt, via });
     return true;
   }
 
@@ -149,6 +159,7 @@ export class SocketSession implements SessionView {
     // A drop keeps the peer's place for the grace period; the room decides.
     if (member) member.room.peerDisconnected(member.peer, this.channel);
     this.#log.debug('socket disconnected', { reason, peerId: member?.peer.id });
+    this.#observer.emit('socketDisconnected', { reason });
   }
 
   get #peerId(): string | undefined {

@@ -47,3 +47,15 @@ test('the server process exits non-zero on RTC_MIN_PORT=abc, naming the variable
   expect(run.stderr).toContain('RTC_MIN_PORT="abc"');
   expect(run.stdout).not.toContain('server listening');
 });
+
+test('a bad secret is named but never echoed', () => {
+  let message = '';
+  try {
+    loadConfig({ AUTH_SECRET: 'too-short-secret' });
+  } catch (error) {
+    message = String(error);
+  }
+  expect(message).toMatch(/AUTH_SECRET: must be at least 32 bytes/);
+  expect(message).not.toContain('too-short-secret');
+  expect(loadConfig({ AUTH_SECRET: 'x'.repeat(32) }).auth.secret).toBe('x'.repeat(32));
+});
