@@ -323,7 +323,13 @@ export class WorkerPool {
       const { timeoutMs } = this.#config.health;
       try {
         await withDeadline(worker.getResourceUsage(), 'getResourceUsage', timeoutMs);
-        if (slot.worker === worker) slot.suspect = false;
+        if (slot.worker === worker && slot.suspect) {
+          slot.suspect = false;
+          this.#logger.warn('worker answered its check after a missed deadline: kept (slow, not hung)', {
+            workerPid: worker.pid,
+            index: slot.index,
+          });
+        }
       } catch (error) {
         // Any other failure means the worker closed meanwhile: its 'died' handles it.
         if (!(error instanceof MediaTimeoutError) || slot.worker !== worker) return;

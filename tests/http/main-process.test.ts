@@ -19,16 +19,18 @@ const workerPidsOf = (lines: LogLine[]): number[] =>
 let main: MainProcess | undefined;
 afterEach(() => main?.cleanUp());
 
-test('npm start’s entry serves /healthz, then exits 0 on SIGTERM with its workers gone', async () => {
-  main = await startMainProcess({ MEDIASOUP_WORKERS: '2' });
+test('npm start’s entry logs its media addresses, serves /healthz, then exits 0 on SIGTERM with its workers gone', async () => {
+  // Listening on every interface but announcing loopback: remote clients could not reach the media.
+  main = await startMainProcess({ MEDIASOUP_WORKERS: '2', RTC_LISTEN_IP: '0.0.0.0', RTC_ANNOUNCED_ADDRESS: '127.0.0.1' });
   const workerPids = workerPidsOf(main.lines);
   expect(workerPids).toHaveLength(2);
   expect(main.lines.some((l) => l.level === 'warn' && String(l.message).includes('self-signed'))).toBe(true);
-  expect(main.lines.find((l) => String(l.message).startsWith('media listening'))).toMatchObject({
-    level: 'info',
-    listenIp: '127.0.0.1',
-    workers: [{ index: 0 }, { index: 1 }],
-  });
+  const listening = main.lines.find((l) => l.message === 'media listening: one WebRtcServer per worker');
+  expect(listening).toMatchObject({ level: 'info', listenIp: '0.0.0.0', announcedAddress: '127.0.0.1' });
+  const ports = listening!.workers as Array<{ index: number; udpPort: number; tcpPort: number }>;
+  expect(ports.map((w) => w.index)).toEqual([0, 1]);
+  for (const w of ports) expect(w.udpPort).toBeGreaterThan(0);
+  expect(main.lines.find((l) => l.level === 'warn' && String(l.message).includes('announces the loopback address'))).toBeDefined();
 
   expect(await getJson(`${main.url}/healthz`)).toMatchObject({ status: 200, body: { status: 'ok', workers: { alive: 2 } } });
 
