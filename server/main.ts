@@ -21,16 +21,21 @@ const SHUTDOWN_DEADLINE_MS = 10_000;
 /** How long an uncaught exception leaves for it: short, the process is in doubt. */
 const CRASH_SHUTDOWN_DEADLINE_MS = 3_000;
 
-/** Stops the server once (later calls are ignored), then exits with `exitCode`. */
+/**
+ * Stops the server once and exits. A later call does not start another shutdown, but a crash
+ * during a signal's shutdown still makes the exit code 1.
+ */
 function shutdownOnce(server: RunningServer | undefined, logger: Logger) {
   let started = false;
-  return (why: Record<string, unknown>, exitCode: number, deadlineMs: number): void => {
+  let exitCode = 0;
+  return (why: Record<string, unknown>, code: number, deadlineMs: number): void => {
+    exitCode = Math.max(exitCode, code);
     if (started) return;
     started = true;
     logger.info('shutting down', { component: 'main', ...why, exitCode });
     const forced = setTimeout(() => {
       logger.error(`shutdown took over ${deadlineMs} ms: exiting anyway`, { component: 'main' });
-      process.exit(exitCode || 1);
+      process.exit(1);
     }, deadlineMs);
     forced.unref();
     if (!server) process.exit(exitCode);
