@@ -65,7 +65,11 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     host: config.http.host,
     workers: workers.workers.length,
     rtcListenIp: config.media.listenIp,
-    rtcPorts: `${config.media.rtcMinPort}-${config.media.rtcMaxPort}`,
+    rtcAnnouncedAddress: config.media.announcedAddress ?? null,
+    // One port per worker (WebRtcServer), or the per-transport range.
+    rtcPorts: config.media.webRtcServer
+      ? workers.listening().map((l) => l.udp?.port)
+      : `${config.media.rtcMinPort}-${config.media.rtcMaxPort}`,
   });
 
   let closing: Promise<void> | undefined;

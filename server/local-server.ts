@@ -18,6 +18,9 @@ export const LOCAL_SERVER_ENV: Readonly<Record<string, string>> = {
   LOG_FORMAT: 'json',
   MEDIASOUP_WORKERS: '1',
   ROOM_EMPTY_TIMEOUT_MS: '0',
+  // Many servers run at once on one machine (parallel tests): each worker's WebRtcServer takes
+  // any free port of the range instead of the fixed RTC_PORT + index.
+  RTC_PORT: '0',
 };
 
 export interface LocalServer extends RunningServer {

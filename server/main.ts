@@ -1,10 +1,53 @@
 /**
  * Entry point: `npm start`. Reads the environment, starts the server, and shuts down cleanly
  * on SIGINT/SIGTERM (stop accepting, close rooms and workers, exit 0).
+ *
+ * Crash policy (README "Operations"):
+ *  - unhandledRejection: logged at error level with its stack; the server goes on. A promise
+ *    nobody awaited failed: the work it stood for is lost, but no code was interrupted half-way,
+ *    so every other call's state is intact. Exiting would end every call on the server for it.
+ *  - uncaughtException: logged at error level with its stack, then a graceful shutdown (rooms
+ *    told SERVER_SHUTDOWN, workers closed) within CRASH_SHUTDOWN_DEADLINE_MS, then exit 1 for the
+ *    supervisor to restart. The exception unwound through code that may have been half-way
+ *    through changing shared state (a room's maps, the media index); going on would serve from
+ *    state nobody can vouch for (Node's own documentation says the same).
  */
-import { startServer } from './app';
+import { startServer, type RunningServer } from './app';
 import { ConfigError, loadConfig, type Config } from './config';
-import { createLogger } from './logger';
+import { createLogger, type Logger } from './logger';
+
+/** How long SIGINT/SIGTERM leave for the graceful shutdown. */
+const SHUTDOWN_DEADLINE_MS = 10_000;
+/** How long an uncaught exception leaves for it: short, the process is in doubt. */
+const CRASH_SHUTDOWN_DEADLINE_MS = 3_000;
+
+/**
+ * Stops the server once and exits. A later call does not start another shutdown, but a crash
+ * during a signal's shutdown still makes the exit code 1.
+ */
+function shutdownOnce(server: RunningServer | undefined, logger: Logger) {
+  let started = false;
+  let exitCode = 0;
+  return (why: Record<string, unknown>, code: number, deadlineMs: number): void => {
+    exitCode = Math.max(exitCode, code);
+    if (started) return;
+    started = true;
+    logger.info('shutting down', { component: 'main', ...why, exitCode });
+    const forced = setTimeout(() => {
+      logger.error(`shutdown took over ${deadlineMs} ms: exiting anyway`, { component: 'main' });
+      process.exit(1);
+    }, deadlineMs);
+    forced.unref();
+    if (!server) process.exit(exitCode);
+    server.close().then(
+      () => process.exit(exitCode),
+      (error: unknown) => {
+        logger.error('shutdown failed', { component: 'main', error });
+        process.exit(1);
+      },
+    );
+  };
+}
 
 async function main(): Promise<void> {
   let config: Config;
@@ -18,25 +61,22 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger(config.log);
-  const server = await startServer(config, logger);
+  let shutdown = shutdownOnce(undefined, logger);
 
-  const shutdown = (signal: NodeJS.Signals): void => {
-    logger.info('shutting down', { component: 'main', signal });
-    const forced = setTimeout(() => {
-      logger.error('shutdown took over 10 s: exiting anyway', { component: 'main' });
-      process.exit(1);
-    }, 10_000);
-    forced.unref();
-    server.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error('shutdown failed', { component: 'main', error });
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGINT', shutdown);
-  process.once('SIGTERM', shutdown);
+  process.on('unhandledRejection', (reason) => {
+    const error = reason instanceof Error ? reason : new Error(`non-Error rejection: ${String(reason)}`);
+    logger.error('unhandled promise rejection: logged, the server goes on', { component: 'main', error });
+  });
+  process.on('uncaughtException', (error, origin) => {
+    logger.error('uncaught exception: shutting down, exit 1 (a supervisor restarts the server)', { component: 'main', origin, error });
+    shutdown({ reason: 'uncaughtException' }, 1, CRASH_SHUTDOWN_DEADLINE_MS);
+  });
+
+  const server = await startServer(config, logger);
+  shutdown = shutdownOnce(server, logger);
+  const onSignal = (signal: NodeJS.Signals): void => shutdown({ signal }, 0, SHUTDOWN_DEADLINE_MS);
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
 }
 
 main().catch((error: unknown) => {

@@ -9,6 +9,10 @@ import { z } from 'zod';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const ipAddress = z.union([z.ipv4(), z.ipv6()], { error: 'must be an IPv4 or IPv6 address' });
+const bool = z.enum(['true', 'false'], { error: "must be 'true' or 'false'" }).transform((v) => v === 'true');
+
+/** Addresses that mean "every interface". */
+export const ALL_INTERFACES = new Set(['0.0.0.0', '::']);
 
 const EnvSchema = z
   .object({
@@ -31,15 +35,35 @@ const EnvSchema = z
     MEDIASOUP_LOG_LEVEL: z.enum(['debug', 'warn', 'error', 'none']).default('warn'),
     /** Path of the mediasoup-worker binary. Default: what scripts/setup.sh provisioned. */
     MEDIASOUP_WORKER_BIN: z.string().min(1).optional(),
-    /** UDP/TCP port range of the media transports. */
+    /**
+     * One mediasoup WebRtcServer per worker (UDP + TCP on RTC_PORT + worker index) carries every
+     * WebRTC transport of that worker. false: each WebRTC transport takes its own port from the range.
+     */
+    RTC_WEBRTC_SERVER: bool.default(true),
+    /** First WebRtcServer port (worker i listens on RTC_PORT + i). 0: any free port of the range per worker. */
+    RTC_PORT: int(0, 65535).default(44444),
+    /** UDP/TCP port range of plain transports (and of WebRTC transports with RTC_WEBRTC_SERVER=false). */
     RTC_MIN_PORT: int(1024, 65535).default(40000),
-    RTC_MAX_PORT: int(1024, 65535).default(49999),
+    RTC_MAX_PORT: int(1024, 65535).default(43999),
     /** Address media transports bind to. */
     RTC_LISTEN_IP: ipAddress.default('127.0.0.1'),
-    /** Address announced to clients in ICE candidates (needed when RTC_LISTEN_IP is 0.0.0.0). */
+    /** Address announced to clients in ICE candidates (needed when RTC_LISTEN_IP is 0.0.0.0 or ::). */
     RTC_ANNOUNCED_ADDRESS: z.string().min(1).optional(),
     /** Initial outgoing bitrate estimate of WebRTC transports, bits/s. */
     RTC_INITIAL_OUTGOING_BITRATE: int(100_000, 100_000_000).default(1_000_000),
+
+    /** Deadline of every request to a mediasoup worker; a miss fails the request (INTERNAL) and checks the worker. */
+    MEDIA_REQUEST_TIMEOUT_MS: int(100, 600_000).default(10_000),
+    /** How often each worker is asked a cheap question (its resource usage); 0: never (not recommended). */
+    WORKER_HEALTH_INTERVAL_MS: int(0, 3_600_000).default(2_000),
+    /** A worker that does not answer the health question within this time is killed and replaced. */
+    WORKER_HEALTH_TIMEOUT_MS: int(100, 600_000).default(3_000),
+    /** First delay before a dead worker is respawned; doubles at each consecutive failure. */
+    WORKER_RESPAWN_DELAY_MS: int(10, 600_000).default(500),
+    /** Longest delay between respawn attempts. */
+    WORKER_RESPAWN_MAX_DELAY_MS: int(10, 3_600_000).default(30_000),
+    /** A worker that lived this long before dying starts the backoff afresh. */
+    WORKER_RESPAWN_RESET_MS: int(0, 86_400_000).default(60_000),
 
     /** Maximum peers in one room. */
     ROOM_MAX_PEERS: int(1, 10_000).default(50),
@@ -64,12 +88,28 @@ const EnvSchema = z
     if (Boolean(env.TLS_CERT_FILE) !== Boolean(env.TLS_KEY_FILE)) {
       ctx.addIssue({ code: 'custom', path: ['TLS_KEY_FILE'], message: 'TLS_CERT_FILE and TLS_KEY_FILE go together' });
     }
-    if (env.RTC_LISTEN_IP === '0.0.0.0' && !env.RTC_ANNOUNCED_ADDRESS) {
+    if (ALL_INTERFACES.has(env.RTC_LISTEN_IP) && !env.RTC_ANNOUNCED_ADDRESS) {
       ctx.addIssue({
         code: 'custom',
         path: ['RTC_ANNOUNCED_ADDRESS'],
-        message: 'is required when RTC_LISTEN_IP is 0.0.0.0 (the address clients can reach)',
+        message: `is required when RTC_LISTEN_IP is ${env.RTC_LISTEN_IP} (the address clients can reach)`,
       });
+    }
+    if (env.WORKER_RESPAWN_MAX_DELAY_MS < env.WORKER_RESPAWN_DELAY_MS) {
+      ctx.addIssue({ code: 'custom', path: ['WORKER_RESPAWN_MAX_DELAY_MS'], message: 'must be at least WORKER_RESPAWN_DELAY_MS' });
+    }
+    if (env.RTC_WEBRTC_SERVER && env.RTC_PORT > 0) {
+      const last = env.RTC_PORT + (env.MEDIASOUP_WORKERS ?? os.availableParallelism()) - 1;
+      if (last > 65535) {
+        ctx.addIssue({ code: 'custom', path: ['RTC_PORT'], message: `leaves no room for one port per worker (up to ${last})` });
+      } else if (env.RTC_PORT <= env.RTC_MAX_PORT && last >= env.RTC_MIN_PORT) {
+        // A transport of the range could take a dead worker's port before its replacement binds it.
+        ctx.addIssue({
+          code: 'custom',
+          path: ['RTC_PORT'],
+          message: `the WebRtcServer ports ${env.RTC_PORT}-${last} must lie outside RTC_MIN_PORT-RTC_MAX_PORT (${env.RTC_MIN_PORT}-${env.RTC_MAX_PORT})`,
+        });
+      }
     }
   });
 
@@ -93,6 +133,15 @@ export interface Config {
     listenIp: string;
     announcedAddress?: string;
     initialOutgoingBitrate: number;
+    /** One WebRtcServer per worker on `rtcPort + index` (0: any free port of the range), or per-transport ports. */
+    webRtcServer: boolean;
+    rtcPort: number;
+    /** Deadline of every request to a worker. */
+    requestTimeoutMs: number;
+    /** Periodic liveness question to each worker (intervalMs 0: off) and its deadline. */
+    health: { intervalMs: number; timeoutMs: number };
+    /** Respawn backoff: initialDelayMs doubling up to maxDelayMs; a worker that lived resetAfterMs resets it. */
+    respawn: { initialDelayMs: number; maxDelayMs: number; resetAfterMs: number };
   };
   rooms: { maxPeers: number; emptyTimeoutMs: number; reconnectGraceMs: number };
   signalling: { joinTimeoutMs: number; maxMessageBytes: number };
@@ -146,6 +195,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       listenIp: e.RTC_LISTEN_IP,
       announcedAddress: e.RTC_ANNOUNCED_ADDRESS,
       initialOutgoingBitrate: e.RTC_INITIAL_OUTGOING_BITRATE,
+      webRtcServer: e.RTC_WEBRTC_SERVER,
+      rtcPort: e.RTC_PORT,
+      requestTimeoutMs: e.MEDIA_REQUEST_TIMEOUT_MS,
+      health: { intervalMs: e.WORKER_HEALTH_INTERVAL_MS, timeoutMs: e.WORKER_HEALTH_TIMEOUT_MS },
+      respawn: {
+        initialDelayMs: e.WORKER_RESPAWN_DELAY_MS,
+        maxDelayMs: e.WORKER_RESPAWN_MAX_DELAY_MS,
+        resetAfterMs: e.WORKER_RESPAWN_RESET_MS,
+      },
     },
     rooms: { maxPeers: e.ROOM_MAX_PEERS, emptyTimeoutMs: e.ROOM_EMPTY_TIMEOUT_MS, reconnectGraceMs: e.RECONNECT_GRACE_MS },
     signalling: { joinTimeoutMs: e.JOIN_TIMEOUT_MS, maxMessageBytes: e.MAX_MESSAGE_BYTES },

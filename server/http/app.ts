@@ -24,9 +24,11 @@ export function createExpressApp(probes: AppProbes, logger: Logger): Express {
     res.json({ status: 'ok', uptimeSeconds: Math.round((Date.now() - startedAt) / 1000), workers: probes.workers() });
   });
 
+  // Ready only with every configured worker alive: while a dead or hung worker is being replaced
+  // the server is degraded, and a load balancer should prefer another instance.
   app.get('/readyz', (_req, res) => {
     const workers = probes.workers();
-    const ready = workers.alive > 0;
+    const ready = workers.alive >= workers.configured;
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not-ready', workers });
   });
 

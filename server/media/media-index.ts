@@ -142,6 +142,15 @@ export class MediaIndex {
     return this.findConsumer(id) ?? notFound('consumer', id);
   }
 
+  /** The pid of the worker holding the router, transport, producer or consumer with this id. */
+  workerPidOf(id: string): number | undefined {
+    for (const worker of this.workers()) {
+      const { routers, transports, producers, consumers } = worker.appData;
+      if (routers.has(id) || transports.has(id) || producers.has(id) || consumers.has(id)) return worker.pid;
+    }
+    return undefined;
+  }
+
   /** Object counts over all workers (metrics, leak checks). */
   counts(): { routers: number; transports: number; producers: number; consumers: number } {
     const total = { routers: 0, transports: 0, producers: 0, consumers: 0 };

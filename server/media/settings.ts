@@ -1,6 +1,6 @@
-/** mediasoup settings: router codecs and transport options derived from config. */
+/** mediasoup settings: router codecs, WebRtcServer and transport options derived from config. */
 import type * as ms from 'mediasoup/types';
-import type { Config } from '../config';
+import { ALL_INTERFACES, type Config } from '../config';
 
 /** Codecs every room's router offers. */
 export const ROUTER_MEDIA_CODECS: ms.RouterRtpCodecCapability[] = [
@@ -17,24 +17,57 @@ export const ROUTER_MEDIA_CODECS: ms.RouterRtpCodecCapability[] = [
 
 type MediaConfig = Config['media'];
 
-function listenInfo(config: MediaConfig, protocol: 'udp' | 'tcp'): ms.TransportListenInfo {
+/** Where a socket listens: on `port`, or by default on a free port of the configured range. */
+function listenInfo(config: MediaConfig, protocol: 'udp' | 'tcp', port?: number): ms.TransportListenInfo {
   return {
     protocol,
     ip: config.listenIp,
     announcedAddress: config.announcedAddress,
-    portRange: { min: config.rtcMinPort, max: config.rtcMaxPort },
+    ...(port ? { port } : { portRange: { min: config.rtcMinPort, max: config.rtcMaxPort } }),
   };
 }
 
-export function webRtcTransportOptions(config: MediaConfig, enableSctp: boolean): ms.WebRtcTransportOptions {
-  return {
-    listenInfos: [listenInfo(config, 'udp'), listenInfo(config, 'tcp')],
+/**
+ * The WebRtcServer of the worker at `index`: UDP and TCP on `rtcPort + index`, or with rtcPort 0
+ * any free port of the range (UDP and TCP may then differ).
+ */
+export function webRtcServerListenInfos(config: MediaConfig, index: number): ms.TransportListenInfo[] {
+  const port = config.rtcPort === 0 ? undefined : config.rtcPort + index;
+  return [listenInfo(config, 'udp', port), listenInfo(config, 'tcp', port)];
+}
+
+/** Options of a WebRTC transport: on the worker's WebRtcServer when it has one, else on its own ports of the range. */
+export function webRtcTransportOptions(
+  config: MediaConfig,
+  enableSctp: boolean,
+  webRtcServer?: ms.WebRtcServer,
+): ms.WebRtcTransportOptions {
+  const common = {
     enableUdp: true,
     enableTcp: true,
     preferUdp: true,
     initialAvailableOutgoingBitrate: config.initialOutgoingBitrate,
     enableSctp,
   };
+  return webRtcServer ? { ...common, webRtcServer } : { ...common, listenInfos: [listenInfo(config, 'udp'), listenInfo(config, 'tcp')] };
+}
+
+const LOOPBACK = /^(127\.|::1$|localhost$)/i;
+
+/**
+ * What an operator should hear about the media addresses at start: announcing a loopback
+ * address while listening on every interface means remote clients get candidates they cannot
+ * reach. (Listening on every interface with nothing announced is refused by the config.)
+ */
+export function listenAddressWarnings(config: MediaConfig): string[] {
+  if (!ALL_INTERFACES.has(config.listenIp)) return [];
+  if (!config.announcedAddress) return [`media listens on all interfaces (${config.listenIp}) but announces no address to clients`];
+  if (LOOPBACK.test(config.announcedAddress)) {
+    return [
+      `media listens on all interfaces (${config.listenIp}) but announces the loopback address ${config.announcedAddress}: only this machine can reach it`,
+    ];
+  }
+  return [];
 }
 
 export function plainTransportOptions(

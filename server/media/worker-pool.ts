@@ -1,12 +1,26 @@
 /**
- * One mediasoup worker per core (configurable). New routers go to the least-loaded worker.
- * A worker that dies is logged at error level with its pid and replaced; its routers close,
- * which the rooms see through their router's close hook.
+ * The mediasoup workers: one per configured slot (one per core by default), each with its own
+ * WebRtcServer on `RTC_PORT + slot index` unless per-transport ports are configured. New routers
+ * go to the least-loaded worker.
+ *
+ * Staying up:
+ *  - a worker that dies (crash, kill) is logged at error level and respawned into its slot (same
+ *    index, same port) after a backoff: WORKER_RESPAWN_DELAY_MS doubling up to
+ *    WORKER_RESPAWN_MAX_DELAY_MS; a worker that lived WORKER_RESPAWN_RESET_MS starts afresh; a
+ *    failed respawn is retried on the same schedule;
+ *  - a worker that hangs is found by a periodic cheap request (getResourceUsage) or at once when a
+ *    request to it misses its deadline (`checkWorker`); if it does not answer within
+ *    WORKER_HEALTH_TIMEOUT_MS it is killed (SIGKILL) and handled as dead;
+ *  - either way its routers close, which the media service sees (the rooms move to a live worker).
  */
+import { EventEmitter } from 'node:events';
 import * as mediasoup from 'mediasoup';
+import type * as ms from 'mediasoup/types';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
+import { MediaTimeoutError, withDeadline } from './deadline';
 import { installMediaIndex, type IndexedWorker, type WorkerAppData } from './media-index';
+import { listenAddressWarnings, webRtcServerListenInfos } from './settings';
 import { resolveWorkerBin } from './worker-binary';
 
 let mediasoupLogsRouted = false;
@@ -22,31 +36,97 @@ function routeMediasoupLogs(logger: Logger): void {
   });
 }
 
+type MediaConfig = Config['media'];
+
+/** Why a worker left its slot. */
+export type WorkerDeathCause = 'crashed' | 'unresponsive';
+
+/** What the pool reports as it goes (tests, metrics). */
+export type WorkerPoolEvents = {
+  workerSpawned: [{ index: number; pid: number; replacement: boolean }];
+  workerDied: [{ index: number; pid: number; cause: WorkerDeathCause; uptimeMs: number; respawnDelayMs: number }];
+  spawnFailed: [{ index: number; error: Error; retryDelayMs: number }];
+};
+
+/** Where a worker's WebRtcServer listens (as bound: with RTC_PORT=0 the ports are the worker's pick). */
+export interface WorkerListening {
+  index: number;
+  pid: number;
+  udp?: { ip: string; port: number };
+  tcp?: { ip: string; port: number };
+}
+
+/** The respawn delay after `failures` consecutive failures: initial, doubling, capped. */
+export function respawnDelayMs(failures: number, { initialDelayMs, maxDelayMs }: MediaConfig['respawn']): number {
+  return Math.min(initialDelayMs * 2 ** failures, maxDelayMs);
+}
+
+interface WorkerSlot {
+  readonly index: number;
+  worker: IndexedWorker | undefined;
+  listening: WorkerListening | undefined;
+  webRtcServer: ms.WebRtcServer | undefined;
+  /** When the current worker started (performance.now()). */
+  startedAt: number;
+  /** Consecutive failures (short-lived workers, failed spawns): the backoff exponent. */
+  failures: number;
+  respawnTimer: NodeJS.Timeout | undefined;
+  /** The health question in flight, if any (one at a time per worker). */
+  check: Promise<void> | undefined;
+  /** A request to this worker missed its deadline and the check has not answered yet. */
+  suspect: boolean;
+}
+
 export class WorkerPool {
-  readonly #workers: IndexedWorker[] = [];
-  readonly #config: Config['media'];
+  /** workerSpawned / workerDied / spawnFailed, as they happen. */
+  readonly observer = new EventEmitter<WorkerPoolEvents>();
+  readonly #slots: WorkerSlot[];
+  readonly #config: MediaConfig;
   readonly #logger: Logger;
   readonly #workerBin: string | undefined;
+  /** Callers of liveWorker() waiting for a worker to be (re)spawned. */
+  readonly #waiters = new Set<() => void>();
+  #healthTimer: NodeJS.Timeout | undefined;
   #closed = false;
   /** Workers spawned to replace a dead one, since start. */
   #restarts = 0;
 
-  static async create(config: Config['media'], logger: Logger): Promise<WorkerPool> {
+  /** Starts every worker (a failure here fails the start: nothing is retried yet), then the health checks. */
+  static async create(config: MediaConfig, logger: Logger): Promise<WorkerPool> {
     installMediaIndex();
     routeMediasoupLogs(logger);
     const pool = new WorkerPool(config, logger);
-    for (let i = 0; i < config.numWorkers; i++) await pool.#spawn();
+    try {
+      for (const slot of pool.#slots) await pool.#start(slot, false);
+    } catch (error) {
+      await pool.close();
+      throw error;
+    }
+    pool.#logListening();
+    pool.#startHealthChecks();
     return pool;
   }
 
-  private constructor(config: Config['media'], logger: Logger) {
+  private constructor(config: MediaConfig, logger: Logger) {
     this.#config = config;
     this.#logger = logger.child({ component: 'WorkerPool' });
     this.#workerBin = resolveWorkerBin(config.workerBin);
+    this.#slots = Array.from({ length: config.numWorkers }, (_, index) => ({
+      index,
+      worker: undefined,
+      listening: undefined,
+      webRtcServer: undefined,
+      startedAt: 0,
+      failures: 0,
+      respawnTimer: undefined,
+      check: undefined,
+      suspect: false,
+    }));
   }
 
+  /** The live workers, in slot order. */
   get workers(): readonly IndexedWorker[] {
-    return this.#workers;
+    return this.#slots.flatMap((slot) => (slot.worker && !slot.worker.closed ? [slot.worker] : []));
   }
 
   get configuredCount(): number {
@@ -55,16 +135,31 @@ export class WorkerPool {
 
   /** Alive and configured workers, and replacements spawned so far (probes, metrics). */
   stats(): { alive: number; configured: number; restarts: number } {
-    return { alive: this.#workers.filter((w) => !w.closed).length, configured: this.#config.numWorkers, restarts: this.#restarts };
+    return { alive: this.workers.length, configured: this.#config.numWorkers, restarts: this.#restarts };
   }
 
-  /** The worker with the least media load (transports + consumers), then fewest routers. */
+  /** Where each live worker's WebRtcServer listens (empty with per-transport ports). */
+  listening(): WorkerListening[] {
+    return this.#slots.flatMap((slot) => (slot.worker && slot.listening ? [slot.listening] : []));
+  }
+
+  /** The WebRtcServer of a live worker, or undefined (per-transport ports, or no such worker). */
+  webRtcServerOf(workerPid: number): ms.WebRtcServer | undefined {
+    return this.#slots.find((slot) => slot.worker?.pid === workerPid)?.webRtcServer;
+  }
+
+  /**
+   * The worker with the least media load (transports + consumers), then fewest routers; one
+   * under suspicion (a missed deadline being checked) only if no other is alive.
+   */
   leastLoaded(): IndexedWorker {
     let best: IndexedWorker | undefined;
     let bestLoad = Infinity;
-    for (const worker of this.#workers) {
+    for (const slot of this.#slots) {
+      const worker = slot.worker;
+      if (!worker || worker.closed) continue;
       const { transports, consumers, routers } = worker.appData;
-      const load = (transports.size + consumers.size) * 1000 + routers.size;
+      const load = (slot.suspect ? 1e12 : 0) + (transports.size + consumers.size) * 1000 + routers.size;
       if (load < bestLoad) [best, bestLoad] = [worker, load];
     }
     if (!best) throw new Error('no mediasoup worker is alive');
@@ -72,47 +167,224 @@ export class WorkerPool {
   }
 
   /** A live worker (the least loaded), waiting up to `timeoutMs` for one to be (re)spawned. */
-  async liveWorker(timeoutMs: number): Promise<IndexedWorker> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      if (this.#closed) throw new Error('the worker pool is closed');
-      if (this.#workers.some((w) => !w.closed)) return this.leastLoaded();
-      if (Date.now() >= deadline) throw new Error(`no mediasoup worker alive after ${timeoutMs} ms`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
+  liveWorker(timeoutMs: number): Promise<IndexedWorker> {
+    if (this.#closed) return Promise.reject(new Error('the worker pool is closed'));
+    if (this.workers.length > 0) return Promise.resolve(this.leastLoaded());
+    return new Promise<IndexedWorker>((resolve, reject) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        this.#waiters.delete(wake);
+        if (this.#closed) reject(new Error('the worker pool is closed'));
+        else resolve(this.leastLoaded());
+      };
+      const timer = setTimeout(() => {
+        this.#waiters.delete(wake);
+        reject(new Error(`no mediasoup worker alive after ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.#waiters.add(wake);
+    });
+  }
+
+  /**
+   * A request to this worker missed its deadline: ask it the health question now; if it does not
+   * answer within WORKER_HEALTH_TIMEOUT_MS it is killed and replaced.
+   */
+  checkWorker(workerPid: number): void {
+    const slot = this.#slots.find((s) => s.worker?.pid === workerPid);
+    if (!slot) return; // already gone
+    slot.suspect = true;
+    void this.#check(slot, 'request deadline');
+  }
+
+  /** Closes every worker and waits for their processes to exit (killing any that do not within 3 s). */
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearInterval(this.#healthTimer);
+    for (const wake of [...this.#waiters]) wake();
+    const workers: IndexedWorker[] = [];
+    for (const slot of this.#slots) {
+      clearTimeout(slot.respawnTimer);
+      if (slot.worker) workers.push(slot.worker);
+      slot.worker = undefined;
+      slot.webRtcServer = undefined;
+    }
+    await Promise.all(workers.map((worker) => closeAndReap(worker)));
+  }
+
+  // ---- spawning ----------------------------------------------------------------------------
+
+  /** Starts a worker (and its WebRtcServer) into `slot`; throws if either fails or misses its deadline. */
+  async #start(slot: WorkerSlot, replacement: boolean): Promise<void> {
+    const timeoutMs = this.#config.requestTimeoutMs;
+    const worker = await withDeadline(
+      mediasoup.createWorker<WorkerAppData>({ logLevel: this.#config.workerLogLevel, workerBin: this.#workerBin }),
+      'createWorker',
+      timeoutMs,
+      (late) => late.close(),
+    );
+    // Installed before any other await: a death during the rest of the start fails the start,
+    // a death afterwards retires the worker (retire ignores a worker not yet in its slot).
+    worker.on('died', (error) => this.#retire(slot, worker, 'crashed', error));
+    let webRtcServer: ms.WebRtcServer | undefined;
+    let listening: WorkerListening | undefined;
+    try {
+      if (this.#config.webRtcServer) ({ webRtcServer, listening } = await this.#createWebRtcServer(worker, slot.index));
+      if (this.#closed) throw new Error('the worker pool closed during a worker start');
+      if (worker.closed) throw new Error(`worker ${worker.pid} died during its start`);
+    } catch (error) {
+      worker.close();
+      throw error;
+    }
+    Object.assign(slot, { worker, webRtcServer, listening, startedAt: performance.now(), suspect: false });
+    if (replacement) this.#restarts++;
+    this.#logger.info('spawn() | mediasoup worker started', {
+      workerPid: worker.pid,
+      index: slot.index,
+      workerBin: this.#workerBin ?? 'mediasoup default',
+      ...(listening ? { udp: listening.udp, tcp: listening.tcp } : {}),
+    });
+    this.observer.emit('workerSpawned', { index: slot.index, pid: worker.pid, replacement });
+    for (const wake of [...this.#waiters]) wake();
+  }
+
+  async #createWebRtcServer(worker: IndexedWorker, index: number): Promise<{ webRtcServer: ms.WebRtcServer; listening: WorkerListening }> {
+    const timeoutMs = this.#config.requestTimeoutMs;
+    const listenInfos = webRtcServerListenInfos(this.#config, index);
+    let webRtcServer: ms.WebRtcServer;
+    try {
+      webRtcServer = await withDeadline(worker.createWebRtcServer({ listenInfos }), 'createWebRtcServer', timeoutMs, (late) =>
+        late.close(),
+      );
+    } catch (error) {
+      const where = listenInfos[0]?.port
+        ? `port ${listenInfos[0].port}`
+        : `a port of ${this.#config.rtcMinPort}-${this.#config.rtcMaxPort}`;
+      throw new Error(`worker ${index}: WebRtcServer could not listen on ${this.#config.listenIp} ${where} (UDP+TCP): ${String(error)}`, {
+        cause: error,
+      });
+    }
+    const dump = await withDeadline(webRtcServer.dump(), 'webRtcServer.dump', timeoutMs);
+    return { webRtcServer, listening: { index, pid: worker.pid, udp: dump.udpSockets[0], tcp: dump.tcpServers[0] } };
+  }
+
+  /** The worker left its slot (died, or killed as unresponsive): close what is left, schedule a respawn. */
+  #retire(slot: WorkerSlot, worker: IndexedWorker, cause: WorkerDeathCause, error?: Error): void {
+    if (slot.worker !== worker) return;
+    Object.assign(slot, { worker: undefined, webRtcServer: undefined, listening: undefined, suspect: false });
+    const uptimeMs = Math.round(performance.now() - slot.startedAt);
+    if (uptimeMs >= this.#config.respawn.resetAfterMs) slot.failures = 0;
+    const respawnDelay = this.#closed ? 0 : this.#scheduleRespawn(slot);
+    this.#logger.error('worker died', { workerPid: worker.pid, index: slot.index, cause, uptimeMs, respawnInMs: respawnDelay, error });
+    // A killed worker's routers close now (its rooms move) rather than when its exit is noticed.
+    worker.close();
+    if (this.#closed) return;
+    this.observer.emit('workerDied', { index: slot.index, pid: worker.pid, cause, uptimeMs, respawnDelayMs: respawnDelay });
+  }
+
+  /** Schedules the slot's next start attempt; returns its delay. */
+  #scheduleRespawn(slot: WorkerSlot): number {
+    const delay = respawnDelayMs(slot.failures, this.#config.respawn);
+    slot.failures++;
+    clearTimeout(slot.respawnTimer);
+    slot.respawnTimer = setTimeout(() => void this.#respawn(slot), delay);
+    return delay;
+  }
+
+  async #respawn(slot: WorkerSlot): Promise<void> {
+    slot.respawnTimer = undefined;
+    if (this.#closed) return;
+    try {
+      await this.#start(slot, true);
+    } catch (error) {
+      if (this.#closed) return;
+      const retryDelay = this.#scheduleRespawn(slot);
+      const failure = error instanceof Error ? error : new Error(String(error));
+      this.#logger.error('respawn() | could not start a worker: retrying', { index: slot.index, retryInMs: retryDelay, error: failure });
+      this.observer.emit('spawnFailed', { index: slot.index, error: failure, retryDelayMs: retryDelay });
     }
   }
 
-  /** Closes every worker and waits (up to 5 s) for their processes to exit. */
-  async close(): Promise<void> {
-    this.#closed = true;
-    const exits = this.#workers.splice(0).map((worker) => {
-      const exited = new Promise<void>((resolve) => {
-        if (worker.subprocessClosed) return resolve();
-        worker.once('subprocessclose', () => resolve());
-        setTimeout(resolve, 5_000).unref();
-      });
-      worker.close();
-      return exited;
-    });
-    await Promise.all(exits);
+  // ---- health ------------------------------------------------------------------------------
+
+  #startHealthChecks(): void {
+    const { intervalMs } = this.#config.health;
+    if (intervalMs === 0) return;
+    this.#healthTimer = setInterval(() => {
+      for (const slot of this.#slots) if (slot.worker) void this.#check(slot, 'periodic');
+    }, intervalMs);
+    this.#healthTimer.unref();
   }
 
-  async #spawn(): Promise<IndexedWorker> {
-    const worker = await mediasoup.createWorker<WorkerAppData>({
-      logLevel: this.#config.workerLogLevel,
-      workerBin: this.#workerBin,
-    });
-    this.#workers.push(worker);
-    const log = this.#logger.child({ workerPid: worker.pid });
-    log.info('spawn() | mediasoup worker started', { workerBin: this.#workerBin ?? 'mediasoup default' });
-    worker.on('died', (error) => {
-      const at = this.#workers.indexOf(worker);
-      if (at >= 0) this.#workers.splice(at, 1);
-      log.error('worker died', { error });
-      if (this.#closed) return;
-      this.#restarts++;
-      this.#spawn().catch((spawnError: unknown) => this.#logger.error('could not replace a dead worker', { error: spawnError }));
-    });
-    return worker;
+  /** Asks the slot's worker a cheap question; no answer in time: kill it and handle it as dead. */
+  #check(slot: WorkerSlot, trigger: 'periodic' | 'request deadline'): Promise<void> {
+    const worker = slot.worker;
+    if (!worker) return Promise.resolve();
+    slot.check ??= (async () => {
+      const { timeoutMs } = this.#config.health;
+      try {
+        await withDeadline(worker.getResourceUsage(), 'getResourceUsage', timeoutMs);
+        if (slot.worker === worker && slot.suspect) {
+          slot.suspect = false;
+          this.#logger.warn('worker answered its check after a missed deadline: kept (slow, not hung)', {
+            workerPid: worker.pid,
+            index: slot.index,
+          });
+        }
+      } catch (error) {
+        // Any other failure means the worker closed meanwhile: its 'died' handles it.
+        if (!(error instanceof MediaTimeoutError) || slot.worker !== worker) return;
+        this.#logger.error('worker did not answer the health check: killing it', {
+          workerPid: worker.pid,
+          index: slot.index,
+          trigger,
+          timeoutMs,
+        });
+        try {
+          process.kill(worker.pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+        this.#retire(slot, worker, 'unresponsive');
+      } finally {
+        slot.check = undefined;
+      }
+    })();
+    return slot.check;
   }
+
+  #logListening(): void {
+    const config = this.#config;
+    const addresses = { listenIp: config.listenIp, announcedAddress: config.announcedAddress ?? null };
+    if (config.webRtcServer) {
+      this.#logger.info('media listening: one WebRtcServer per worker', {
+        ...addresses,
+        workers: this.listening().map(({ index, udp, tcp }) => ({ index, udpPort: udp?.port, tcpPort: tcp?.port })),
+        plainTransportPorts: `${config.rtcMinPort}-${config.rtcMaxPort}`,
+      });
+    } else {
+      this.#logger.info('media listening: ports per transport', { ...addresses, rtcPorts: `${config.rtcMinPort}-${config.rtcMaxPort}` });
+    }
+    for (const warning of listenAddressWarnings(config)) this.#logger.warn(warning, addresses);
+  }
+}
+
+/** Closes a worker and waits for its process to exit; kills it if it has not within 3 s (e.g. stopped). */
+async function closeAndReap(worker: IndexedWorker): Promise<void> {
+  const exited = (ms: number) =>
+    new Promise<boolean>((resolve) => {
+      if (worker.subprocessClosed) return resolve(true);
+      const timer = setTimeout(() => resolve(false), ms);
+      worker.once('subprocessclose', () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+  worker.close();
+  if (await exited(3_000)) return;
+  try {
+    process.kill(worker.pid, 'SIGKILL');
+  } catch {
+    return; // already gone
+  }
+  await exited(2_000);
 }

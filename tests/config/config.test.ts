@@ -11,7 +11,7 @@ test('defaults: HTTPS on 4443, one worker per core, room cap and empty timeout s
   const config = loadConfig({});
   expect(config.http.port).toBe(4443);
   expect(config.media.numWorkers).toBe(os.availableParallelism());
-  expect(config.media).toMatchObject({ rtcMinPort: 40000, rtcMaxPort: 49999, listenIp: '127.0.0.1' });
+  expect(config.media).toMatchObject({ rtcMinPort: 40000, rtcMaxPort: 43999, listenIp: '127.0.0.1', webRtcServer: true, rtcPort: 44444 });
   expect(config.rooms).toEqual({ maxPeers: 50, emptyTimeoutMs: 5000, reconnectGraceMs: 15000 });
 });
 
@@ -34,6 +34,31 @@ test('cross-field rules: port range order, cert+key together, announced address 
   expect(() => loadConfig({ TLS_CERT_FILE: 'a.pem' })).toThrow(/TLS_KEY_FILE/);
   expect(() => loadConfig({ RTC_LISTEN_IP: '0.0.0.0' })).toThrow(/RTC_ANNOUNCED_ADDRESS/);
   expect(loadConfig({ RTC_LISTEN_IP: '0.0.0.0', RTC_ANNOUNCED_ADDRESS: '192.0.2.10' }).media.announcedAddress).toBe('192.0.2.10');
+});
+
+test('staying up: worker deadlines, health checks and respawn backoff have safe defaults and are checked', () => {
+  expect(loadConfig({}).media).toMatchObject({
+    requestTimeoutMs: 10_000,
+    health: { intervalMs: 2_000, timeoutMs: 3_000 },
+    respawn: { initialDelayMs: 500, maxDelayMs: 30_000, resetAfterMs: 60_000 },
+  });
+  expect(() => loadConfig({ WORKER_RESPAWN_DELAY_MS: '5000', WORKER_RESPAWN_MAX_DELAY_MS: '1000' })).toThrow(
+    /WORKER_RESPAWN_MAX_DELAY_MS.*at least WORKER_RESPAWN_DELAY_MS/,
+  );
+  expect(() => loadConfig({ MEDIA_REQUEST_TIMEOUT_MS: '0' })).toThrow(/MEDIA_REQUEST_TIMEOUT_MS="0"/);
+  expect(loadConfig({ WORKER_HEALTH_INTERVAL_MS: '0' }).media.health.intervalMs).toBe(0);
+});
+
+test('one port per worker: RTC_PORT + index outside the per-transport range; RTC_WEBRTC_SERVER=false turns it off', () => {
+  expect(() => loadConfig({ MEDIASOUP_WORKERS: '4', RTC_PORT: '43998' })).toThrow(
+    /RTC_PORT="43998": the WebRtcServer ports 43998-44001 must lie outside RTC_MIN_PORT-RTC_MAX_PORT \(40000-43999\)/,
+  );
+  expect(() => loadConfig({ MEDIASOUP_WORKERS: '4', RTC_PORT: '65534' })).toThrow(/RTC_PORT="65534": leaves no room/);
+  expect(() => loadConfig({ RTC_WEBRTC_SERVER: 'yes' })).toThrow(/RTC_WEBRTC_SERVER="yes": must be 'true' or 'false'/);
+  // Overlap does not matter without WebRtcServers, nor with RTC_PORT=0 (ports taken from the range itself).
+  expect(loadConfig({ RTC_WEBRTC_SERVER: 'false', RTC_PORT: '40000' }).media.webRtcServer).toBe(false);
+  expect(loadConfig({ RTC_PORT: '0' }).media.rtcPort).toBe(0);
+  expect(() => loadConfig({ RTC_LISTEN_IP: '::' })).toThrow(/RTC_ANNOUNCED_ADDRESS: is required when RTC_LISTEN_IP is ::/);
 });
 
 test('the server process exits non-zero on RTC_MIN_PORT=abc, naming the variable', () => {

@@ -17,7 +17,7 @@ let pool: WorkerPool;
 let index: MediaIndex;
 
 beforeAll(async () => {
-  const config = loadConfig({ MEDIASOUP_WORKERS: '2' });
+  const config = loadConfig({ MEDIASOUP_WORKERS: '2', RTC_PORT: '0' });
   pool = await WorkerPool.create(config.media, createSilentLogger());
   index = new MediaIndex(() => pool.workers);
 });

@@ -20,7 +20,7 @@ const listenInfo = { protocol: 'udp', ip: '127.0.0.1' } as const;
 const PACKETS = 300;
 
 beforeAll(async () => {
-  pool = await WorkerPool.create(loadConfig({ MEDIASOUP_WORKERS: '1' }).media, createSilentLogger());
+  pool = await WorkerPool.create(loadConfig({ MEDIASOUP_WORKERS: '1', RTC_PORT: '0' }).media, createSilentLogger());
   router = await pool.leastLoaded().createRouter({ mediaCodecs: ROUTER_MEDIA_CODECS });
 });
 afterAll(async () => {
