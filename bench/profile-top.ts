@@ -3,6 +3,7 @@
  * of a V8 CPU profile (what `node --cpu-prof` and the inspector's Profiler.stop write), with no
  * external service: time by package, top functions by self time, and top functions by total
  * (inclusive) time — over everything, and within the focus (default: our own server/ and shared/).
+ * `--callers NAME` shows where one function's time comes from instead (e.g. structuredClone, writev).
  * Percentages are of busy time: samples that were not `(idle)` nor the profiler's own start/stop
  * (node:inspector). Groups: server/ and shared/ (ours), a node_modules package, `node` (Node's
  * JavaScript), `native` (Node bindings and V8 builtins, e.g. writev), `(garbage collector)`, `(program)`.
@@ -70,6 +71,14 @@ function groupOf(url: string, functionName: string): string {
   return relative.includes('/') ? `${top}/` : relative;
 }
 
+/** How long sample `i` stands for, ms: until the next sample (the last: the mean interval), as DevTools counts it. */
+function sampleMs(profile: CpuProfile, i: number): number {
+  const deltas = profile.timeDeltas ?? [];
+  const samples = profile.samples ?? [];
+  const us = i + 1 < deltas.length ? deltas[i + 1]! : (profile.endTime - profile.startTime) / Math.max(1, samples.length);
+  return (us || 0) / 1000;
+}
+
 export function summarizeProfile(profile: CpuProfile): ProfileSummary {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
@@ -114,12 +123,10 @@ export function summarizeProfile(profile: CpuProfile): ProfileSummary {
   };
 
   const samples = profile.samples ?? [];
-  const deltas = profile.timeDeltas ?? [];
   const groupTimes = new Map<string, { selfMs: number; totalMs: number }>();
   let busyMs = 0;
   for (let i = 0; i < samples.length; i++) {
-    // A sample lasts until the next one (the last: the mean interval), as DevTools counts it.
-    const ms = ((i + 1 < deltas.length ? deltas[i + 1]! : (profile.endTime - profile.startTime) / Math.max(1, samples.length)) || 0) / 1000;
+    const ms = sampleMs(profile, i);
     const id = samples[i]!;
     const self = frameOf(id);
     if (self.functionName === '(idle)') continue;
@@ -143,6 +150,63 @@ export function summarizeProfile(profile: CpuProfile): ProfileSummary {
     frames: [...frames.values()].filter((f) => f.functionName !== '(idle)'),
     groups: [...groupTimes].map(([group, t]) => ({ group, ...t })).sort((a, b) => b.selfMs - a.selfMs),
   };
+}
+
+export interface CallerTimes {
+  name: string;
+  busyMs: number;
+  /** Time in `name` (and below it), by the frame that called it. */
+  callers: Array<{ frame: string; ms: number }>;
+  /** The same time, by the nearest frame of the focus (own code) above it. */
+  ownCallers: Array<{ frame: string; ms: number }>;
+}
+
+/** Where the time of function `name` comes from: its direct callers and its nearest own-code callers. */
+export function callersOf(profile: CpuProfile, name: string, focus: readonly string[]): CallerTimes {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+  const label = (id: number): string => {
+    const { functionName, url, lineNumber } = byId.get(id)!.callFrame;
+    return `${functionName || '(anonymous)'} ${location(url, lineNumber)}`.trim();
+  };
+  const callers = new Map<string, number>();
+  const ownCallers = new Map<string, number>();
+  const samples = profile.samples ?? [];
+  let busyMs = 0;
+  for (let i = 0; i < samples.length; i++) {
+    const ms = sampleMs(profile, i);
+    const leaf = samples[i]!;
+    if (byId.get(leaf)!.callFrame.functionName === '(idle)') continue;
+    busyMs += ms;
+    // The innermost frame named `name`, then upwards.
+    let at: number | undefined = leaf;
+    while (at !== undefined && byId.get(at)!.callFrame.functionName !== name) at = parent.get(at);
+    if (at === undefined) continue;
+    const direct = parent.get(at);
+    const directLabel = direct === undefined ? '(root)' : label(direct);
+    callers.set(directLabel, (callers.get(directLabel) ?? 0) + ms);
+    let own = direct;
+    while (own !== undefined && !focus.some((prefix) => location(byId.get(own!)!.callFrame.url, 0).startsWith(prefix)))
+      own = parent.get(own);
+    const ownLabel = own === undefined ? '(none)' : label(own);
+    ownCallers.set(ownLabel, (ownCallers.get(ownLabel) ?? 0) + ms);
+  }
+  const sorted = (m: Map<string, number>): Array<{ frame: string; ms: number }> =>
+    [...m].map(([frame, ms]) => ({ frame, ms })).sort((a, b) => b.ms - a.ms);
+  return { name, busyMs, callers: sorted(callers), ownCallers: sorted(ownCallers) };
+}
+
+export function formatCallers(times: CallerTimes, top: number): string {
+  const total = times.callers.reduce((sum, c) => sum + c.ms, 0);
+  const pct = (ms: number): string => `${((ms / Math.max(times.busyMs, 1e-9)) * 100).toFixed(1).padStart(5)} %`;
+  return [
+    `${times.name}: ${pct(total)} of busy time (with what it calls)`,
+    '  by direct caller',
+    ...times.callers.slice(0, top).map((c) => `  ${pct(c.ms)}  ${c.frame}`),
+    '  by nearest caller in our code',
+    ...times.ownCallers.slice(0, top).map((c) => `  ${pct(c.ms)}  ${c.frame}`),
+  ].join('\n');
 }
 
 export interface FormatOptions {
@@ -192,13 +256,15 @@ function main(): number {
     options: {
       top: { type: 'string', default: '20' },
       focus: { type: 'string', default: OWN_CODE.join(',') },
+      callers: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help || positionals.length === 0) {
     process.stdout.write(
-      'Usage: npm run bench:profile-top -- FILE.cpuprofile [FILE…] [--top N] [--focus server/,shared/]\n' +
-        'Prints time by package and the top frames by self and total time (see bench/README.md, Profiles).\n',
+      'Usage: npm run bench:profile-top -- FILE.cpuprofile [FILE…] [--top N] [--focus server/,shared/] [--callers NAME,…]\n' +
+        'Prints time by package and the top frames by self and total time (see bench/README.md, Profiles);\n' +
+        'with --callers: where the time of the named functions comes from (direct callers, nearest callers in our code).\n',
     );
     return values.help ? 0 : 2;
   }
@@ -208,10 +274,17 @@ function main(): number {
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
+  const callers = (values.callers ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const file of positionals) {
-    process.stdout.write(
-      `== ${path.relative(process.cwd(), file)}\n${formatSummary(summarizeProfile(readProfile(file)), { top, focus })}\n\n`,
-    );
+    const profile = readProfile(file);
+    const text =
+      callers.length > 0
+        ? callers.map((name) => formatCallers(callersOf(profile, name, focus), top)).join('\n\n')
+        : formatSummary(summarizeProfile(profile), { top, focus });
+    process.stdout.write(`== ${path.relative(process.cwd(), file)}\n${text}\n\n`);
   }
   return 0;
 }
