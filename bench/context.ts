@@ -156,6 +156,12 @@ export function machineInfo(): MachineInfo {
   };
 }
 
+/** `items` rotated left by `by`: with one rotation per round, each side goes first in turn. */
+export function rotate<T>(items: readonly T[], by: number): T[] {
+  const k = by % items.length;
+  return [...items.slice(k), ...items.slice(0, k)];
+}
+
 /** Ratio rounded for reports; NaN-safe (a zero floor gives Infinity, caught by the smoke test). */
 export function ratio(value: number, floor: number): number {
   return Math.round((value / floor) * 100) / 100;

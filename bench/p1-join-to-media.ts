@@ -33,6 +33,7 @@ import {
   nowMs,
   progress,
   ratio,
+  rotate,
   round,
   sleep,
   startLoggedBenchServer,
@@ -195,12 +196,6 @@ export async function runProductJoiners(
 
 /** The floor, or the product at a log level. */
 type Side = 'floor' | BenchLogLevel;
-
-/** `items` rotated left by `by`: each side goes first in turn. */
-export function rotate<T>(items: readonly T[], by: number): T[] {
-  const k = by % items.length;
-  return [...items.slice(k), ...items.slice(0, k)];
-}
 
 /**
  * One product server per log level (each logs to its own file) and one floor, measured in

@@ -13,9 +13,8 @@ import { request, type RoomSocket } from '../client/request';
 import { connectRoom } from '../client/fake-peer/room-connection';
 import { distribution, type Distribution } from '../client/fake-peer/percentiles';
 import { connectEcho, echo, installEchoNamespace } from './echo';
-import { mapLimit, nowMs, progress, ratio, round, startLoggedBenchServer, type LoggedBenchServer } from './context';
+import { mapLimit, nowMs, progress, ratio, rotate, round, startLoggedBenchServer, type LoggedBenchServer } from './context';
 import type { BenchLogLevel, LogCount } from './log-sink';
-import { rotate } from './p1-join-to-media';
 import type { Figure, SectionResult } from './results';
 
 export interface P4Sizes {
