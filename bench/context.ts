@@ -5,13 +5,22 @@
 import os from 'node:os';
 import * as mediasoup from 'mediasoup';
 import type * as ms from 'mediasoup/types';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { loadConfig, type Config } from '../server/config';
 import { LOCAL_SERVER_ENV, startLocalServer, type LocalServer } from '../server/local-server';
+import type { Logger } from '../server/logger';
 import type { IndexedWorker } from '../server/media/media-index';
 import { ROUTER_MEDIA_CODECS } from '../server/media/settings';
 import { resolveWorkerBin } from '../server/media/worker-binary';
+import { createFileLogSink, type BenchLogLevel, type LogCount, type LogSink } from './log-sink';
+import type { ProductInfo } from './results';
 
-/** Environment of the server under test: one worker (figures are per worker), no room caps in the way. */
+/**
+ * Environment of the server under test: one worker (figures are per worker), no room caps in the
+ * way. LOG_LEVEL is `warn` unless a section runs a variant at another level (logged to a file).
+ */
 export const BENCH_SERVER_ENV = {
   PORT: '0',
   LISTEN_HOST: '127.0.0.1',
@@ -26,8 +35,35 @@ export const BENCH_SERVER_ENV = {
   RTC_MAX_PORT: '59999',
 } as const;
 
-export async function startBenchServer(overrides: Record<string, string> = {}): Promise<LocalServer> {
-  return startLocalServer({ ...BENCH_SERVER_ENV, ...overrides });
+export async function startBenchServer(overrides: Record<string, string> = {}, options: { logger?: Logger } = {}): Promise<LocalServer> {
+  return startLocalServer({ ...BENCH_SERVER_ENV, ...overrides }, options);
+}
+
+/** A bench server whose logs at `level` go (as JSON, the product's format) to a file, not the terminal. */
+export interface LoggedBenchServer {
+  readonly level: BenchLogLevel;
+  readonly server: LocalServer;
+  /** Closes the server, then its log file; returns how much it logged. */
+  close(): Promise<LogCount>;
+}
+
+export async function startLoggedBenchServer(level: BenchLogLevel, overrides: Record<string, string> = {}): Promise<LoggedBenchServer> {
+  const sink: LogSink = await createFileLogSink(level);
+  let server: LocalServer;
+  try {
+    server = await startBenchServer({ LOG_LEVEL: level, ...overrides }, { logger: sink.logger });
+  } catch (error) {
+    await sink.close();
+    throw error;
+  }
+  return {
+    level,
+    server,
+    close: async () => {
+      await server.close();
+      return sink.close();
+    },
+  };
 }
 
 /** The media settings the bench server runs with (for the floors' own transports). */
@@ -52,6 +88,23 @@ export function serverWorker(server: LocalServer): IndexedWorker {
   const worker = server.workers.workers[0];
   if (!worker) throw new Error('bench server has no mediasoup worker');
   return worker;
+}
+
+const ROOT = path.join(__dirname, '..');
+
+/** package.json version and git commit of the code under test (best effort outside a checkout). */
+export function productInfo(): ProductInfo {
+  const version = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version?: string }).version ?? 'unknown';
+  const git = (args: string[]): string | undefined => {
+    try {
+      return execFileSync('git', args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    } catch {
+      return undefined;
+    }
+  };
+  const commit = git(['rev-parse', '--short', 'HEAD']) ?? 'unknown';
+  const status = git(['status', '--porcelain', '--untracked-files=no']);
+  return { version, commit, dirty: status !== undefined && status.length > 0 };
 }
 
 export function progress(section: string, message: string): void {
@@ -101,6 +154,12 @@ export function machineInfo(): MachineInfo {
     platform: `${os.platform()} ${os.release()}`,
     loadAverage1m: Math.round(os.loadavg()[0]! * 100) / 100,
   };
+}
+
+/** `items` rotated left by `by`: with one rotation per round, each side goes first in turn. */
+export function rotate<T>(items: readonly T[], by: number): T[] {
+  const k = by % items.length;
+  return [...items.slice(k), ...items.slice(0, k)];
 }
 
 /** Ratio rounded for reports; NaN-safe (a zero floor gives Infinity, caught by the smoke test). */

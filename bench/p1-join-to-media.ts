@@ -4,6 +4,9 @@
  * send transport + connect + produce (audio), recv transport + connect, consume every existing
  * producer, resume — and the figure is socket connect → all its consumers resumed.
  *
+ * The product runs once per log level (`warn`, and `info` as in production, logging JSON to a
+ * file): one server each, measured in turns with the floor in every round.
+ *
  * Floor, same run: the same mediasoup calls on a router of our own worker, in-process, each
  * preceded by one raw socket.io ack round-trip on the same HTTPS server (echo namespace), with the
  * same concurrency and the same producers sending RTP. Transports are WebRTC with a made-up DTLS
@@ -24,7 +27,19 @@ import { createSource, randomSsrc } from '../client/rtp/sources';
 import type { DtlsParameters } from '../shared/media';
 import { plainTransportOptions, webRtcTransportOptions } from '../server/media/settings';
 import { connectEcho, echo, installEchoNamespace } from './echo';
-import { benchMediaConfig, createFloorRouter, nowMs, progress, ratio, round, sleep, startBenchServer } from './context';
+import {
+  benchMediaConfig,
+  createFloorRouter,
+  nowMs,
+  progress,
+  ratio,
+  rotate,
+  round,
+  sleep,
+  startLoggedBenchServer,
+  type LoggedBenchServer,
+} from './context';
+import type { BenchLogLevel, LogCount } from './log-sink';
 import type { SectionResult } from './results';
 
 export interface P1Sizes {
@@ -139,116 +154,201 @@ async function startFloorProducers(router: ms.Router, count: number, pacer: Pace
       }),
     );
     const udp = dgram.createSocket('udp4');
-    const { localIp, localPort } = transport.tuple;
-    pacer.add(source, (packets) => packets.forEach((p) => udp.send(p, localPort, localIp)));
+    const { localAddress, localPort } = transport.tuple;
+    pacer.add(source, (packets) => packets.forEach((p) => udp.send(p, localPort, localAddress)));
     transport.observer.once('close', () => udp.close());
   }
   return producers;
 }
 
-export async function runP1(sizes: P1Sizes): Promise<SectionResult> {
+/** The senders of one product room: plain-RTP fake peers producing video, like the floor's producers. */
+export async function startProductSenders(
+  url: string,
+  roomId: string,
+  count: number,
+  pacer: Pacer,
+): Promise<{ senders: FakePeer[]; producerIds: Set<string> }> {
+  const senders = Array.from(
+    { length: count },
+    (_, i) =>
+      new FakePeer({ url, roomId, displayName: `sender-${i}`, kinds: ['video'], engine: 'plain', insecure: true, consume: false }, pacer),
+  );
+  await Promise.all(senders.map((s) => s.start()));
+  const failed = senders.flatMap((s) => s.errors);
+  if (failed.length > 0) {
+    await Promise.all(senders.map((s) => s.stop()));
+    throw new Error(`P1 producers failed: ${failed[0]!.code}: ${failed[0]!.message}`);
+  }
+  return { senders, producerIds: new Set(senders.flatMap((s) => s.sent.map((stream) => stream.producerId))) };
+}
+
+/** `joiners` product joiners at once; their join-to-media times, ms. */
+export async function runProductJoiners(
+  url: string,
+  roomId: string,
+  joiners: number,
+  senderProducerIds: ReadonlySet<string>,
+): Promise<number[]> {
+  const joined = await Promise.all(Array.from({ length: joiners }, (_, i) => productJoiner(url, roomId, i, senderProducerIds)));
+  joined.forEach((j) => j.close());
+  return joined.map((j) => j.ms);
+}
+
+/** The floor, or the product at a log level. */
+type Side = 'floor' | BenchLogLevel;
+
+/**
+ * One product server per log level (each logs to its own file) and one floor, measured in
+ * turns within every round, so drift over the run hits all of them alike.
+ */
+export async function runP1(sizes: P1Sizes, levels: readonly BenchLogLevel[]): Promise<SectionResult> {
   const started = nowMs();
-  const server = await startBenchServer();
-  installEchoNamespace(server.io);
-  const floorMedia = await createFloorRouter();
+  const products: LoggedBenchServer[] = [];
+  const logCounts: LogCount[] = [];
   const pacer = new Pacer();
-  const productSamples: number[] = [];
-  const floorSamples: number[] = [];
+  const samples = new Map<Side, number[]>([['floor', []], ...levels.map((level): [Side, number[]] => [level, []])]);
   const senders: FakePeer[] = [];
+  let floorMedia: Awaited<ReturnType<typeof createFloorRouter>> | undefined;
   try {
-    const floorProducers = await startFloorProducers(floorMedia.router, sizes.producers, pacer);
+    for (const level of levels) products.push(await startLoggedBenchServer(level));
+    // The floor's socket.io round-trips go to the first server's own Socket.IO instance.
+    installEchoNamespace(products[0]!.server.io);
+    floorMedia = await createFloorRouter();
+    const floorRouter = floorMedia.router;
+    const floorProducers = await startFloorProducers(floorRouter, sizes.producers, pacer);
     // Round 0 is a warm-up (first-use costs: JIT, TLS paths, pools), not counted. Measured rounds
-    // alternate which side goes first, so drift over the run does not favour either.
+    // rotate which side goes first, so drift over the run does not favour any.
     for (let round = 0; round <= sizes.rounds; round++) {
-      const roomId = `bench-p1-${round}`;
-      const roomSenders = Array.from(
-        { length: sizes.producers },
-        (_, i) =>
-          new FakePeer(
-            { url: server.url, roomId, displayName: `sender-${i}`, kinds: ['video'], engine: 'plain', insecure: true, consume: false },
-            pacer,
-          ),
+      const rooms = await Promise.all(
+        products.map(async (product) => {
+          const roomId = `bench-p1-${product.level}-${round}`;
+          const started = await startProductSenders(product.server.url, roomId, sizes.producers, pacer);
+          senders.push(...started.senders);
+          return { product, roomId, ...started };
+        }),
       );
-      senders.push(...roomSenders);
-      await Promise.all(roomSenders.map((s) => s.start()));
-      const failed = roomSenders.flatMap((s) => s.errors);
-      if (failed.length > 0) throw new Error(`P1 producers failed: ${failed[0]!.code}: ${failed[0]!.message}`);
       await sleep(500); // media flowing before the joiners arrive
 
-      const senderProducerIds = new Set(roomSenders.flatMap((s) => s.sent.map((stream) => stream.producerId)));
-      const runProduct = async (): Promise<number[]> => {
-        const joined = await Promise.all(
-          Array.from({ length: sizes.joiners }, (_, i) => productJoiner(server.url, roomId, i, senderProducerIds)),
-        );
-        joined.forEach((j) => j.close());
-        return joined.map((j) => j.ms);
-      };
-      const runFloor = async (): Promise<number[]> => {
-        const joined = await Promise.all(
-          Array.from({ length: sizes.joiners }, () => floorJoiner(server.url, floorMedia.router, floorProducers)),
-        );
-        joined.forEach((j) => j.close());
-        return joined.map((j) => j.ms);
-      };
-      const productFirst = round % 2 === 1;
-      const first = productFirst ? await runProduct() : await runFloor();
-      await sleep(200);
-      const second = productFirst ? await runFloor() : await runProduct();
-      const [product, floor] = productFirst ? [first, second] : [second, first];
-      await Promise.all(roomSenders.map((s) => s.stop()));
+      const measured = new Map<Side, number[]>();
+      const order = rotate<Side>(['floor', ...levels], round);
+      for (const [i, side] of order.entries()) {
+        if (i > 0) await sleep(200);
+        if (side === 'floor') {
+          const joined = await Promise.all(
+            Array.from({ length: sizes.joiners }, () => floorJoiner(products[0]!.server.url, floorRouter, floorProducers)),
+          );
+          joined.forEach((j) => j.close());
+          measured.set(
+            side,
+            joined.map((j) => j.ms),
+          );
+        } else {
+          const room = rooms.find((r) => r.product.level === side)!;
+          measured.set(side, await runProductJoiners(room.product.server.url, room.roomId, sizes.joiners, room.producerIds));
+        }
+      }
+      await Promise.all(rooms.flatMap((r) => r.senders.map((s) => s.stop())));
       if (round === 0) {
         progress('P1', 'warm-up round done');
         continue;
       }
-      productSamples.push(...product);
-      floorSamples.push(...floor);
+      for (const [side, ms] of measured) samples.get(side)!.push(...ms);
       progress(
         'P1',
-        `round ${round}/${sizes.rounds}: product p50 ${distribution(product).p50.toFixed(1)} ms, floor p50 ${distribution(floor).p50.toFixed(1)} ms`,
+        `round ${round}/${sizes.rounds} (${order.join(' → ')}): ` +
+          [...measured]
+            .map(([side, ms]) => `${side === 'floor' ? 'floor' : `product@${side}`} p50 ${distribution(ms).p50.toFixed(1)} ms`)
+            .join(', '),
       );
     }
   } finally {
     pacer.stop();
     await Promise.all(senders.map((s) => s.stop()));
-    floorMedia.worker.close();
-    await server.close();
+    floorMedia?.worker.close();
+    for (const product of products) logCounts.push(await product.close());
   }
-  const product = distribution(productSamples);
-  const floor = distribution(floorSamples);
+  const floor = distribution(samples.get('floor')!);
   const floorName = 'mediasoup in-process + socket.io echo';
+  const joinsPerServer = (sizes.rounds + 1) * (sizes.joiners + sizes.producers);
   return {
     id: 'P1',
     title: `Join-to-media: ${sizes.joiners} peers join one room (${sizes.producers} producing) at once`,
     durationS: round((nowMs() - started) / 1000, 1),
-    figures: [
-      {
-        name: 'join-to-media p50',
-        value: round(product.p50, 1),
-        unit: 'ms',
-        floor: round(floor.p50, 1),
-        floorName,
-        ratio: ratio(product.p50, floor.p50),
-      },
-      {
-        name: 'join-to-media p99',
-        value: round(product.p99, 1),
-        unit: 'ms',
-        floor: round(floor.p99, 1),
-        floorName,
-        ratio: ratio(product.p99, floor.p99),
-      },
-    ],
+    figures: levels.flatMap((level) => {
+      const product = distribution(samples.get(level)!);
+      const variant = `LOG_LEVEL=${level}`;
+      return [
+        {
+          name: 'join-to-media p50',
+          variant,
+          value: round(product.p50, 1),
+          unit: 'ms',
+          floor: round(floor.p50, 1),
+          floorName,
+          ratio: ratio(product.p50, floor.p50),
+          target: { kind: 'max', ratio: 1.25 },
+        },
+        {
+          name: 'join-to-media p99',
+          variant,
+          value: round(product.p99, 1),
+          unit: 'ms',
+          floor: round(floor.p99, 1),
+          floorName,
+          ratio: ratio(product.p99, floor.p99),
+          target: { kind: 'max', ratio: 1.3 },
+        },
+      ];
+    }),
     details: {
       sizes,
+      levels,
       steps:
         'connect, getRouterRtpCapabilities, join, createTransport(send), connectTransport, produce(audio), createTransport(recv), connectTransport, consume × producers, resumeConsumer × producers',
       note: 'the product also validates every payload and fans peerJoined/newProducer out to everyone in the room (~2 × joiners × room size messages); the floor does neither',
-      product: roundDistribution(product),
+      servers:
+        'one product server per log level (its own mediasoup worker), logging JSON to a file; the floor uses the first server’s Socket.IO (echo namespace) and a worker of its own',
+      product: Object.fromEntries(levels.map((level) => [level, roundDistribution(distribution(samples.get(level)!))])),
       floor: roundDistribution(floor),
+      logs: Object.fromEntries(logCounts.map((c) => [c.level, { lines: c.lines, bytes: c.bytes, joins: joinsPerServer }])),
     },
   };
 }
 
 function roundDistribution(d: Distribution): Distribution {
   return { count: d.count, p50: round(d.p50, 2), p95: round(d.p95, 2), p99: round(d.p99, 2), max: round(d.max, 2) };
+}
+
+/** Opens and closes the profiler's window around the measured part of a workload. */
+export interface ProfileWindow {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * P1's product path only, against a server elsewhere (profiled in a child): the same rounds of
+ * senders + simultaneous joiners; the window covers the measured rounds, not the warm-up.
+ */
+export async function profileP1(url: string, sizes: P1Sizes, window: ProfileWindow): Promise<void> {
+  const pacer = new Pacer();
+  const senders: FakePeer[] = [];
+  try {
+    for (let round = 0; round <= sizes.rounds; round++) {
+      if (round === 1) await window.start();
+      const roomId = `bench-p1-profile-${round}`;
+      const room = await startProductSenders(url, roomId, sizes.producers, pacer);
+      senders.push(...room.senders);
+      await sleep(500);
+      const ms = await runProductJoiners(url, roomId, sizes.joiners, room.producerIds);
+      await Promise.all(room.senders.map((s) => s.stop()));
+      progress(
+        'P1',
+        `${round === 0 ? 'warm-up' : `round ${round}/${sizes.rounds}`}: product p50 ${distribution(ms).p50.toFixed(1)} ms (under the profiler)`,
+      );
+    }
+    await window.stop();
+  } finally {
+    pacer.stop();
+    await Promise.all(senders.map((s) => s.stop()));
+  }
 }

@@ -1,72 +1,34 @@
 /**
  * P2 forwarding capacity of one worker: a few sender peers produce audio (50 pkt/s) + VP8-like
- * video (~90 pkt/s) over plain RTP; receive-only fake peers are added step by step, each
- * consuming every producer, until downlink loss exceeds the limit or the worker's CPU saturates.
- * Per step: loss from RTP sequence numbers at the sinks over a fixed window, worker CPU from
- * `worker.getResourceUsage()`, and the load generator's own CPU (it shares the machine). To tell
- * where loss happens, the kernel's per-socket receive-buffer drops are read for the worker's
- * sockets and for the load generator's (udp-drops.ts).
+ * video (~90 pkt/s) over plain RTP; receive-only sinks are added step by step, each consuming
+ * every producer, until downlink loss exceeds the limit or the worker's CPU saturates (p2-ramp.ts
+ * measures each step: loss, worker and generator CPU, socket drops).
  *
- * The floor is the published figure: mediasoup documents "~500 consumers" per worker
- * (mediasoup.org/documentation/v3/scalability). CPU per 100 consumers is compared with what
- * that figure implies (one core / 500 consumers = 20 % of a core per 100).
+ * Two rigs, one after the other, each with its worker pinned to one core and the load generator
+ * (this process) to the other:
+ *  - product: the server (in-process, one worker) with plain-RTP fake peers over signalling;
+ *  - floor, same run: raw mediasoup on a worker of the bench's own, the same topology, the same
+ *    RTP from the same generator, the same knee criteria, no server (p2-floor-rig.ts).
+ * The product's consumers at the knee are reported as a ratio to the floor's, and beside
+ * mediasoup's published "~500 consumers" per worker (mediasoup.org/documentation/v3/scalability)
+ * with the 20 % of a core per 100 consumers that figure implies.
  */
 import { FakePeer } from '../client/fake-peer/fake-peer';
 import { Pacer } from '../client/fake-peer/pacer';
-import type { ReceivedStream } from '../client/fake-peer/engine';
-import { intervalLoss, type StreamReceiveSnapshot } from '../client/rtp/receive-stats';
-import { pinApart } from './cpu-affinity';
-import { mapLimit, nowMs, progress, ratio, round, serverWorker, sleep, startBenchServer } from './context';
-import type { SectionResult } from './results';
-import { udpReceiveDrops } from './udp-drops';
+import { mapLimit, nowMs, progress, ratio, round, serverWorker, sleep, startLoggedBenchServer } from './context';
+import { createFloorRig } from './p2-floor-rig';
+import { ramp, type ForwardingRig, type P2Sizes, type RampResult } from './p2-ramp';
+import type { Figure, SectionResult } from './results';
 
-export interface P2Sizes {
-  /** Peers producing audio + video. */
-  senders: number;
-  consumersPerStep: number;
-  maxConsumers: number;
-  /** After adding consumers, before measuring (key frames, queues). */
-  settleMs: number;
-  /** Measurement window per step. */
-  windowMs: number;
-  maxLossPct: number;
-  maxWorkerCpuPct: number;
-}
+export type { P2Sizes } from './p2-ramp';
 
 export const PUBLISHED_CONSUMERS_PER_WORKER = 500;
 
-export interface P2Step {
-  consumers: number;
-  /** Loss seen at the sinks (RTP sequence numbers), all causes. */
-  lossPct: number;
-  /** Datagrams dropped by full receive buffers of the load generator's sockets (sinks) in the window. */
-  generatorSocketDrops: number | null;
-  /** Datagrams dropped by full receive buffers of the worker's sockets (producer input) in the window. */
-  workerSocketDrops: number | null;
-  workerCpuPct: number;
-  generatorCpuPct: number;
-  receivedPps: number;
-}
-
-interface Sample {
-  atMs: number;
-  workerCpuMs: number;
-  generatorCpuMs: number;
-  streams: Map<ReceivedStream, StreamReceiveSnapshot>;
-  generatorDrops: number | undefined;
-  workerDrops: number | undefined;
-}
-
-function dropsDelta(before: number | undefined, after: number | undefined): number | null {
-  return before === undefined || after === undefined ? null : after - before;
-}
-
-export async function runP2(sizes: P2Sizes): Promise<SectionResult> {
-  const started = nowMs();
-  const server = await startBenchServer();
+/** The product: the bench server and plain-RTP fake peers (senders produce, sinks consume). */
+async function createProductRig(sizes: P2Sizes, pacer: Pacer): Promise<ForwardingRig> {
+  const logged = await startLoggedBenchServer('warn');
+  const server = logged.server;
   const worker = serverWorker(server);
-  const pinning = pinApart(worker.pid);
-  const pacer = new Pacer();
   const roomId = 'bench-p2';
   const peer = (name: string, kinds: Array<'audio' | 'video'>): FakePeer =>
     new FakePeer(
@@ -75,34 +37,22 @@ export async function runP2(sizes: P2Sizes): Promise<SectionResult> {
     );
   const senders = Array.from({ length: sizes.senders }, (_, i) => peer(`sender-${i}`, ['audio', 'video']));
   const sinks: FakePeer[] = [];
-  const steps: P2Step[] = [];
-  let stopReason = `reached ${sizes.maxConsumers} consumers`;
-
-  const sample = async (): Promise<Sample> => {
-    const usage = await worker.getResourceUsage();
-    const own = process.cpuUsage();
-    const streams = new Map<ReceivedStream, StreamReceiveSnapshot>();
-    for (const sink of sinks) for (const stream of sink.received) streams.set(stream, stream.stats.snapshot());
-    return {
-      atMs: nowMs(),
-      workerCpuMs: usage.ru_utime + usage.ru_stime,
-      generatorCpuMs: (own.user + own.system) / 1000,
-      streams,
-      generatorDrops: udpReceiveDrops(process.pid),
-      workerDrops: udpReceiveDrops(worker.pid),
-    };
-  };
-
-  try {
-    await Promise.all(senders.map((s) => s.start()));
-    const senderErrors = senders.flatMap((s) => s.errors);
-    if (senderErrors.length > 0) throw new Error(`P2 senders failed: ${senderErrors[0]!.code}: ${senderErrors[0]!.message}`);
-    const streamsPerSink = senders.reduce((n, s) => n + s.sent.length, 0);
-    const sinksPerStep = Math.max(1, Math.round(sizes.consumersPerStep / streamsPerSink));
-
-    for (;;) {
-      const added = await mapLimit(
-        Array.from({ length: sinksPerStep }, (_, i) => sinks.length + i),
+  let added = 0;
+  return {
+    workerPid: worker.pid,
+    workerCpuMs: async () => {
+      const usage = await worker.getResourceUsage();
+      return usage.ru_utime + usage.ru_stime;
+    },
+    start: async () => {
+      await Promise.all(senders.map((s) => s.start()));
+      const errors = senders.flatMap((s) => s.errors);
+      if (errors.length > 0) throw new Error(`P2 senders failed: ${errors[0]!.code}: ${errors[0]!.message}`);
+      return senders.reduce((n, s) => n + s.sent.length, 0);
+    },
+    addSinks: async (count) => {
+      const started = await mapLimit(
+        Array.from({ length: count }, () => added++),
         25,
         async (i) => {
           const sink = peer(`sink-${i}`, []);
@@ -110,129 +60,88 @@ export async function runP2(sizes: P2Sizes): Promise<SectionResult> {
           return sink;
         },
       );
-      sinks.push(...added);
-      const failures = added.flatMap((s) => s.errors);
-      if (failures.length > 0) {
-        stopReason = `consumers could not be added: ${failures[0]!.code}: ${failures[0]!.message}`;
-        break;
-      }
-      await sleep(sizes.settleMs);
-      const before = await sample();
-      await sleep(sizes.windowMs);
-      const after = await sample();
-
-      let expected = 0;
-      let lost = 0;
-      let packets = 0;
-      for (const [stream, end] of after.streams) {
-        const start = before.streams.get(stream);
-        if (!start) continue;
-        const loss = intervalLoss(start, end);
-        expected += loss.expected;
-        lost += loss.lost;
-        packets += end.packets - start.packets;
-      }
-      const wallMs = after.atMs - before.atMs;
-      const step: P2Step = {
-        consumers: after.streams.size,
-        lossPct: round(expected > 0 ? (lost / expected) * 100 : 0, 3),
-        generatorSocketDrops: dropsDelta(before.generatorDrops, after.generatorDrops),
-        workerSocketDrops: dropsDelta(before.workerDrops, after.workerDrops),
-        workerCpuPct: round(((after.workerCpuMs - before.workerCpuMs) / wallMs) * 100, 1),
-        generatorCpuPct: round(((after.generatorCpuMs - before.generatorCpuMs) / wallMs) * 100, 1),
-        receivedPps: Math.round((packets * 1000) / wallMs),
-      };
-      steps.push(step);
-      progress(
-        'P2',
-        `${step.consumers} consumers: loss ${step.lossPct.toFixed(2)} %, worker CPU ${step.workerCpuPct} %, ` +
-          `generator CPU ${step.generatorCpuPct} %, ${step.receivedPps} pkt/s received, ` +
-          `socket drops: generator ${step.generatorSocketDrops ?? '?'}, worker ${step.workerSocketDrops ?? '?'}`,
-      );
-      if (step.lossPct > sizes.maxLossPct) {
-        stopReason = `loss ${step.lossPct} % > ${sizes.maxLossPct} %`;
-        break;
-      }
-      if (step.workerCpuPct > sizes.maxWorkerCpuPct) {
-        stopReason = `worker CPU ${step.workerCpuPct} % > ${sizes.maxWorkerCpuPct} %`;
-        break;
-      }
-      if (step.consumers >= sizes.maxConsumers) break;
-    }
-  } finally {
-    pacer.stop();
-    await mapLimit([...sinks, ...senders], 50, (p) => p.stop());
-    pinning.restore();
-    await sleep(1_000); // let the worker finish closing a thousand consumers before it is closed
-    await server.close();
-  }
-
-  const clean = steps.filter((s) => s.lossPct <= sizes.maxLossPct && s.workerCpuPct <= sizes.maxWorkerCpuPct);
-  const knee = clean.length > 0 ? clean[clean.length - 1]! : undefined;
-  const fit = linearFit(clean.map((s) => [s.consumers, s.workerCpuPct]));
-  const cpuPer100 = fit ? fit.slope * 100 : knee ? (knee.workerCpuPct / knee.consumers) * 100 : Number.NaN;
-  const last = steps[steps.length - 1];
-  const publishedCpuPer100 = (100 / PUBLISHED_CONSUMERS_PER_WORKER) * 100;
-  const kneeConsumers = knee?.consumers ?? 0;
-  return {
-    id: 'P2',
-    title: 'Forwarding capacity of one worker (plain RTP, audio + VP8-like video)',
-    durationS: round((nowMs() - started) / 1000, 1),
-    figures: [
-      {
-        name: 'consumers/worker at knee',
-        value: kneeConsumers,
-        unit: '',
-        floor: PUBLISHED_CONSUMERS_PER_WORKER,
-        floorName: 'published ~500/worker',
-        ratio: ratio(kneeConsumers, PUBLISHED_CONSUMERS_PER_WORKER),
-      },
-      {
-        name: 'worker CPU per 100 consumers',
-        value: round(cpuPer100, 1),
-        unit: '% core',
-        floor: publishedCpuPer100,
-        floorName: '1 core / 500 consumers',
-        ratio: ratio(cpuPer100, publishedCpuPer100),
-      },
-    ],
-    details: {
-      sizes,
-      pinning: pinning.description,
-      caveat:
-        'plain RTP without SRTP: cheaper per packet than WebRTC consumers (SRTP, congestion control) that the published figure is about; the load generator receives every forwarded packet on the other core',
-      stopReason,
-      limitedBy: limitedBy(last, sizes),
-      cpuFit: fit ? { interceptPct: round(fit.intercept, 1), slopePctPerConsumer: round(fit.slope, 4) } : null,
-      projectedConsumersAt100PctCpu: fit && fit.slope > 0 ? Math.round((100 - fit.intercept) / fit.slope) : null,
-      steps,
+      sinks.push(...started);
+      const failure = started.flatMap((s) => s.errors)[0];
+      return failure ? `${failure.code}: ${failure.message}` : undefined;
+    },
+    removeSinks: async (count) => {
+      await Promise.all(sinks.splice(Math.max(0, sinks.length - count)).map((s) => s.stop()));
+    },
+    streams: function* () {
+      for (const sink of sinks) yield* sink.received;
+    },
+    close: async () => {
+      await mapLimit([...sinks.splice(0), ...senders], 50, (p) => p.stop());
+      await sleep(1_000); // let the worker finish closing a thousand consumers before it is closed
+      await logged.close();
     },
   };
 }
 
-/** Which side ran out at the last step, from the figures of that step. */
-function limitedBy(step: P2Step | undefined, sizes: P2Sizes): string {
-  if (!step) return 'no step measured';
-  const causes: string[] = [];
-  if (step.workerCpuPct > sizes.maxWorkerCpuPct) causes.push(`worker CPU (${step.workerCpuPct} %)`);
-  if (step.lossPct > sizes.maxLossPct) {
-    const where: string[] = [];
-    if (step.generatorSocketDrops) where.push(`${step.generatorSocketDrops} dropped at the load generator's sockets`);
-    if (step.workerSocketDrops) where.push(`${step.workerSocketDrops} dropped at the worker's sockets`);
-    causes.push(`loss ${step.lossPct} %${where.length > 0 ? ` (${where.join(', ')})` : ''}`);
+export async function runP2(sizes: P2Sizes): Promise<SectionResult> {
+  const started = nowMs();
+  const pacer = new Pacer();
+  let product: RampResult;
+  let floor: RampResult;
+  try {
+    progress('P2', 'product: server + plain-RTP fake peers');
+    product = await ramp(await createProductRig(sizes, pacer), sizes, 'product');
+    await sleep(1_000);
+    progress('P2', 'floor: raw mediasoup, same topology and RTP, no server');
+    floor = await ramp(await createFloorRig(sizes, pacer), sizes, 'floor');
+  } finally {
+    pacer.stop();
   }
-  if (step.generatorCpuPct > 90) causes.push(`load generator CPU (${step.generatorCpuPct} %)`);
-  return causes.length > 0 ? causes.join('; ') : `none: stopped at ${step.consumers} consumers`;
-}
-
-/** Least squares y = intercept + slope x; undefined with fewer than two distinct x. */
-function linearFit(points: Array<[number, number]>): { slope: number; intercept: number } | undefined {
-  if (points.length < 2) return undefined;
-  const n = points.length;
-  const mx = points.reduce((s, [x]) => s + x, 0) / n;
-  const my = points.reduce((s, [, y]) => s + y, 0) / n;
-  const sxx = points.reduce((s, [x]) => s + (x - mx) ** 2, 0);
-  if (sxx === 0) return undefined;
-  const slope = points.reduce((s, [x, y]) => s + (x - mx) * (y - my), 0) / sxx;
-  return { slope, intercept: my - slope * mx };
+  const publishedCpuPer100 = (100 / PUBLISHED_CONSUMERS_PER_WORKER) * 100;
+  const sameRun = 'raw mediasoup, same topology and RTP';
+  const figures: Figure[] = [
+    {
+      name: 'consumers/worker at knee',
+      value: product.kneeConsumers,
+      unit: '',
+      floor: floor.kneeConsumers,
+      floorName: sameRun,
+      ratio: ratio(product.kneeConsumers, floor.kneeConsumers),
+      target: { kind: 'min', ratio: 0.95 },
+    },
+    {
+      name: 'consumers/worker at knee',
+      value: product.kneeConsumers,
+      unit: '',
+      floor: PUBLISHED_CONSUMERS_PER_WORKER,
+      floorName: 'published ~500/worker',
+      ratio: ratio(product.kneeConsumers, PUBLISHED_CONSUMERS_PER_WORKER),
+    },
+    {
+      name: 'worker CPU per 100 consumers',
+      value: round(product.cpuPer100, 1),
+      unit: '% core',
+      floor: round(floor.cpuPer100, 1),
+      floorName: sameRun,
+      ratio: ratio(product.cpuPer100, floor.cpuPer100),
+    },
+    {
+      name: 'worker CPU per 100 consumers',
+      value: round(product.cpuPer100, 1),
+      unit: '% core',
+      floor: publishedCpuPer100,
+      floorName: '1 core / 500 consumers',
+      ratio: ratio(product.cpuPer100, publishedCpuPer100),
+    },
+  ];
+  return {
+    id: 'P2',
+    title: 'Forwarding capacity of one worker (plain RTP, audio + VP8-like video)',
+    durationS: round((nowMs() - started) / 1000, 1),
+    figures,
+    details: {
+      sizes,
+      order: 'product ramp, then floor ramp; each worker pinned to the last core, the load generator to the others',
+      caveat:
+        'plain RTP without SRTP: cheaper per packet than WebRTC consumers (SRTP, congestion control) that the published figure is about; the load generator receives every forwarded packet on the other core',
+      resolution: `knee known to ±${sizes.fineConsumersPerStep > 0 ? sizes.fineConsumersPerStep : sizes.consumersPerStep} consumers (one step)`,
+      product: { ...product, cpuPer100: round(product.cpuPer100, 2) },
+      floor: { ...floor, cpuPer100: round(floor.cpuPer100, 2) },
+    },
+  };
 }

@@ -4,9 +4,18 @@ import type { MachineInfo } from './context';
 export const SECTION_IDS = ['P1', 'P2', 'P3', 'P4'] as const;
 export type SectionId = (typeof SECTION_IDS)[number];
 
+/** What a ratio should be for the product to be "near the floor" (issue #12). */
+export interface Target {
+  /** 'max': ratio ≤ value (times, memory); 'min': ratio ≥ value (capacity, throughput). */
+  kind: 'max' | 'min';
+  ratio: number;
+}
+
 /** One compared figure: a measurement, the floor it is compared with (same run), and their ratio. */
 export interface Figure {
   name: string;
+  /** The product's configuration this figure was taken under, e.g. "LOG_LEVEL=info" (results v2). */
+  variant?: string;
   value: number;
   unit: string;
   floor: number;
@@ -14,6 +23,8 @@ export interface Figure {
   floorName: string;
   /** value / floor: > 1 means slower / bigger / more than the floor (for capacity: fewer when < 1). */
   ratio: number;
+  /** The ratio the product should reach, where one is set (results v2). */
+  target?: Target;
 }
 
 export interface SectionResult {
@@ -25,42 +36,75 @@ export interface SectionResult {
   durationS: number;
 }
 
+/** Which code was measured (results v2). */
+export interface ProductInfo {
+  /** package.json version. */
+  version: string;
+  /** `git rev-parse --short HEAD`, or 'unknown' outside a checkout. */
+  commit: string;
+  /** The work tree had uncommitted changes to tracked files. */
+  dirty: boolean;
+}
+
 export interface BenchResults {
-  version: 1;
+  /** 1: before log-level variants, targets and the P2 same-run floor; 2: with them. */
+  version: 1 | 2;
   startedAt: string;
   mode: 'full' | 'smoke';
   machine: MachineInfo;
+  product?: ProductInfo;
   notes: string[];
   sections: Partial<Record<SectionId, SectionResult>>;
 }
 
+export function figureLabel(figure: Figure): string {
+  return figure.variant ? `${figure.name} (${figure.variant})` : figure.name;
+}
+
+export function targetMet(figure: Figure): boolean | undefined {
+  if (!figure.target || !Number.isFinite(figure.ratio)) return undefined;
+  return figure.target.kind === 'max' ? figure.ratio <= figure.target.ratio : figure.ratio >= figure.target.ratio;
+}
+
+function targetCell(figure: Figure): string {
+  const met = targetMet(figure);
+  if (met === undefined || !figure.target) return '';
+  return `${figure.target.kind === 'max' ? '≤' : '≥'} ${figure.target.ratio.toFixed(2)} ${met ? 'met' : 'missed'}`;
+}
+
+/** One row per figure; a "target" column appears when some figure has a target. */
 export function markdownTable(results: BenchResults): string {
-  const rows: string[][] = [];
-  for (const id of SECTION_IDS) {
-    const section = results.sections[id];
-    if (!section) continue;
-    for (const figure of section.figures) {
-      rows.push([
-        id,
-        figure.name,
-        `${formatNumber(figure.value)} ${figure.unit}`,
-        `${formatNumber(figure.floor)} ${figure.unit}`,
-        figure.floorName,
-        formatNumber(figure.ratio),
-      ]);
-    }
-  }
-  const header = ['', 'figure', 'measured', 'floor', 'floor is', 'ratio'];
+  const figures = SECTION_IDS.flatMap((id) => (results.sections[id]?.figures ?? []).map((figure) => ({ id, figure })));
+  const withTargets = figures.some(({ figure }) => figure.target);
+  const rows = figures.map(({ id, figure }) => {
+    const cells = [
+      id,
+      figureLabel(figure),
+      withUnit(figure.value, figure.unit),
+      withUnit(figure.floor, figure.unit),
+      figure.floorName,
+      Number.isFinite(figure.ratio) ? figure.ratio.toFixed(2) : String(figure.ratio),
+    ];
+    return withTargets ? [...cells, targetCell(figure)] : cells;
+  });
+  const header = ['', 'figure', 'measured', 'floor', 'floor is', 'ratio', ...(withTargets ? ['target'] : [])];
+  const rightAligned = (i: number): boolean => i === 2 || i === 3 || i === 5;
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]): string =>
-    `| ${cells.map((c, i) => (i >= 2 && i !== 4 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(' | ')} |`;
-  const rule = `|${widths.map((w, i) => (i >= 2 && i !== 4 ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`;
+    `| ${cells.map((c, i) => (rightAligned(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(' | ')} |`;
+  const rule = `|${widths.map((w, i) => (rightAligned(i) ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`;
   return [line(header), rule, ...rows.map(line)].join('\n');
 }
 
-function formatNumber(value: number): string {
+function withUnit(value: number, unit: string): string {
+  return unit ? `${formatNumber(value)} ${unit}` : formatNumber(value);
+}
+
+/** Integers as integers with thousands separators; fractions with 3 significant-ish digits. */
+export function formatNumber(value: number): string {
   if (!Number.isFinite(value)) return String(value);
-  if (Math.abs(value) >= 100) return value.toFixed(0);
+  if (Number.isInteger(value)) return value.toLocaleString('en-US');
+  if (Math.abs(value) >= 100) return Math.round(value).toLocaleString('en-US');
   if (Math.abs(value) >= 10) return value.toFixed(1);
   return value.toFixed(2);
 }

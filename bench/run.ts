@@ -1,16 +1,18 @@
 /**
- * `npm run bench -- [--smoke] [--only P1,P4]`: runs the selected sections one after another,
- * writes bench/results/<date>.json and prints a markdown table (figure, floor, ratio).
- * Progress goes to stderr; the table to stdout.
+ * `npm run bench -- [--smoke] [--only P1,P4] [--log-levels warn,info]`: runs the selected sections
+ * one after another, writes bench/results/<date>.json and prints a markdown table (figure, floor,
+ * ratio, target). Progress goes to stderr; the table to stdout. With `--profile`: profiles the
+ * product path of P1/P4 instead (profile-run.ts) and writes no results file.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { machineInfo, progress } from './context';
+import { machineInfo, productInfo, progress } from './context';
 import { BENCH_USAGE, parseBenchArgs, type BenchOptions } from './options';
 import { runP1 } from './p1-join-to-media';
 import { runP2 } from './p2-forwarding';
 import { runP3 } from './p3-memory';
 import { runP4 } from './p4-event-overhead';
+import { runProfiles } from './profile-run';
 import { markdownTable, type BenchResults, type SectionId, type SectionResult } from './results';
 
 const NOTES = [
@@ -21,17 +23,18 @@ const NOTES = [
 
 export async function runBench(options: BenchOptions): Promise<{ results: BenchResults; file: string }> {
   const runners: Record<SectionId, () => Promise<SectionResult>> = {
-    P1: () => runP1(options.sizes.P1),
+    P1: () => runP1(options.sizes.P1, options.levels),
     P2: () => runP2(options.sizes.P2),
     P3: () => runP3(options.sizes.P3),
-    P4: () => runP4(options.sizes.P4),
+    P4: () => runP4(options.sizes.P4, options.levels),
   };
   const startedAt = new Date();
   const results: BenchResults = {
-    version: 1,
+    version: 2,
     startedAt: startedAt.toISOString(),
     mode: options.mode,
     machine: machineInfo(),
+    product: productInfo(),
     notes: NOTES,
     sections: {},
   };
@@ -60,11 +63,24 @@ async function main(): Promise<number> {
     process.stdout.write(`${BENCH_USAGE}\n`);
     return 0;
   }
+  if (options.profile) {
+    const outputs = await runProfiles(options);
+    for (const output of outputs) {
+      process.stdout.write(`\n== ${output.section} product path, LOG_LEVEL=${output.level}\n${output.summary}\n`);
+    }
+    process.stdout.write(
+      `\nProfiles (open in Chrome DevTools › Performance, or: npm run bench:profile-top -- FILE):\n` +
+        outputs.map((o) => `  ${path.relative(process.cwd(), o.file)}\n  ${path.relative(process.cwd(), o.summaryFile)}`).join('\n') +
+        '\n',
+    );
+    return 0;
+  }
   const { results, file } = await runBench(options);
   const m = results.machine;
   process.stdout.write(
     `\nBenchmark (${results.mode}) — ${m.cpus} × ${m.cpuModel}, ${m.totalMemoryMB} MB, Node ${m.node}, mediasoup ${m.mediasoup}\n\n` +
-      `${markdownTable(results)}\n\nResults: ${path.relative(process.cwd(), file)}\n`,
+      `${markdownTable(results)}\n\nResults: ${path.relative(process.cwd(), file)}\n` +
+      (results.mode === 'full' ? 'README table: npm run bench:table (uses the newest full run; see bench/README.md)\n' : ''),
   );
   return 0;
 }

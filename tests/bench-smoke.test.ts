@@ -1,19 +1,24 @@
 /**
  * `npm run bench -- --smoke` end to end: it finishes, writes a results file with all four
- * sections, and every figure has a finite measured value, floor and ratio. Never asserts on
- * absolute times: smoke sizes are too small to mean anything, and machines differ.
+ * sections, every figure has a finite measured value, floor and ratio, P1 and P4 are measured at
+ * both log levels, P2 has its same-run floor, and the README table can be generated from the file.
+ * Never asserts on absolute times: smoke sizes are too small to mean anything, and machines differ.
+ * Also: README's committed table is what its cited results file gives, and the profile summariser
+ * reads a .cpuprofile right.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { check, prune, writeReadme } from '../bench/readme-table';
+import { callersOf, summarizeProfile, type CpuProfile } from '../bench/profile-top';
 import type { BenchResults } from '../bench/results';
 
 const execFileAsync = promisify(execFile);
 const ROOT = path.join(__dirname, '..');
 
-test('bench --smoke writes well-formed results for P1–P4', async () => {
+test('bench --smoke writes well-formed results for P1–P4, and the README table is generated from them', async () => {
   const outDir = await mkdtemp(path.join(os.tmpdir(), 'bench-smoke-'));
   try {
     const { stdout } = await execFileAsync(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--smoke', '--out', outDir], {
@@ -22,9 +27,12 @@ test('bench --smoke writes well-formed results for P1–P4', async () => {
     });
     const files = await readdir(outDir);
     expect(files).toHaveLength(1);
-    const results = JSON.parse(await readFile(path.join(outDir, files[0]!), 'utf8')) as BenchResults;
+    const resultsFile = path.join(outDir, files[0]!);
+    const results = JSON.parse(await readFile(resultsFile, 'utf8')) as BenchResults;
 
     expect(results.mode).toBe('smoke');
+    expect(results.version).toBe(2);
+    expect(results.product?.commit).toEqual(expect.any(String));
     expect(Object.keys(results.sections).sort()).toEqual(['P1', 'P2', 'P3', 'P4']);
     for (const section of Object.values(results.sections)) {
       expect(section.figures.length).toBeGreaterThan(0);
@@ -35,10 +43,69 @@ test('bench --smoke writes well-formed results for P1–P4', async () => {
         expect(Number.isFinite(figure.ratio)).toBe(true);
       }
     }
+    // P1 and P4: the product at warn and at info, each against the same floor.
+    for (const id of ['P1', 'P4'] as const) {
+      const variants = new Set(results.sections[id]!.figures.map((f) => f.variant));
+      expect([...variants].sort()).toEqual(['LOG_LEVEL=info', 'LOG_LEVEL=warn']);
+      const logs = results.sections[id]!.details.logs as Record<string, { lines: number }>;
+      expect(logs.info!.lines).toBeGreaterThan(logs.warn!.lines); // info really logged (to a file)
+    }
+    // P2: the knee against a floor measured in the same run, beside the published figure.
+    const knees = results.sections.P2!.figures.filter((f) => f.name === 'consumers/worker at knee');
+    expect(knees.map((f) => f.floorName)).toEqual(['raw mediasoup, same topology and RTP', 'published ~500/worker']);
+    expect(knees[0]!.target).toEqual({ kind: 'min', ratio: 0.95 });
+    expect(knees[0]!.floor).toBeGreaterThan(0);
     // The printed table has one row per figure.
     const figureCount = Object.values(results.sections).reduce((n, s) => n + s.figures.length, 0);
     expect(stdout.split('\n').filter((line) => /^\| P[1-4] /.test(line))).toHaveLength(figureCount);
+
+    // The README block is generated from the results file, checks clean, and pruning keeps the cited file only.
+    const readme = path.join(outDir, 'README.md');
+    await writeFile(readme, '# x\n\n<!-- bench-table:begin source=none -->\nhand-typed\n<!-- bench-table:end -->\n\ntail\n');
+    await writeFile(path.join(outDir, 'older-smoke.json'), JSON.stringify({ ...results, startedAt: '2000-01-01T00:00:00.000Z' }));
+    const written = await writeReadme({ resultsDir: outDir, readme, allowSmoke: true });
+    expect(written.file).toBe(resultsFile);
+    const text = await readFile(readme, 'utf8');
+    expect(text).toContain(`<!-- bench-table:begin source=${files[0]} -->`);
+    expect(text).not.toContain('hand-typed');
+    expect(text.endsWith('<!-- bench-table:end -->\n\ntail\n')).toBe(true);
+    expect(text.split('\n').filter((line) => /^\| P[1-4] /.test(line))).toHaveLength(figureCount);
+    expect((await check(readme)).ok).toBe(true);
+    await writeFile(readme, text.replace('| P1 ', '| P1 edited '));
+    expect((await check(readme)).ok).toBe(false);
+    expect(await prune(outDir, resultsFile)).toEqual(['older-smoke.json']);
   } finally {
     await rm(outDir, { recursive: true, force: true });
   }
 }, 90_000);
+
+test("README's performance table is the one its cited results file gives", async () => {
+  const result = await check(path.join(ROOT, 'README.md'));
+  expect(result.message).toContain('matches');
+  expect(result.ok).toBe(true);
+});
+
+test('profile-top: self and total time per function, recursion counted once, idle left out', () => {
+  const frame = (functionName: string, url = '') => ({ functionName, url, lineNumber: 0, columnNumber: 0 });
+  const server = `file://${ROOT}/server/signalling/session.ts`;
+  const profile: CpuProfile = {
+    nodes: [
+      { id: 1, callFrame: frame('(root)'), children: [2, 5] },
+      { id: 2, callFrame: frame('handle', server), children: [3] },
+      { id: 3, callFrame: frame('clone', 'file:///x/node_modules/mediasoup/node/lib/utils.js'), children: [4] },
+      { id: 4, callFrame: frame('handle', server) },
+      { id: 5, callFrame: frame('(idle)') },
+    ],
+    startTime: 0,
+    endTime: 4_000,
+    samples: [2, 3, 4, 5],
+    timeDeltas: [0, 1_000, 1_000, 1_000],
+  };
+  const summary = summarizeProfile(profile);
+  const handle = summary.frames.find((f) => f.functionName === 'handle')!;
+  const clone = summary.frames.find((f) => f.functionName === 'clone')!;
+  expect(summary.busyMs).toBe(3); // the idle sample is not busy time
+  expect(handle).toMatchObject({ location: 'server/signalling/session.ts:1', group: 'server/', selfMs: 2, totalMs: 3 });
+  expect(clone).toMatchObject({ group: 'mediasoup', selfMs: 1, totalMs: 2 });
+  expect(callersOf(profile, 'clone', ['server/']).ownCallers).toEqual([{ frame: 'handle server/signalling/session.ts:1', ms: 2 }]);
+});
