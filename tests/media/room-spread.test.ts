@@ -9,7 +9,16 @@ import { request } from '../../client/request';
 import type { NotificationMap } from '../../shared/contract';
 import { opusRtpParameters } from '../helpers/rtp';
 import { nextEvent, startTestServer, waitFor, type TestServer } from '../helpers/server';
-import { ackOf, indexProblems, indexSizes, OPUS_ONLY_CAPS, outcome, pipeSizes, routersOfRoom, VP8_ONLY_CAPS } from '../signalling/support/harness';
+import {
+  ackOf,
+  indexProblems,
+  indexSizes,
+  OPUS_ONLY_CAPS,
+  outcome,
+  pipeSizes,
+  routersOfRoom,
+  VP8_ONLY_CAPS,
+} from '../signalling/support/harness';
 import { exchangeAudio, PlainPeer, workerOf } from './support/spread';
 
 const ROOM = 'spread-room';
@@ -169,7 +178,10 @@ test('the last peer of a router leaving closes it with its pipes; everyone leavi
   expect(routersOfRoom(server, ROOM)).toEqual([]);
   expect(server.media.roomWorkerPids(ROOM)).toEqual([]);
   const empty = { routers: 0, transports: 0, producers: 0, consumers: 0 };
-  await waitFor(() => indexSizes(server).workers.every((w) => JSON.stringify(w) === JSON.stringify(empty)), 'every worker index to be empty');
+  await waitFor(
+    () => indexSizes(server).workers.every((w) => JSON.stringify(w) === JSON.stringify(empty)),
+    'every worker index to be empty',
+  );
   expect(indexSizes(server).workers).toEqual([empty, empty]);
   expect(pipeSizes(server)).toEqual([
     { transports: 0, producers: 0, consumers: 0 },
@@ -182,7 +194,11 @@ test('ROOM_MAX_WORKERS=1 keeps a room on one worker past the threshold', async (
   const capped = await startTestServer({ MEDIASOUP_WORKERS: '2', ROOM_WORKER_SPREAD_CONSUMERS: '1', ROOM_MAX_WORKERS: '1' });
   const local: PlainPeer[] = [];
   try {
-    const [a, b, c] = [await PlainPeer.join(capped, ROOM, 'a'), await PlainPeer.join(capped, ROOM, 'b'), await PlainPeer.join(capped, ROOM, 'c')];
+    const [a, b, c] = [
+      await PlainPeer.join(capped, ROOM, 'a'),
+      await PlainPeer.join(capped, ROOM, 'b'),
+      await PlainPeer.join(capped, ROOM, 'c'),
+    ];
     local.push(a, b, c);
     const producerId = await a.produceAudio(6666);
     await b.consume(producerId);
@@ -198,4 +214,34 @@ test('ROOM_MAX_WORKERS=1 keeps a room on one worker past the threshold', async (
     for (const peer of local) peer.close();
     await capped.close();
   }
+});
+
+test('newcomers arriving at once past the threshold: one new router for all of them, one pipe per producer', async () => {
+  const room = 'spread-burst-room';
+  const [anchor, first] = [await PlainPeer.join(server, room, 'anchor'), await PlainPeer.join(server, room, 'first')];
+  peers.push(anchor, first);
+  const producerId = await anchor.produceAudio(8888);
+  await first.consume(producerId);
+  const home = server.media.roomWorkerPid(room)!;
+
+  const burst = await Promise.all(Array.from({ length: 8 }, (_, i) => PlainPeer.join(server, room, `burst-${i}`)));
+  peers.push(...burst);
+  const consumers = await Promise.all(burst.map((peer) => peer.consume(producerId)));
+
+  expect(consumers).toHaveLength(8);
+  expect(routersOfRoom(server, room)).toHaveLength(2);
+  const other = server.media.roomWorkerPids(room)[1]!;
+  expect(other).not.toBe(home);
+  for (const peer of burst) expect(workerOf(server, peer.recv!.transportId)).toBe(other);
+  expect([...appDataOf(home).pipeConsumers.values()].filter((c) => c.producerId === producerId)).toHaveLength(1);
+  expect(indexProblems(server)).toEqual([]);
+
+  await anchor.sendAudio(50);
+  for (const [i, peer] of burst.entries()) {
+    await waitFor(() => peer.received(consumers[i]!.payloadType) >= 45, `burst-${i} to hear the anchor`);
+  }
+  await Promise.all([anchor, first, ...burst].map((peer) => request(peer.socket, 'leave', {})));
+  await waitFor(() => !server.rooms.rooms.has(room), 'the room to close');
+  expect(routersOfRoom(server, room)).toEqual([]);
+  expect(pipeSizes(server).every((p) => p.transports === 0)).toBe(true);
 });

@@ -95,13 +95,7 @@ export class PlainPeer {
 }
 
 /** Both peers send `count` packets at once; each must receive 95 % of the other's through its consumer. */
-export async function exchangeAudio(
-  a: PlainPeer,
-  aReceivesOn: number,
-  b: PlainPeer,
-  bReceivesOn: number,
-  count = 100,
-): Promise<void> {
+export async function exchangeAudio(a: PlainPeer, aReceivesOn: number, b: PlainPeer, bReceivesOn: number, count = 100): Promise<void> {
   const before = { a: a.received(aReceivesOn), b: b.received(bReceivesOn) };
   await Promise.all([a.sendAudio(count), b.sendAudio(count)]);
   await waitFor(
