@@ -1,4 +1,5 @@
 /** Where a new peer of a room goes (server/media/spread-policy.ts): the rule alone, without workers. */
+import { loadConfig } from '../../server/config';
 import { choosePlacement, type RouterLoad } from '../../server/media/spread-policy';
 
 const limits = { consumersPerWorker: 100, maxRouters: 3 };
@@ -31,4 +32,14 @@ test('at the most routers a room may have, the peer goes to the lightest of them
     kind: 'router',
     routerId: 'home',
   });
+});
+
+test('config: ROOM_WORKER_SPREAD_CONSUMERS defaults to 500, ROOM_MAX_WORKERS to every worker; bad values are named', () => {
+  expect(loadConfig({}).media.spread).toEqual({ consumersPerWorker: 500, maxWorkersPerRoom: undefined });
+  expect(loadConfig({ ROOM_WORKER_SPREAD_CONSUMERS: '1', ROOM_MAX_WORKERS: '2' }).media.spread).toEqual({
+    consumersPerWorker: 1,
+    maxWorkersPerRoom: 2,
+  });
+  expect(() => loadConfig({ ROOM_WORKER_SPREAD_CONSUMERS: '0' })).toThrow(/ROOM_WORKER_SPREAD_CONSUMERS="0"/);
+  expect(() => loadConfig({ ROOM_MAX_WORKERS: 'all' })).toThrow(/ROOM_MAX_WORKERS="all"/);
 });
