@@ -318,15 +318,22 @@ export class MediaService implements MediaPort {
   async #pipe(producerId: string, origin: IndexedRouter, target: IndexedRouter): Promise<void> {
     // One request sequence over two workers (pipe transports on both the first time, then a
     // consume on one and a produce on the other): one deadline over all of it; a miss checks both.
-    await this.#call(
-      'pipeToRouter',
-      [origin.appData.workerPid, target.appData.workerPid],
-      () => origin.pipeToRouter({ producerId, router: target, listenInfo: pipeListenInfo(this.#config), enableSctp: false }),
-      ({ pipeConsumer, pipeProducer }) => {
-        pipeConsumer?.close();
-        pipeProducer?.close();
-      },
-    );
+    try {
+      await this.#call(
+        'pipeToRouter',
+        [origin.appData.workerPid, target.appData.workerPid],
+        () => origin.pipeToRouter({ producerId, router: target, listenInfo: pipeListenInfo(this.#config), enableSctp: false }),
+        ({ pipeConsumer, pipeProducer }) => {
+          pipeConsumer?.close();
+          pipeProducer?.close();
+        },
+      );
+    } catch (error) {
+      // The producer closed meanwhile (mediasoup closes what it had piped): as if it never existed.
+      if (!(error instanceof MediaTimeoutError) && !origin.appData.producers.has(producerId))
+        throw new NotFoundError('producer', producerId);
+      throw error;
+    }
     this.#logger.debug('pipeToRouter() | producer piped', {
       roomId: target.appData.roomId,
       producerId,

@@ -7,6 +7,7 @@
  */
 import { request } from '../../client/request';
 import type { NotificationMap } from '../../shared/contract';
+import type { PeerId } from '../../shared/ids';
 import { opusRtpParameters } from '../helpers/rtp';
 import { nextEvent, startTestServer, waitFor, type TestServer } from '../helpers/server';
 import {
@@ -110,7 +111,7 @@ test('every router of the room offers the same capabilities, and canConsume hold
 });
 
 test('a producer can be piped to a chosen router with no consumer asking (ensurePiped), once', async () => {
-  const { home } = workers();
+  const { home, other } = workers();
   const homeRouter = server.media.routerIdOf(ROOM)!;
   const bobSend = await bob.createSend();
   expect(workerOf(server, bobSend.transportId)).toBe(home); // Bob stays on the router of his recv transport
@@ -125,6 +126,21 @@ test('a producer can be piped to a chosen router with no consumer asking (ensure
   expect(server.media.index.getRouter(carolRouter).appData.producers.has(producerId)).toBe(true);
   expect([...appDataOf(home).pipeConsumers.values()].filter((c) => c.producerId === producerId)).toHaveLength(1);
   await expect(server.media.ensurePiped('no-such-producer', carolRouter)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+
+  // A producer closing while it is being piped: NOT_FOUND, and nothing of the pipe stays.
+  const { producerId: brief } = await request(bob.socket, 'produce', {
+    transportId: bobSend.transportId,
+    kind: 'audio',
+    rtpParameters: opusRtpParameters(3334),
+  });
+  const piping = server.media.ensurePiped(brief, carolRouter);
+  server.rooms.rooms
+    .get(ROOM)!
+    .peers.get(bob.peerId as PeerId)!
+    .closeProducer(brief); // at once, as the peer's own request would
+  await expect(piping).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  await waitFor(() => !appDataOf(other).pipeProducers.has(brief), 'no pipe producer of the closed producer');
+  expect([...appDataOf(home).pipeConsumers.values()].filter((c) => c.producerId === brief)).toEqual([]);
   await request(bob.socket, 'closeProducer', { producerId });
   await waitFor(() => pipeSizes(server).every((p) => p.producers === 1 && p.consumers === 1), "bob's pipe to close");
 });
