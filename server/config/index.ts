@@ -65,6 +65,13 @@ const EnvSchema = z
     /** A worker that lived this long before dying starts the backoff afresh. */
     WORKER_RESPAWN_RESET_MS: int(0, 86_400_000).default(60_000),
 
+    /**
+     * A room's worker with this many consumers (all rooms', pipe consumers included) takes no more
+     * new peers of that room: the next one gets a router on another worker (see ROOM_MAX_WORKERS).
+     */
+    ROOM_WORKER_SPREAD_CONSUMERS: int(1, 1_000_000).default(500),
+    /** Most workers one room spreads over. Default: every worker. 1: a room never spreads. */
+    ROOM_MAX_WORKERS: int(1, 64).optional(),
     /** Maximum peers in one room. */
     ROOM_MAX_PEERS: int(1, 10_000).default(50),
     /** How long an empty room keeps its router before closing; 0 closes at once. */
@@ -142,6 +149,11 @@ export interface Config {
     health: { intervalMs: number; timeoutMs: number };
     /** Respawn backoff: initialDelayMs doubling up to maxDelayMs; a worker that lived resetAfterMs resets it. */
     respawn: { initialDelayMs: number; maxDelayMs: number; resetAfterMs: number };
+    /**
+     * One room over several workers: a room's worker at `consumersPerWorker` consumers takes no new
+     * peers of the room; a room uses at most `maxWorkersPerRoom` workers (undefined: all).
+     */
+    spread: { consumersPerWorker: number; maxWorkersPerRoom?: number };
   };
   rooms: { maxPeers: number; emptyTimeoutMs: number; reconnectGraceMs: number };
   signalling: { joinTimeoutMs: number; maxMessageBytes: number };
@@ -204,6 +216,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         maxDelayMs: e.WORKER_RESPAWN_MAX_DELAY_MS,
         resetAfterMs: e.WORKER_RESPAWN_RESET_MS,
       },
+      spread: { consumersPerWorker: e.ROOM_WORKER_SPREAD_CONSUMERS, maxWorkersPerRoom: e.ROOM_MAX_WORKERS },
     },
     rooms: { maxPeers: e.ROOM_MAX_PEERS, emptyTimeoutMs: e.ROOM_EMPTY_TIMEOUT_MS, reconnectGraceMs: e.RECONNECT_GRACE_MS },
     signalling: { joinTimeoutMs: e.JOIN_TIMEOUT_MS, maxMessageBytes: e.MAX_MESSAGE_BYTES },

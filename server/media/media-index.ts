@@ -3,11 +3,15 @@
  * ONLY from mediasoup's observer events (newworker, newrouter, newtransport, newproducer,
  * newconsumer, close), so it can never disagree with what mediasoup holds:
  *
- *   worker.appData    = { routers, transports, producers, consumers }   (all of that worker)
+ *   worker.appData    = { routers, transports, producers, consumers,             (all of that worker)
+ *                         pipeTransports, pipeProducers, pipeConsumers }       (the pipe part of those)
  *   router.appData    = { transports, producers, consumers, ...creator's appData }
- *   transport.appData = { producers, consumers, ...creator's appData }
+ *   transport.appData = { producers, consumers, routerId, ...creator's appData }
  *
- * The rest of the server keeps ids and resolves them here (lookups throw NotFoundError).
+ * Pipes (router.pipeToRouter between the routers of a room spread over workers) are indexed like
+ * everything else, plus in the worker's pipe maps: a pipe producer has the id of its origin
+ * producer (on another worker), so by-id look-ups of producers skip pipe producers and find the
+ * origin. The rest of the server keeps ids and resolves them here (lookups throw NotFoundError).
  */
 import * as mediasoup from 'mediasoup';
 import type * as ms from 'mediasoup/types';
@@ -18,6 +22,10 @@ export type WorkerAppData = {
   transports: Map<string, IndexedTransport>;
   producers: Map<string, ms.Producer>;
   consumers: Map<string, ms.Consumer>;
+  /** The subsets of the three maps above that live on pipe transports. */
+  pipeTransports: Map<string, IndexedTransport>;
+  pipeProducers: Map<string, ms.Producer>;
+  pipeConsumers: Map<string, ms.Consumer>;
 };
 export type RouterAppData = {
   transports: Map<string, IndexedTransport>;
@@ -30,6 +38,8 @@ export type RouterAppData = {
 export type TransportAppData = {
   producers: Map<string, ms.Producer>;
   consumers: Map<string, ms.Consumer>;
+  /** Set by the index: the router the transport belongs to. */
+  routerId: string;
   /** Set by the creator: the owning peer and what the transport is for. */
   peerId?: string;
   direction?: 'send' | 'recv';
@@ -63,6 +73,9 @@ function indexWorker(worker: ms.Worker): void {
     transports: new Map(),
     producers: new Map(),
     consumers: new Map(),
+    pipeTransports: new Map(),
+    pipeProducers: new Map(),
+    pipeConsumers: new Map(),
   } satisfies WorkerAppData) as WorkerAppData;
 
   worker.observer.on('newrouter', (router) => {
@@ -78,25 +91,28 @@ function indexWorker(worker: ms.Worker): void {
       const t = Object.assign(transport.appData, {
         producers: new Map(),
         consumers: new Map(),
+        routerId: router.id,
       } satisfies Omit<TransportAppData, 'peerId' | 'direction'>) as TransportAppData;
       const indexed = transport as IndexedTransport;
-      w.transports.set(transport.id, indexed);
-      r.transports.set(transport.id, indexed);
+      const pipe = transport.type === 'pipe';
+      const transportMaps = pipe ? [w.transports, r.transports, w.pipeTransports] : [w.transports, r.transports];
+      const producerMaps = pipe ? [w.producers, r.producers, t.producers, w.pipeProducers] : [w.producers, r.producers, t.producers];
+      const consumerMaps = pipe ? [w.consumers, r.consumers, t.consumers, w.pipeConsumers] : [w.consumers, r.consumers, t.consumers];
+      for (const map of transportMaps) map.set(transport.id, indexed);
       transport.observer.once('close', () => {
-        w.transports.delete(transport.id);
-        r.transports.delete(transport.id);
+        for (const map of transportMaps) map.delete(transport.id);
       });
 
       transport.observer.on('newproducer', (producer) => {
-        for (const map of [w.producers, r.producers, t.producers]) map.set(producer.id, producer);
+        for (const map of producerMaps) map.set(producer.id, producer);
         producer.observer.once('close', () => {
-          for (const map of [w.producers, r.producers, t.producers]) map.delete(producer.id);
+          for (const map of producerMaps) map.delete(producer.id);
         });
       });
       transport.observer.on('newconsumer', (consumer) => {
-        for (const map of [w.consumers, r.consumers, t.consumers]) map.set(consumer.id, consumer);
+        for (const map of consumerMaps) map.set(consumer.id, consumer);
         consumer.observer.once('close', () => {
-          for (const map of [w.consumers, r.consumers, t.consumers]) map.delete(consumer.id);
+          for (const map of consumerMaps) map.delete(consumer.id);
         });
       });
     });
@@ -113,8 +129,9 @@ export class MediaIndex {
   findTransport(id: string): IndexedTransport | undefined {
     return this.find((w) => w.appData.transports.get(id));
   }
+  /** A producer by id: the origin, never one of its pipe producers on other workers. */
   findProducer(id: string): ms.Producer | undefined {
-    return this.find((w) => w.appData.producers.get(id));
+    return this.find((w) => (w.appData.pipeProducers.has(id) ? undefined : w.appData.producers.get(id)));
   }
   findConsumer(id: string): ms.Consumer | undefined {
     return this.find((w) => w.appData.consumers.get(id));
@@ -142,11 +159,22 @@ export class MediaIndex {
     return this.findConsumer(id) ?? notFound('consumer', id);
   }
 
-  /** The pid of the worker holding the router, transport, producer or consumer with this id. */
+  /** The router holding the origin producer with this id (not a router it is piped to). */
+  findProducerRouter(id: string): IndexedRouter | undefined {
+    for (const worker of this.workers()) {
+      const { producers, pipeProducers, routers } = worker.appData;
+      if (!producers.has(id) || pipeProducers.has(id)) continue;
+      for (const router of routers.values()) if (router.appData.producers.has(id)) return router;
+    }
+    return undefined;
+  }
+
+  /** The pid of the worker holding the router, transport, (origin) producer or consumer with this id. */
   workerPidOf(id: string): number | undefined {
     for (const worker of this.workers()) {
-      const { routers, transports, producers, consumers } = worker.appData;
-      if (routers.has(id) || transports.has(id) || producers.has(id) || consumers.has(id)) return worker.pid;
+      const { routers, transports, producers, consumers, pipeProducers } = worker.appData;
+      const producer = producers.has(id) && !pipeProducers.has(id);
+      if (routers.has(id) || transports.has(id) || producer || consumers.has(id)) return worker.pid;
     }
     return undefined;
   }
@@ -159,6 +187,17 @@ export class MediaIndex {
       total.transports += appData.transports.size;
       total.producers += appData.producers.size;
       total.consumers += appData.consumers.size;
+    }
+    return total;
+  }
+
+  /** Pipe objects over all workers (leak checks, diagnostics of spread rooms). */
+  pipeCounts(): { transports: number; producers: number; consumers: number } {
+    const total = { transports: 0, producers: 0, consumers: 0 };
+    for (const { appData } of this.workers()) {
+      total.transports += appData.pipeTransports.size;
+      total.producers += appData.pipeProducers.size;
+      total.consumers += appData.pipeConsumers.size;
     }
     return total;
   }

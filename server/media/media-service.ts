@@ -1,8 +1,17 @@
 /**
- * MediaService: the rooms' MediaPort over mediasoup. A room's media is a router, found by the
- * room's id; everything else is addressed by its own id and resolved through the appData index.
- * No Router or Transport object is kept anywhere else. When a room's router dies with its
- * worker, the room gets a new router on a live worker and hears `onMediaReset`.
+ * MediaService: the rooms' MediaPort over mediasoup. A room's media is one or more routers (one
+ * per worker), found by the room's id; everything else is addressed by its own id and resolved
+ * through the appData index. No Router or Transport object is kept anywhere else.
+ *
+ * One room over several workers: a peer gets a router at its first transport and keeps it while
+ * it has transports. A new peer goes to the room's first router whose worker has fewer than
+ * ROOM_WORKER_SPREAD_CONSUMERS consumers, else to a new router of the room on the least-loaded
+ * worker it does not use yet (up to ROOM_MAX_WORKERS), else to the room's lightest one
+ * (spread-policy.ts). A producer is piped (router.pipeToRouter) to another router of its room
+ * when something there needs it: a consumer, or whoever calls ensurePiped. A router other than
+ * the room's first is closed when its last peer transport closes. When any router of a room dies
+ * with its worker, the room's whole media is re-created (one router on a live worker) and the
+ * room hears `onMediaReset`.
  *
  * Every request to a worker has a deadline (MEDIA_REQUEST_TIMEOUT_MS): a miss fails the request
  * with INTERNAL, is logged at error level, and has the pool check that worker at once (a hung
@@ -14,12 +23,13 @@ import { UnsupportedError, WorkerClosedError } from 'mediasoup/errors';
 import type { ConsumerCreated, ParsedRequest, RtpCapabilities, TransportCreated } from '../../shared/contract';
 import type { IceParameters, MediaKind, RtpParameters } from '../../shared/media';
 import type { Config } from '../config';
-import { AppError, BadRequestError } from '../errors';
+import { AppError, BadRequestError, NotFoundError } from '../errors';
 import type { Logger } from '../logger';
 import type { ConsumeHooks, MediaPort, RoomMediaEvents } from '../rooms/ports';
 import { MediaTimeoutError, withDeadline } from './deadline';
-import { MediaIndex, type RouterAppData, type TransportAppData } from './media-index';
-import { ROUTER_MEDIA_CODECS, plainTransportOptions, webRtcTransportOptions } from './settings';
+import { MediaIndex, type IndexedRouter, type IndexedWorker, type RouterAppData, type TransportAppData } from './media-index';
+import { ROUTER_MEDIA_CODECS, pipeListenInfo, plainTransportOptions, webRtcTransportOptions } from './settings';
+import { choosePlacement } from './spread-policy';
 import type { WorkerPool } from './worker-pool';
 
 /**
@@ -49,8 +59,20 @@ async function mediaCall<T>(operation: () => Promise<T>): Promise<T> {
 }
 
 interface RoomMedia {
-  routerId: string;
-  events: RoomMediaEvents;
+  readonly roomId: string;
+  readonly events: RoomMediaEvents;
+  /**
+   * The room's routers by id, one per worker, in creation order. The first is the room's home: it
+   * answers rtpCapabilities (all routers have the same codecs) and is kept while the room is open
+   * (where a room-level observer would live).
+   */
+  routerIds: string[];
+  /** Peers whose transport is being created → the router it goes on (such a router is not retired). */
+  readonly placing: Map<string, { routerId: string; count: number }>;
+  /** A router being added on another worker (one at a time per room). */
+  spreading: Promise<IndexedRouter | undefined> | undefined;
+  /** Bumped when the media is re-created or closed: work begun before does not land on the new media. */
+  epoch: number;
 }
 
 export class MediaService implements MediaPort {
@@ -59,6 +81,8 @@ export class MediaService implements MediaPort {
   readonly #config: Config['media'];
   readonly #logger: Logger;
   readonly #rooms = new Map<string, RoomMedia>();
+  /** Pipes under way, by `${producerId}>${routerId}`: concurrent consumers share one pipeToRouter. */
+  readonly #piping = new Map<string, Promise<void>>();
 
   constructor(pool: WorkerPool, config: Config['media'], logger: Logger) {
     this.#pool = pool;
@@ -69,34 +93,66 @@ export class MediaService implements MediaPort {
 
   async openRoom(roomId: string, events: RoomMediaEvents): Promise<void> {
     const worker = await this.#pool.liveWorker(this.#config.requestTimeoutMs);
-    const routerId = await this.#createRouter(roomId, worker);
-    this.#rooms.set(roomId, { routerId, events });
+    const router = await this.#createRouter(roomId, worker);
+    const media: RoomMedia = { roomId, events, routerIds: [router.id], placing: new Map(), spreading: undefined, epoch: 0 };
+    this.#rooms.set(roomId, media);
+    this.#watchRouter(media, router);
   }
 
+  /** Closes every router of the room, and with them their transports and pipes. */
   closeRoom(roomId: string): void {
     const media = this.#rooms.get(roomId);
     if (!media) return;
     this.#rooms.delete(roomId);
-    this.index.findRouter(media.routerId)?.close();
+    media.epoch++;
+    const routerIds = media.routerIds;
+    media.routerIds = [];
+    for (const id of routerIds) this.index.findRouter(id)?.close();
   }
 
-  /** The router serving a room (tests, diagnostics), or undefined. */
+  /** The room's first router (tests, diagnostics), or undefined. */
   routerIdOf(roomId: string): string | undefined {
-    return this.#rooms.get(roomId)?.routerId;
+    return this.#rooms.get(roomId)?.routerIds[0];
   }
 
-  /** Which worker serves a room (admin, tests), or undefined. */
+  /** Every router of the room, first router first (tests, diagnostics). */
+  routerIdsOf(roomId: string): string[] {
+    return [...(this.#rooms.get(roomId)?.routerIds ?? [])];
+  }
+
+  /** The worker of the room's first router (admin, tests), or undefined. */
   roomWorkerPid(roomId: string): number | undefined {
+    return this.roomWorkerPids(roomId)[0];
+  }
+
+  /** The workers serving the room, one per router, the first router's first (admin, metrics, tests). */
+  roomWorkerPids(roomId: string): number[] {
     const media = this.#rooms.get(roomId);
-    return media && this.index.findRouter(media.routerId)?.appData.workerPid;
+    return media ? this.#liveRouters(media).flatMap((router) => router.appData.workerPid ?? []) : [];
   }
 
   rtpCapabilities(roomId: string): RtpCapabilities {
-    return this.#router(roomId).rtpCapabilities as RtpCapabilities;
+    return this.#homeRouter(roomId).rtpCapabilities as RtpCapabilities;
   }
 
   async createTransport(roomId: string, peerId: string, options: ParsedRequest<'createTransport'>): Promise<TransportCreated> {
-    const router = this.#router(roomId);
+    const media = this.#media(roomId);
+    const { router, release } = await this.#placePeer(media, peerId);
+    try {
+      const { transport, created } = await this.#createTransportOn(router, peerId, options);
+      // Its close may leave the router without peers.
+      transport.observer.once('close', () => this.#retireIfEmpty(media, router.id));
+      return created;
+    } finally {
+      release();
+    }
+  }
+
+  async #createTransportOn(
+    router: IndexedRouter,
+    peerId: string,
+    options: ParsedRequest<'createTransport'>,
+  ): Promise<{ transport: ms.Transport; created: TransportCreated }> {
     const workerPid = router.appData.workerPid;
     const appData = { peerId, direction: options.direction } as TransportAppData; // the index adds its Maps
     if (options.type === 'plain') {
@@ -110,12 +166,13 @@ export class MediaService implements MediaPort {
           }),
         (late) => late.close(),
       );
-      return {
+      const created = {
         transportId: transport.id,
         ip: transport.tuple.localAddress,
         port: transport.tuple.localPort,
         ...(transport.rtcpTuple ? { rtcpPort: transport.rtcpTuple.localPort } : {}),
       };
+      return { transport, created };
     }
     const webRtcServer = workerPid === undefined ? undefined : this.#pool.webRtcServerOf(workerPid);
     const transport = await this.#call(
@@ -128,13 +185,14 @@ export class MediaService implements MediaPort {
         }),
       (late) => late.close(),
     );
-    return {
+    const created = {
       transportId: transport.id,
       iceParameters: transport.iceParameters,
       iceCandidates: transport.iceCandidates,
       dtlsParameters: transport.dtlsParameters,
       ...(transport.sctpParameters ? { sctpParameters: transport.sctpParameters } : {}),
     };
+    return { transport, created };
   }
 
   /** The caller (Peer) has matched the parameters' shape to the transport's type. */
@@ -172,6 +230,7 @@ export class MediaService implements MediaPort {
     return producer.id;
   }
 
+  /** Pauses the origin producer; its pipe consumers follow it, and so its pipe producers (mediasoup's pipeToRouter). */
   async setProducerPaused(producerId: string, paused: boolean): Promise<void> {
     const producer = this.index.getProducer(producerId);
     await this.#call(paused ? 'pauseProducer' : 'resumeProducer', this.index.workerPidOf(producerId), () =>
@@ -179,13 +238,18 @@ export class MediaService implements MediaPort {
     );
   }
 
+  /** Closes the origin producer: the worker then closes its pipe consumers, which close their pipe producers. */
   closeProducer(producerId: string): void {
     this.index.findProducer(producerId)?.close();
   }
 
   canConsume(roomId: string, producerId: string, rtpCapabilities: RtpCapabilities): boolean {
+    this.#homeRouter(roomId); // the room's media is there (else ROOM_CLOSED / INTERNAL as before)
+    // Asked of the producer's own router; every router of the room has the same codecs.
+    const origin = this.index.findProducerRouter(producerId);
+    if (!origin || origin.appData.roomId !== roomId) return false;
     try {
-      return this.#router(roomId).canConsume({ producerId, rtpCapabilities: rtpCapabilities as ms.RtpCapabilities });
+      return origin.canConsume({ producerId, rtpCapabilities: rtpCapabilities as ms.RtpCapabilities });
     } catch {
       return false; // malformed capabilities: cannot consume
     }
@@ -197,12 +261,15 @@ export class MediaService implements MediaPort {
     hooks: ConsumeHooks,
   ): Promise<ConsumerCreated> {
     const transport = this.index.getTransport(transportId);
+    // A producer of another router of the room is piped here first (once per producer and router).
+    await this.ensurePiped(producerId, transport.appData.routerId);
     const consumer = await this.#call(
       'consume',
       this.index.workerPidOf(transportId),
       () => transport.consume({ producerId, rtpCapabilities: rtpCapabilities as ms.RtpCapabilities, paused: true }),
       (late) => late.close(),
     );
+    // Fires for a pipe producer too: it closes when its origin closes.
     consumer.once('producerclose', () => hooks.onProducerClosed());
     return {
       consumerId: consumer.id,
@@ -225,13 +292,71 @@ export class MediaService implements MediaPort {
     this.index.findConsumer(consumerId)?.close();
   }
 
+  // ---- pipes -------------------------------------------------------------------------------
+
+  /**
+   * Makes a producer consumable on a router of its own room: nothing if it is there already (its
+   * origin router, or piped before), else piped from its origin router with pipeToRouter (the pipe
+   * producer keeps the producer's id). Concurrent calls for the same pair share one pipe. Consume
+   * calls it; a room-level observer on the room's first router would call it for every audio
+   * producer. The pipe lives until the producer or either router closes.
+   */
+  async ensurePiped(producerId: string, routerId: string): Promise<void> {
+    const target = this.index.getRouter(routerId);
+    if (target.appData.producers.has(producerId)) return;
+    const origin = this.index.findProducerRouter(producerId);
+    if (!origin || origin.appData.roomId !== target.appData.roomId) throw new NotFoundError('producer', producerId);
+    const key = `${producerId}>${routerId}`;
+    let piping = this.#piping.get(key);
+    if (!piping) {
+      piping = this.#pipe(producerId, origin, target).finally(() => this.#piping.delete(key));
+      this.#piping.set(key, piping);
+    }
+    await piping;
+  }
+
+  async #pipe(producerId: string, origin: IndexedRouter, target: IndexedRouter): Promise<void> {
+    // One request sequence over two workers (pipe transports on both the first time, then a
+    // consume on one and a produce on the other): one deadline over all of it; a miss checks both.
+    try {
+      await this.#call(
+        'pipeToRouter',
+        [origin.appData.workerPid, target.appData.workerPid],
+        () => origin.pipeToRouter({ producerId, router: target, listenInfo: pipeListenInfo(this.#config), enableSctp: false }),
+        ({ pipeConsumer, pipeProducer }) => {
+          pipeConsumer?.close();
+          pipeProducer?.close();
+        },
+      );
+    } catch (error) {
+      // The producer closed meanwhile (mediasoup closes what it had piped): as if it never existed.
+      if (!(error instanceof MediaTimeoutError) && !origin.appData.producers.has(producerId))
+        throw new NotFoundError('producer', producerId);
+      throw error;
+    }
+    this.#logger.debug('pipeToRouter() | producer piped', {
+      roomId: target.appData.roomId,
+      producerId,
+      fromWorkerPid: origin.appData.workerPid,
+      toWorkerPid: target.appData.workerPid,
+    });
+  }
+
   // ---- worker requests ---------------------------------------------------------------------
 
   /**
-   * One request to a worker, under the deadline. A miss is logged at error level and the worker
-   * is checked at once; whatever the worker creates after the deadline goes to `onLate` (closed).
+   * One request to a worker (or a sequence over several), under the deadline. A miss is logged at
+   * error level and the workers are checked at once; whatever is created after the deadline goes
+   * to `onLate` (closed).
    */
-  async #call<T>(operation: string, workerPid: number | undefined, request: () => Promise<T>, onLate?: (late: T) => void): Promise<T> {
+  async #call<T>(
+    operation: string,
+    workerPids: number | undefined | ReadonlyArray<number | undefined>,
+    request: () => Promise<T>,
+    onLate?: (late: T) => void,
+  ): Promise<T> {
+    const pids = (Array.isArray(workerPids) ? workerPids : [workerPids]).filter((pid): pid is number => pid !== undefined);
+    const workerPid = pids.length === 1 ? pids[0] : pids;
     const timeoutMs = this.#config.requestTimeoutMs;
     const late = onLate
       ? (value: T) => {
@@ -244,7 +369,7 @@ export class MediaService implements MediaPort {
     } catch (error) {
       if (error instanceof MediaTimeoutError) {
         this.#logger.error(`${operation}() | the worker did not answer in time: checking it`, { workerPid, timeoutMs });
-        if (workerPid !== undefined) this.#pool.checkWorker(workerPid);
+        for (const pid of pids) this.#pool.checkWorker(pid);
       }
       throw error;
     }
@@ -252,16 +377,154 @@ export class MediaService implements MediaPort {
 
   // ---- routers -----------------------------------------------------------------------------
 
-  #router(roomId: string): ms.Router<RouterAppData> {
+  #media(roomId: string): RoomMedia {
     const media = this.#rooms.get(roomId);
     if (!media) throw new AppError('ROOM_CLOSED', `room ${roomId} has no media`);
-    const router = this.index.findRouter(media.routerId);
+    return media;
+  }
+
+  /** The room's routers that are open, first router first. */
+  #liveRouters(media: RoomMedia): IndexedRouter[] {
+    return media.routerIds.flatMap((id) => {
+      const router = this.index.findRouter(id);
+      return router && !router.closed ? [router] : [];
+    });
+  }
+
+  #homeRouter(roomId: string): IndexedRouter {
+    const media = this.#media(roomId);
+    const routerId = media.routerIds[0];
+    const router = routerId === undefined ? undefined : this.index.findRouter(routerId);
     // Between a worker's death and the new router, the room has no router: a retryable refusal.
     if (!router) throw new AppError('INTERNAL', `the media of room ${roomId} is being re-created`);
     return router;
   }
 
-  async #createRouter(roomId: string, worker: ms.Worker): Promise<string> {
+  /**
+   * The router for a peer's new transport: the one its other transports are on, else one chosen
+   * by the spread policy (maybe a new one on another worker). The choice is held (the router is
+   * not retired) until `release`, which the caller calls once the transport exists or failed.
+   */
+  async #placePeer(media: RoomMedia, peerId: string): Promise<{ router: IndexedRouter; release: () => void }> {
+    let mayGrow = true;
+    for (;;) {
+      if (this.#rooms.get(media.roomId) !== media) throw new AppError('ROOM_CLOSED', `room ${media.roomId} has no media`);
+      const routers = this.#liveRouters(media);
+      if (routers.length === 0) throw new AppError('INTERNAL', `the media of room ${media.roomId} is being re-created`);
+      const own = this.#peerRouter(media, peerId, routers);
+      if (own) return this.#hold(media, peerId, own);
+
+      const loads = routers.map((router) => ({
+        routerId: router.id,
+        workerPid: router.appData.workerPid ?? -1,
+        consumers: this.#consumersOf(router.appData.workerPid),
+      }));
+      const unused = mayGrow ? this.#pool.leastLoadedExcept(new Set(loads.map((l) => l.workerPid))) : undefined;
+      const placement = choosePlacement(loads, unused && { workerPid: unused.pid, consumers: unused.appData.consumers.size }, {
+        consumersPerWorker: this.#config.spread.consumersPerWorker,
+        maxRouters: Math.min(this.#config.spread.maxWorkersPerRoom ?? Infinity, this.#pool.configuredCount),
+      });
+      if (placement.kind === 'router') {
+        const router = routers.find((r) => r.id === placement.routerId)!;
+        this.#logger.debug('placePeer() | peer placed', {
+          roomId: media.roomId,
+          peerId,
+          routerId: router.id,
+          workerPid: router.appData.workerPid,
+        });
+        return this.#hold(media, peerId, router);
+      }
+      // One new router at a time per room; whoever waited decides again with it in the room.
+      const spreading = (media.spreading ??= this.#spread(media, unused!, loads).finally(() => (media.spreading = undefined)));
+      if (!(await spreading)) mayGrow = false; // could not add one: use the routers the room has
+    }
+  }
+
+  /** The router where the peer's transports are (or one is being created), if any. */
+  #peerRouter(media: RoomMedia, peerId: string, routers: IndexedRouter[]): IndexedRouter | undefined {
+    const placing = media.placing.get(peerId);
+    if (placing) return routers.find((r) => r.id === placing.routerId);
+    return routers.find((router) => [...router.appData.transports.values()].some((t) => t.appData.peerId === peerId));
+  }
+
+  #hold(media: RoomMedia, peerId: string, router: IndexedRouter): { router: IndexedRouter; release: () => void } {
+    let entry = media.placing.get(peerId);
+    if (entry?.routerId !== router.id) media.placing.set(peerId, (entry = { routerId: router.id, count: 0 }));
+    entry.count++;
+    const held = entry;
+    let released = false;
+    return {
+      router,
+      release: () => {
+        if (released) return;
+        released = true;
+        if (--held.count === 0 && media.placing.get(peerId) === held) media.placing.delete(peerId);
+        this.#retireIfEmpty(media, router.id); // the transport may have failed: nobody may be left there
+      },
+    };
+  }
+
+  #consumersOf(workerPid: number | undefined): number {
+    return (workerPid === undefined ? undefined : this.#pool.workerOf(workerPid))?.appData.consumers.size ?? 0;
+  }
+
+  /** Adds a router of the room on `worker`; undefined if it could not (the room keeps the routers it has). */
+  async #spread(
+    media: RoomMedia,
+    worker: IndexedWorker,
+    loads: ReadonlyArray<{ workerPid: number; consumers: number }>,
+  ): Promise<IndexedRouter | undefined> {
+    const epoch = media.epoch;
+    try {
+      const router = await this.#createRouter(media.roomId, worker);
+      if (this.#rooms.get(media.roomId) !== media || media.epoch !== epoch) {
+        router.close(); // the room closed or its media was re-created meanwhile
+        return undefined;
+      }
+      media.routerIds.push(router.id);
+      this.#watchRouter(media, router);
+      this.#logger.info('spread() | room spread to another worker', {
+        roomId: media.roomId,
+        workerPid: worker.pid,
+        routers: media.routerIds.length,
+        consumersPerWorker: this.#config.spread.consumersPerWorker,
+        roomWorkers: loads,
+      });
+      return router;
+    } catch (error) {
+      this.#logger.warn('spread() | could not add a router on another worker: new peers stay on the room routers', {
+        roomId: media.roomId,
+        workerPid: worker.pid,
+        error,
+      });
+      return undefined;
+    }
+  }
+
+  /**
+   * Closes a router of the room other than its first once no peer has a transport on it (nor is
+   * getting one): what is left there is pipe producers nobody consumes, which its producers'
+   * workers would go on feeding. Its pipe transports close with it, and mediasoup closes each
+   * one's other end. The first router stays while the room is open.
+   */
+  #retireIfEmpty(media: RoomMedia, routerId: string): void {
+    if (this.#rooms.get(media.roomId) !== media) return;
+    const position = media.routerIds.indexOf(routerId);
+    if (position <= 0) return; // the first router, or not (any longer) the room's
+    const router = this.index.findRouter(routerId);
+    if (!router || router.closed) return;
+    if ([...router.appData.transports.values()].some((t) => t.type !== 'pipe')) return;
+    if ([...media.placing.values()].some((p) => p.routerId === routerId)) return;
+    media.routerIds.splice(position, 1);
+    router.close();
+    this.#logger.info('retire() | router closed: its last peer left', {
+      roomId: media.roomId,
+      workerPid: router.appData.workerPid,
+      routers: media.routerIds.length,
+    });
+  }
+
+  async #createRouter(roomId: string, worker: ms.Worker): Promise<IndexedRouter> {
     const router = await this.#call(
       'createRouter',
       worker.pid,
@@ -272,29 +535,56 @@ export class MediaService implements MediaPort {
         }),
       (late) => late.close(),
     );
-    router.observer.once('close', () => {
-      const media = this.#rooms.get(roomId);
-      if (media?.routerId !== router.id) return; // closed by closeRoom(), or already replaced
-      this.#logger.error('router closed from outside (worker died?): re-creating the room media', { roomId, workerPid: worker.pid });
-      void this.#reopen(roomId, media);
-    });
     this.#logger.debug('createRouter() | router created', { roomId, routerId: router.id, workerPid: worker.pid });
-    return router.id;
+    return router;
+  }
+
+  /** A router of the room closing from outside (its worker died) re-creates the room's media. */
+  #watchRouter(media: RoomMedia, router: IndexedRouter): void {
+    router.observer.once('close', () => {
+      // Closed by closeRoom(), retired, or part of a reset already under way: nothing to do.
+      if (this.#rooms.get(media.roomId) !== media || !media.routerIds.includes(router.id)) return;
+      this.#logger.error('router closed from outside (worker died?): re-creating the room media', {
+        roomId: media.roomId,
+        workerPid: router.appData.workerPid,
+        routers: media.routerIds.length,
+      });
+      this.#reset(media);
+    });
   }
 
   /**
-   * A room lost its router: give it a new one on a live worker, or report its media failed. With
-   * no worker alive it waits for a respawn: up to the longest backoff plus one request deadline.
+   * Any router of a spread room lost: the room's other routers go too (their peers' transports,
+   * and every pipe, with them), and the room starts again from one router on a live worker. Simple
+   * and uniform — every peer re-creates its media, as in an unspread room — where keeping the live
+   * routers would leave consumers of the lost producers and peers of the lost router to repair
+   * one by one. The spread forms again by the same rule as peers re-create their transports.
    */
-  async #reopen(roomId: string, media: RoomMedia): Promise<void> {
+  #reset(media: RoomMedia): void {
+    media.epoch++;
+    const routerIds = media.routerIds;
+    media.routerIds = [];
+    media.placing.clear();
+    for (const id of routerIds) this.index.findRouter(id)?.close();
+    void this.#reopen(media);
+  }
+
+  /**
+   * The room lost its media: give it a new router on a live worker, or report its media failed.
+   * With no worker alive it waits for a respawn: up to the longest backoff plus one request deadline.
+   */
+  async #reopen(media: RoomMedia): Promise<void> {
+    const { roomId } = media;
+    const epoch = media.epoch;
     try {
       const worker = await this.#pool.liveWorker(this.#config.respawn.maxDelayMs + this.#config.requestTimeoutMs);
-      const routerId = await this.#createRouter(roomId, worker);
-      if (this.#rooms.get(roomId) !== media) {
-        this.index.findRouter(routerId)?.close(); // the room closed meanwhile
+      const router = await this.#createRouter(roomId, worker);
+      if (this.#rooms.get(roomId) !== media || media.epoch !== epoch) {
+        router.close(); // the room closed meanwhile
         return;
       }
-      media.routerId = routerId;
+      media.routerIds = [router.id];
+      this.#watchRouter(media, router);
       this.#logger.info('room media re-created on a live worker', { roomId, workerPid: worker.pid });
       media.events.onMediaReset();
     } catch (error) {

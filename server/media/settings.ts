@@ -76,3 +76,12 @@ export function plainTransportOptions(
 ): ms.PlainTransportOptions {
   return { listenInfo: listenInfo(config, 'udp'), comedia, rtcpMux };
 }
+
+/**
+ * Where the pipe transports between two routers of a room (on two workers of this machine)
+ * listen: loopback, on a port of the RTC range — never a WebRtcServer's RTC_PORT + i, which a
+ * pipe could otherwise hold while a dead worker's replacement tries to bind it.
+ */
+export function pipeListenInfo(config: MediaConfig): ms.TransportListenInfo {
+  return { protocol: 'udp', ip: '127.0.0.1', portRange: { min: config.rtcMinPort, max: config.rtcMaxPort } };
+}

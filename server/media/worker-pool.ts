@@ -153,17 +153,28 @@ export class WorkerPool {
    * under suspicion (a missed deadline being checked) only if no other is alive.
    */
   leastLoaded(): IndexedWorker {
+    const best = this.leastLoadedExcept(new Set());
+    if (!best) throw new Error('no mediasoup worker is alive');
+    return best;
+  }
+
+  /** The least-loaded live worker whose pid is not in `excluded` (as leastLoaded), or undefined. */
+  leastLoadedExcept(excluded: ReadonlySet<number>): IndexedWorker | undefined {
     let best: IndexedWorker | undefined;
     let bestLoad = Infinity;
     for (const slot of this.#slots) {
       const worker = slot.worker;
-      if (!worker || worker.closed) continue;
+      if (!worker || worker.closed || excluded.has(worker.pid)) continue;
       const { transports, consumers, routers } = worker.appData;
       const load = (slot.suspect ? 1e12 : 0) + (transports.size + consumers.size) * 1000 + routers.size;
       if (load < bestLoad) [best, bestLoad] = [worker, load];
     }
-    if (!best) throw new Error('no mediasoup worker is alive');
     return best;
+  }
+
+  /** The live worker with this pid, or undefined. */
+  workerOf(pid: number): IndexedWorker | undefined {
+    return this.workers.find((worker) => worker.pid === pid);
   }
 
   /** A live worker (the least loaded), waiting up to `timeoutMs` for one to be (re)spawned. */

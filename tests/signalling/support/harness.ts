@@ -131,6 +131,15 @@ export function indexSizes(server: TestServer): IndexSizes {
   };
 }
 
+/** Per worker: sizes of the pipe maps of worker.appData (pipeToRouter between a spread room's routers). */
+export function pipeSizes(server: TestServer): Array<{ transports: number; producers: number; consumers: number }> {
+  return server.workers.workers.map(({ appData }) => ({
+    transports: appData.pipeTransports.size,
+    producers: appData.pipeProducers.size,
+    consumers: appData.pipeConsumers.size,
+  }));
+}
+
 /** Routers in the index that serve `roomId`. */
 export function routersOfRoom(server: TestServer, roomId: string): string[] {
   const ids: string[] = [];
@@ -142,11 +151,14 @@ export function routersOfRoom(server: TestServer, roomId: string): string[] {
 
 /**
  * Checks that the index agrees with itself and with the rooms: every indexed object is open,
- * each level's maps are the union of the level below, and each room's peers own exactly what
- * its router holds. Returns a list of problems (empty when consistent).
+ * each level's maps are the union of the level below, the pipe maps hold exactly the pipe objects
+ * and every pipe producer's origin is open on another worker, and each room's peers own exactly
+ * what its routers hold apart from pipes. Returns a list of problems (empty when consistent).
  */
 export function indexProblems(server: TestServer): string[] {
   const problems: string[] = [];
+  /** Per room: what its routers hold that is not a pipe. */
+  const heldByRoom = new Map<string, { transports: number; producers: number; consumers: number }>();
   for (const w of server.workers.workers) {
     const fromRouters = { transports: new Set<string>(), producers: new Set<string>(), consumers: new Set<string>() };
     for (const router of w.appData.routers.values()) {
@@ -154,12 +166,20 @@ export function indexProblems(server: TestServer): string[] {
       for (const id of router.appData.transports.keys()) fromRouters.transports.add(id);
       for (const id of router.appData.producers.keys()) fromRouters.producers.add(id);
       for (const id of router.appData.consumers.keys()) fromRouters.consumers.add(id);
+      const roomId = router.appData.roomId ?? '';
+      const held = heldByRoom.get(roomId) ?? { transports: 0, producers: 0, consumers: 0 };
+      held.transports += [...router.appData.transports.keys()].filter((id) => !w.appData.pipeTransports.has(id)).length;
+      held.producers += [...router.appData.producers.keys()].filter((id) => !w.appData.pipeProducers.has(id)).length;
+      held.consumers += [...router.appData.consumers.keys()].filter((id) => !w.appData.pipeConsumers.has(id)).length;
+      heldByRoom.set(roomId, held);
     }
     const fromTransports = { producers: new Set<string>(), consumers: new Set<string>() };
+    const fromPipeTransports = { producers: new Set<string>(), consumers: new Set<string>() };
     for (const t of w.appData.transports.values()) {
       if (t.closed) problems.push(`closed transport ${t.id} still indexed`);
-      for (const id of t.appData.producers.keys()) fromTransports.producers.add(id);
-      for (const id of t.appData.consumers.keys()) fromTransports.consumers.add(id);
+      if ((t.type === 'pipe') !== w.appData.pipeTransports.has(t.id)) problems.push(`transport ${t.id} (${t.type}) misfiled as to pipes`);
+      for (const id of t.appData.producers.keys()) (t.type === 'pipe' ? fromPipeTransports : fromTransports).producers.add(id);
+      for (const id of t.appData.consumers.keys()) (t.type === 'pipe' ? fromPipeTransports : fromTransports).consumers.add(id);
     }
     for (const p of w.appData.producers.values()) if (p.closed) problems.push(`closed producer ${p.id} still indexed`);
     for (const c of w.appData.consumers.values()) if (c.closed) problems.push(`closed consumer ${c.id} still indexed`);
@@ -167,18 +187,32 @@ export function indexProblems(server: TestServer): string[] {
       const left = new Set(a);
       return left.size === b.size && [...left].every((x) => b.has(x));
     };
+    const union = (a: Set<string>, b: Set<string>) => new Set([...a, ...b]);
     if (!same(w.appData.transports.keys(), fromRouters.transports)) problems.push('worker/router transports differ');
     if (!same(w.appData.producers.keys(), fromRouters.producers)) problems.push('worker/router producers differ');
     if (!same(w.appData.consumers.keys(), fromRouters.consumers)) problems.push('worker/router consumers differ');
-    if (!same(w.appData.producers.keys(), fromTransports.producers)) problems.push('worker/transport producers differ');
-    if (!same(w.appData.consumers.keys(), fromTransports.consumers)) problems.push('worker/transport consumers differ');
+    if (!same(w.appData.producers.keys(), union(fromTransports.producers, fromPipeTransports.producers)))
+      problems.push('worker/transport producers differ');
+    if (!same(w.appData.consumers.keys(), union(fromTransports.consumers, fromPipeTransports.consumers)))
+      problems.push('worker/transport consumers differ');
+    if (!same(w.appData.pipeProducers.keys(), fromPipeTransports.producers)) problems.push('worker/pipe transport producers differ');
+    if (!same(w.appData.pipeConsumers.keys(), fromPipeTransports.consumers)) problems.push('worker/pipe transport consumers differ');
+    for (const id of w.appData.pipeProducers.keys()) {
+      const origin = server.media.index.findProducer(id);
+      if (!origin || origin.closed) problems.push(`pipe producer ${id} has no open origin`);
+      else if (server.media.index.workerPidOf(id) === w.pid) problems.push(`pipe producer ${id} is on its origin's worker`);
+    }
   }
   for (const room of server.rooms.rooms.values()) {
-    const routerId = server.media.routerIdOf(room.id);
-    const router = routerId === undefined ? undefined : server.media.index.findRouter(routerId);
-    if (!router) {
+    const routerIds = server.media.routerIdsOf(room.id);
+    if (routerIds.length === 0 || routerIds.some((id) => !server.media.index.findRouter(id))) {
       problems.push(`room ${room.id} has no router in the index`);
       continue;
+    }
+    if (JSON.stringify([...routerIds].sort()) !== JSON.stringify(routersOfRoom(server, room.id).sort())) {
+      problems.push(
+        `room ${room.id}: the media service knows routers ${routerIds.join()} but the index has ${routersOfRoom(server, room.id).join()}`,
+      );
     }
     const owned = { transports: 0, producers: 0, consumers: 0 };
     for (const peer of room.peers.values()) {
@@ -187,13 +221,9 @@ export function indexProblems(server: TestServer): string[] {
       owned.producers += c.producers;
       owned.consumers += c.consumers;
     }
-    const held = {
-      transports: router.appData.transports.size,
-      producers: router.appData.producers.size,
-      consumers: router.appData.consumers.size,
-    };
+    const held = heldByRoom.get(room.id) ?? { transports: 0, producers: 0, consumers: 0 };
     if (JSON.stringify(owned) !== JSON.stringify(held)) {
-      problems.push(`room ${room.id}: peers own ${JSON.stringify(owned)} but its router holds ${JSON.stringify(held)}`);
+      problems.push(`room ${room.id}: peers own ${JSON.stringify(owned)} but its routers hold ${JSON.stringify(held)}`);
     }
   }
   return problems;
