@@ -18,6 +18,8 @@ export type WorkerAppData = {
   transports: Map<string, IndexedTransport>;
   producers: Map<string, ms.Producer>;
   consumers: Map<string, ms.Consumer>;
+  /** Worker level only: nothing looks data producers up by id yet, metrics count them. */
+  dataProducers: Map<string, ms.DataProducer>;
 };
 export type RouterAppData = {
   transports: Map<string, IndexedTransport>;
@@ -63,6 +65,7 @@ function indexWorker(worker: ms.Worker): void {
     transports: new Map(),
     producers: new Map(),
     consumers: new Map(),
+    dataProducers: new Map(),
   } satisfies WorkerAppData) as WorkerAppData;
 
   worker.observer.on('newrouter', (router) => {
@@ -93,6 +96,10 @@ function indexWorker(worker: ms.Worker): void {
           for (const map of [w.producers, r.producers, t.producers]) map.delete(producer.id);
         });
       });
+      transport.observer.on('newdataproducer', (dataProducer) => {
+        w.dataProducers.set(dataProducer.id, dataProducer);
+        dataProducer.observer.once('close', () => w.dataProducers.delete(dataProducer.id));
+      });
       transport.observer.on('newconsumer', (consumer) => {
         for (const map of [w.consumers, r.consumers, t.consumers]) map.set(consumer.id, consumer);
         consumer.observer.once('close', () => {
@@ -101,6 +108,14 @@ function indexWorker(worker: ms.Worker): void {
       });
     });
   });
+}
+
+export interface MediaCensus {
+  workers: Array<{ pid: number; routers: number }>;
+  transports: number;
+  producers: Record<ms.MediaKind, number>;
+  consumers: Record<ms.MediaKind, number>;
+  dataProducers: number;
 }
 
 /** By-id look-ups over the index of a set of workers (a worker pool). */
@@ -152,6 +167,26 @@ export class MediaIndex {
       total.consumers += appData.consumers.size;
     }
     return total;
+  }
+
+  /** What the metrics show: media objects by kind, and routers per worker (by pid). */
+  census(): MediaCensus {
+    const census: MediaCensus = {
+      workers: [],
+      transports: 0,
+      producers: { audio: 0, video: 0 },
+      consumers: { audio: 0, video: 0 },
+      dataProducers: 0,
+    };
+    for (const worker of this.workers()) {
+      const { appData } = worker;
+      census.workers.push({ pid: worker.pid, routers: appData.routers.size });
+      census.transports += appData.transports.size;
+      for (const producer of appData.producers.values()) census.producers[producer.kind]++;
+      for (const consumer of appData.consumers.values()) census.consumers[consumer.kind]++;
+      census.dataProducers += appData.dataProducers.size;
+    }
+    return census;
   }
 
   private find<T>(pick: (worker: IndexedWorker) => T | undefined): T | undefined {

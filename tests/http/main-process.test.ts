@@ -44,6 +44,7 @@ test('npm start’s entry serves /healthz, then exits 0 on SIGTERM with its work
       MEDIASOUP_WORKERS: '2',
       LOG_FORMAT: 'json',
       LOG_LEVEL: 'info',
+      METRICS_PORT: '0', // tests never listen on a fixed port
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
