@@ -82,13 +82,8 @@ export class ServerMetrics {
       },
     });
 
-    // One census per scrape, shared by the media gauges collected in the same scrape.
-    let census: { at: number; value: MediaCensus } | undefined;
-    const media = (): MediaCensus => {
-      const now = Date.now();
-      if (!census || now - census.at > 100) census = { at: now, value: sources.media() };
-      return census.value;
-    };
+    // Each media gauge takes its own census: a walk over the index's maps, cheap next to a scrape.
+    const media = (): MediaCensus => sources.media();
     new Gauge({
       name: `${PREFIX}transports`,
       help: 'Media transports (WebRTC and plain).',
