@@ -32,7 +32,12 @@ export async function publishPlain(
   const producerIds: Publication['producerIds'] = {};
   for (const kind of kinds) {
     const rtpParameters = kind === 'audio' ? opusRtpParameters(ssrcs.audio) : vp8RtpParameters(ssrcs.video);
-    const { producerId } = await request(socket, 'produce', { transportId: transport.transportId, kind, rtpParameters, appData: appData[kind] });
+    const { producerId } = await request(socket, 'produce', {
+      transportId: transport.transportId,
+      kind,
+      rtpParameters,
+      appData: appData[kind],
+    });
     producerIds[kind] = producerId;
   }
   return {
