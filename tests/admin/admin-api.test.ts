@@ -53,7 +53,12 @@ test('401 with the error shape without a key or with a wrong one; the right key 
     ['/rooms/anything', 'x'],
   ] as const) {
     const res = await api('GET', route, { key });
-    expect([route, key, res.status, res.body]).toEqual([route, key, 401, { error: { code: 'UNAUTHORIZED', message: expect.any(String) } }]);
+    expect([route, key, res.status, res.body]).toEqual([
+      route,
+      key,
+      401,
+      { error: { code: 'UNAUTHORIZED', message: expect.any(String) as string } },
+    ]);
     expect(res.headers['www-authenticate']).toMatch(/^Bearer/);
   }
   expect(await api('GET', '/stats')).toMatchObject({
@@ -98,7 +103,7 @@ test('POST /api/rooms opens a room ahead with its own cap: it waits for its peer
     peerId: a.peerId,
     identity: a.peerId,
     displayName: 'alice',
-    joinedAt: expect.any(String),
+    joinedAt: expect.any(String) as string,
     connected: true,
     producers: [],
   });
@@ -176,7 +181,10 @@ test("POST …/mute { kind: 'audio' }: the audio producer is paused in mediasoup
 
 test('POST /api/tokens is 404 on a server without AUTH_SECRET', async () => {
   const res = await api('POST', '/tokens', { body: { identity: 'ada', roomId: 'standup' } });
-  expect(res).toMatchObject({ status: 404, body: { error: { code: 'NOT_FOUND', message: expect.stringMatching(/AUTH_SECRET/) } } });
+  expect(res).toMatchObject({
+    status: 404,
+    body: { error: { code: 'NOT_FOUND', message: expect.stringMatching(/AUTH_SECRET/) as string } },
+  });
 });
 
 test('GET /api/openapi.json: an OpenAPI 3.1 document of every operation that @redocly/cli lints clean (offline)', async () => {
