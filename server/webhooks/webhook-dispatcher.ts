@@ -84,7 +84,9 @@ class ReceiverQueue {
   readonly #onOutcome: (result: WebhookDeliveryResult) => void;
   readonly #agent: http.Agent;
   readonly #pending: Pending[] = [];
-  /** Aborts the try in flight and the backoff wait at the end of shutdown. */
+  /** Shutdown began: a backoff wait ends at once (that event is dropped), the queue moves on. */
+  readonly #stopRetries = new AbortController();
+  /** Shutdown's drain time is over: the try in flight is aborted. */
   readonly #abort = new AbortController();
   #running: Promise<void> | undefined;
   #closing = false;
@@ -123,6 +125,7 @@ class ReceiverQueue {
 
   async close(): Promise<void> {
     this.#closing = true;
+    this.#stopRetries.abort();
     const drained = this.#running ?? Promise.resolve();
     const deadline = new Promise<void>((resolve) => setTimeout(resolve, Math.min(SHUTDOWN_DRAIN_MAX_MS, this.#settings.timeoutMs)).unref());
     await Promise.race([drained, deadline]);
@@ -216,9 +219,9 @@ class ReceiverQueue {
     });
   }
 
-  /** Waits, unless shutdown aborts it first (then false). */
+  /** Waits, unless shutdown begins first (then false). */
   #sleep(ms: number): Promise<boolean> {
-    const signal = this.#abort.signal;
+    const signal = this.#stopRetries.signal;
     if (signal.aborted) return Promise.resolve(false);
     return new Promise((resolve) => {
       const timer = setTimeout(() => {

@@ -178,6 +178,17 @@ test('a receiver that never answers does not slow joins down; its bounded queue 
   expect(metrics.get('confsfu_webhook_deliveries_total{result="delivered"}')).toBe(6);
 });
 
+test('at shutdown the last events (peer_left, room_finished SERVER_SHUTDOWN) still go out before close() resolves', async () => {
+  const receiver = await WebhookReceiver.start();
+  receivers.push(receiver);
+  const server = await serverWith([receiver.url]);
+  await join(server, 'wh-shutdown', 'alice');
+  await waitFor(() => receiver.requests.length === 2, 'room_started and peer_joined');
+  await server.close();
+  expect(receiver.events()).toEqual(['room_started', 'peer_joined', 'peer_left', 'room_finished']);
+  expect(receiver.requests[3]!.body.room).toEqual({ id: 'wh-shutdown', closeReason: 'SERVER_SHUTDOWN' });
+});
+
 test('retry delays double each time, with jitter within the upper half', () => {
   for (let retry = 1; retry <= 4; retry++) {
     const ceiling = 2_000 * 2 ** (retry - 1);
