@@ -34,9 +34,11 @@ export async function listenMetrics(registry: Registry, host: string, port: numb
     );
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    const fail = (error: Error): void =>
+      reject(new Error(`metrics: cannot listen on ${host}:${port} (${error.message}); set METRICS_HOST / METRICS_PORT (0: off)`));
+    server.once('error', fail);
     server.listen(port, host, () => {
-      server.off('error', reject);
+      server.off('error', fail);
       resolve();
     });
   });
