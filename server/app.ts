@@ -47,8 +47,7 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export async function startServer(config: Config, givenLogger?: Logger): Promise<RunningServer> {
-  const logger = givenLogger ?? createLogger(config.log);
+export async function startServer(config: Config, logger: Logger = createLogger(config.log)): Promise<RunningServer> {
   const workers = await WorkerPool.create(config.media, logger);
   const media = new MediaService(workers, config.media, logger);
   const rooms = new RoomManager({ media, ...config.rooms, logger });
@@ -134,7 +133,8 @@ export async function startServer(config: Config, givenLogger?: Logger): Promise
       await metricsListener?.close();
       await workers.close();
       logger.info('server closed', { component: 'app' });
-      if (!givenLogger) await closeLogFiles(logger);
+      // What was logged reaches LOG_FILE's disk before the process exits (main exits right after).
+      await closeLogFiles(logger);
     })());
 
   return {

@@ -4,7 +4,7 @@
  */
 import { startServer } from './app';
 import { ConfigError, loadConfig, type Config } from './config';
-import { closeLogFiles, createLogger } from './logger';
+import { createLogger } from './logger';
 
 async function main(): Promise<void> {
   let config: Config;
@@ -27,16 +27,13 @@ async function main(): Promise<void> {
       process.exit(1);
     }, 10_000);
     forced.unref();
-    server
-      .close()
-      .then(() => closeLogFiles(logger))
-      .then(
-        () => process.exit(0),
-        (error: unknown) => {
-          logger.error('shutdown failed', { component: 'main', error });
-          process.exit(1);
-        },
-      );
+    server.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error('shutdown failed', { component: 'main', error });
+        process.exit(1);
+      },
+    );
   };
   process.once('SIGINT', shutdown);
   process.once('SIGTERM', shutdown);

@@ -82,8 +82,8 @@ export function createLogger(config: Config['log']): Logger {
 }
 
 /**
- * Ends the logger's file transports, waiting (up to 2 s) until what was logged is on disk:
- * the last thing before the process exits. Lines logged afterwards go to stdout only.
+ * Ends the logger's file transports, waiting (up to 2 s) until what was logged is on disk: the
+ * server's last step when it closes (the process exits next). Later lines go to stdout only.
  */
 export async function closeLogFiles(logger: Logger): Promise<void> {
   const files = logger.transports.filter((t): t is DailyRotateFile => t instanceof DailyRotateFile);

@@ -64,7 +64,7 @@ export class WorkerPool {
    */
   async resourceUsage(timeoutMs: number): Promise<Array<{ pid: number; cpuSeconds: number }>> {
     const usages = await Promise.all(
-      this.#workers
+      this.workers
         .filter((worker) => !worker.closed)
         .map(async (worker) => {
           let timer: NodeJS.Timeout | undefined;
