@@ -21,6 +21,8 @@ export const LOCAL_SERVER_ENV: Readonly<Record<string, string>> = {
   // Many servers run at once on one machine (parallel tests): each worker's WebRtcServer takes
   // any free port of the range instead of the fixed RTC_PORT + index.
   RTC_PORT: '0',
+  // Off: many local servers run at once, and 9464 is one fixed port (see the `metrics` option).
+  METRICS_PORT: '0',
 };
 
 export interface LocalServer extends RunningServer {
@@ -28,13 +30,19 @@ export interface LocalServer extends RunningServer {
   readonly certsDir: string;
 }
 
-/**
- * Starts a server with LOCAL_SERVER_ENV + `env`. `logger` replaces the one built from the
- * config (tests capture logs; benchmarks silence them).
- */
-export async function startLocalServer(env: Record<string, string> = {}, options: { logger?: Logger } = {}): Promise<LocalServer> {
+export interface LocalServerOptions {
+  /** Replaces the logger built from the config (tests capture logs; benchmarks silence them). */
+  logger?: Logger;
+  /** Serve metrics on 127.0.0.1 at a free port (`metricsUrl`), whatever METRICS_PORT says. */
+  metrics?: boolean;
+}
+
+/** Starts a server with LOCAL_SERVER_ENV + `env`. */
+export async function startLocalServer(env: Record<string, string> = {}, options: LocalServerOptions = {}): Promise<LocalServer> {
   const ownCertsDir = env.CERTS_DIR ? undefined : fs.mkdtempSync(path.join(os.tmpdir(), 'confsfu-certs-'));
   const config = loadConfig({ ...LOCAL_SERVER_ENV, ...(ownCertsDir ? { CERTS_DIR: ownCertsDir } : {}), ...env });
+  // Port 0 set here (not through METRICS_PORT, where 0 means off) is any free port.
+  if (options.metrics) config.metrics = { enabled: true, host: '127.0.0.1', port: 0 };
   const server = await startServer(config, options.logger);
   const close = server.close.bind(server);
   return Object.assign(server, {

@@ -257,6 +257,11 @@ export type CloseReason =
   /** (Sent to one peer) the same identity joined the room again on another connection, which replaces this one. */
   | 'DUPLICATE_IDENTITY';
 
+/** Why the server paused a producer its owner did not pause. */
+export type ProducerPauseReason =
+  /** An operator muted the peer (admin API); the peer may resume the producer itself. */
+  'MUTED_BY_ADMIN';
+
 /** Why the room's media was replaced. */
 export type MediaResetReason =
   /** The mediasoup worker serving the room died or hung; the room moved to a healthy one. */
@@ -267,7 +272,11 @@ export interface NotificationMap {
   peerLeft: { peerId: string };
   newProducer: { producerId: string; peerId: string; kind: MediaKind; appData: ProducerAppData };
   producerClosed: { producerId: string; peerId: string };
-  producerPaused: { producerId: string; peerId: string };
+  /**
+   * Sent to the others when a peer pauses its producer; sent to everyone, the owner included,
+   * with a `reason` when the server paused it (the owner's client did not ask).
+   */
+  producerPaused: { producerId: string; peerId: string; reason?: ProducerPauseReason };
   producerResumed: { producerId: string; peerId: string };
   consumerClosed: { consumerId: string; producerId: string };
   roomClosed: { reason: CloseReason };

@@ -23,6 +23,8 @@ export const ErrorCodes = [
   'LIMIT_EXCEEDED',
   /** Too many requests from this connection; slow down. */
   'RATE_LIMITED',
+  /** Admin API: a room with this id is already open (POST /api/rooms). */
+  'ROOM_EXISTS',
   /** The room is closing or closed. */
   'ROOM_CLOSED',
   /** `resume`: the token is unknown, already used, or its peer's grace period ran out. Join again. */

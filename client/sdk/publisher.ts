@@ -135,6 +135,15 @@ export class Publisher {
     });
   }
 
+  /** The server paused one of our producers (an operator muted us): mute it here too. */
+  pausedByServer(producerId: string): void {
+    for (const publication of this.#publications.values()) {
+      if (publication.producer.id !== producerId || publication.producer.paused) continue;
+      publication.producer.pause();
+      this.events.updated(toLocalTrack(publication));
+    }
+  }
+
   unpublish(source: TrackSource): Promise<void> {
     return this.#queue.run(async () => {
       const publication = this.#publications.get(source);

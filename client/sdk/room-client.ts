@@ -289,7 +289,11 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
       if (peerId !== this.#peerId) this.#subscriber?.add({ producerId, peerId, kind, paused: false, appData });
     });
     on('producerClosed', ({ producerId }) => this.#subscriber?.remove(producerId));
-    on('producerPaused', ({ producerId }) => this.#subscriber?.setPaused(producerId, true));
+    on('producerPaused', ({ producerId, peerId }) => {
+      // Our own producer: the server paused it (an operator muted us).
+      if (peerId === this.#peerId) this.#publisher?.pausedByServer(producerId);
+      else this.#subscriber?.setPaused(producerId, true);
+    });
     on('producerResumed', ({ producerId }) => this.#subscriber?.setPaused(producerId, false));
     on('consumerClosed', ({ consumerId }) => this.#subscriber?.consumerClosed(consumerId));
     // roomClosed and disconnects end the session whatever the state.

@@ -16,7 +16,7 @@ export const AUTH_SECRET_MIN_BYTES = 32;
 /** Longest identity accepted. */
 export const IDENTITY_MAX = 128;
 
-const GrantsClaimSchema = z
+export const GrantsClaimSchema = z
   .object({
     join: z.boolean().optional(),
     publish: z.union([z.boolean(), z.array(z.enum(TrackSources)).max(TrackSources.length)]).optional(),

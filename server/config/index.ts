@@ -8,6 +8,23 @@ import path from 'node:path';
 import { z } from 'zod';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+/** Largest room cap (ROOM_MAX_PEERS, and a room created through the admin API). */
+export const ROOM_MAX_PEERS_LIMIT = 10_000;
+/** Longest empty timeout (ROOM_EMPTY_TIMEOUT_MS, and a room created through the admin API): a day. */
+export const ROOM_EMPTY_TIMEOUT_LIMIT_MS = 86_400_000;
+/** Longest list of webhook receivers (each gets its own queue). */
+const WEBHOOK_URLS_MAX = 16;
+const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' });
+/** `a,b , c` → ['a', 'b', 'c'], each an http(s) URL. */
+const urlList = z
+  .string()
+  .transform((s) =>
+    s
+      .split(',')
+      .map((u) => u.trim())
+      .filter(Boolean),
+  )
+  .pipe(z.array(httpUrl).max(WEBHOOK_URLS_MAX, `at most ${WEBHOOK_URLS_MAX} URLs`));
 const ipAddress = z.union([z.ipv4(), z.ipv6()], { error: 'must be an IPv4 or IPv6 address' });
 const bool = z.enum(['true', 'false'], { error: "must be 'true' or 'false'" }).transform((v) => v === 'true');
 
@@ -29,6 +46,34 @@ const EnvSchema = z
     LOG_LEVEL: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
     /** json: one JSON object per line; pretty: coloured text. Default: pretty on a TTY, else json. */
     LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
+    /** Also write JSON lines to this file, rotated daily (`<name>-YYYY-MM-DD<ext>`, LOG_FILE itself links to today's). */
+    LOG_FILE: z.string().min(1).optional(),
+    /** Rotated log files older than this many days are deleted. */
+    LOG_FILE_RETENTION_DAYS: int(1, 3650).default(14),
+
+    /** Prometheus metrics listener (plain HTTP, GET /metrics); METRICS_PORT=0 turns it off. */
+    METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+    METRICS_PORT: int(0, 65535).default(9464),
+
+    /** Bearer key of the admin REST API (/api). Unset, and without AUTH_SECRET, the API is off. */
+    ADMIN_API_KEY: z.string().min(24, 'must be at least 24 characters').max(512).optional(),
+    /** Longest lifetime of a token minted by POST /api/tokens, seconds. */
+    TOKEN_MAX_TTL_SECONDS: int(60, 31_536_000).default(86_400),
+    /** Largest admin API request body. */
+    ADMIN_MAX_BODY_BYTES: int(1_024, 1_048_576).default(16_384),
+
+    /** Webhook receivers, comma-separated http(s) URLs. */
+    WEBHOOK_URLS: urlList.optional(),
+    /** HMAC-SHA256 key of the webhook signatures; required with WEBHOOK_URLS. */
+    WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+    /** Events waiting per receiver; past it, new events for that receiver are dropped. */
+    WEBHOOK_QUEUE_SIZE: int(1, 100_000).default(1_000),
+    /** Tries per event and receiver before it is dropped. */
+    WEBHOOK_MAX_ATTEMPTS: int(1, 20).default(5),
+    /** First retry delay; doubled at each retry, with jitter. */
+    WEBHOOK_RETRY_BASE_MS: int(10, 600_000).default(2_000),
+    /** A receiver that has not answered by then counts as failed (that try). */
+    WEBHOOK_TIMEOUT_MS: int(100, 120_000).default(5_000),
 
     /** mediasoup workers (one process each). Default: one per core. */
     MEDIASOUP_WORKERS: int(1, 64).optional(),
@@ -73,9 +118,9 @@ const EnvSchema = z
     /** Most workers one room spreads over. Default: every worker. 1: a room never spreads. */
     ROOM_MAX_WORKERS: int(1, 64).optional(),
     /** Maximum peers in one room. */
-    ROOM_MAX_PEERS: int(1, 10_000).default(50),
+    ROOM_MAX_PEERS: int(1, ROOM_MAX_PEERS_LIMIT).default(50),
     /** How long an empty room keeps its router before closing; 0 closes at once. */
-    ROOM_EMPTY_TIMEOUT_MS: int(0, 86_400_000).default(5_000),
+    ROOM_EMPTY_TIMEOUT_MS: int(0, ROOM_EMPTY_TIMEOUT_LIMIT_MS).default(5_000),
     /** A joined peer whose connection drops keeps its place this long, to resume; 0: a drop is a leave. */
     RECONNECT_GRACE_MS: int(0, 3_600_000).default(15_000),
     /** A socket that has not joined within this time is disconnected. */
@@ -94,6 +139,9 @@ const EnvSchema = z
     }
     if (Boolean(env.TLS_CERT_FILE) !== Boolean(env.TLS_KEY_FILE)) {
       ctx.addIssue({ code: 'custom', path: ['TLS_KEY_FILE'], message: 'TLS_CERT_FILE and TLS_KEY_FILE go together' });
+    }
+    if (env.WEBHOOK_URLS?.length && !env.WEBHOOK_SECRET) {
+      ctx.addIssue({ code: 'custom', path: ['WEBHOOK_SECRET'], message: 'is required with WEBHOOK_URLS (receivers verify the signature)' });
     }
     if (ALL_INTERFACES.has(env.RTC_LISTEN_IP) && !env.RTC_ANNOUNCED_ADDRESS) {
       ctx.addIssue({
@@ -130,7 +178,16 @@ export interface Config {
     certFile?: string;
     keyFile?: string;
   };
-  log: { level: Env['LOG_LEVEL']; format: 'json' | 'pretty' };
+  log: {
+    level: Env['LOG_LEVEL'];
+    format: 'json' | 'pretty';
+    /** JSON lines also go to this file, rotated daily. */
+    file?: { path: string; retentionDays: number };
+  };
+  /** Prometheus listener; off when METRICS_PORT=0 (port 0 here, set by code, means any free port). */
+  metrics: { enabled: boolean; host: string; port: number };
+  admin: { apiKey?: string; tokenMaxTtlSeconds: number; maxBodyBytes: number };
+  webhooks: { urls: string[]; secret?: string; queueSize: number; maxAttempts: number; retryBaseMs: number; timeoutMs: number };
   media: {
     numWorkers: number;
     workerLogLevel: Env['MEDIASOUP_LOG_LEVEL'];
@@ -184,7 +241,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         const value = defined[name];
         // Secrets are named, never echoed.
         const shown = value !== undefined && !isSecretVariable(name) ? `=${JSON.stringify(value)}` : '';
-        return `${name}${shown}: ${issue.message}`;
+        // Which item of a list variable (WEBHOOK_URLS), counted from 1.
+        const item = typeof issue.path[1] === 'number' ? ` (item ${issue.path[1] + 1})` : '';
+        return `${name}${shown}${item}: ${issue.message}`;
       }),
     );
   }
@@ -197,7 +256,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       certFile: e.TLS_CERT_FILE && path.resolve(e.TLS_CERT_FILE),
       keyFile: e.TLS_KEY_FILE && path.resolve(e.TLS_KEY_FILE),
     },
-    log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : 'json') },
+    log: {
+      level: e.LOG_LEVEL,
+      format: e.LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : 'json'),
+      ...(e.LOG_FILE ? { file: { path: path.resolve(e.LOG_FILE), retentionDays: e.LOG_FILE_RETENTION_DAYS } } : {}),
+    },
+    metrics: { enabled: e.METRICS_PORT !== 0, host: e.METRICS_HOST, port: e.METRICS_PORT },
+    admin: { apiKey: e.ADMIN_API_KEY, tokenMaxTtlSeconds: e.TOKEN_MAX_TTL_SECONDS, maxBodyBytes: e.ADMIN_MAX_BODY_BYTES },
+    webhooks: {
+      urls: e.WEBHOOK_URLS ?? [],
+      secret: e.WEBHOOK_SECRET,
+      queueSize: e.WEBHOOK_QUEUE_SIZE,
+      maxAttempts: e.WEBHOOK_MAX_ATTEMPTS,
+      retryBaseMs: e.WEBHOOK_RETRY_BASE_MS,
+      timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+    },
     media: {
       numWorkers: e.MEDIASOUP_WORKERS ?? os.availableParallelism(),
       workerLogLevel: e.MEDIASOUP_LOG_LEVEL,

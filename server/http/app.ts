@@ -1,24 +1,31 @@
 /**
- * The Express app: health/readiness probes, a small stats endpoint for operators, and the
- * built demo page (dist/demo) when present. No signalling here (that is socket.io's).
+ * The Express app: an access log line per request, health/readiness probes, the admin API
+ * under /api (its own router, when configured), and the built demo page (dist/demo) when
+ * present. No signalling here (that is socket.io's).
  */
 import path from 'node:path';
-import express, { type ErrorRequestHandler, type Express } from 'express';
+import express, { type ErrorRequestHandler, type Express, type Router } from 'express';
 import type { Logger } from '../logger';
+import { accessLog } from './access-log';
+import { sendError } from './http-errors';
 
 export interface AppProbes {
   /** Workers alive and their count. */
   workers(): { alive: number; configured: number };
-  /** Rooms and peers right now. */
-  rooms(): { rooms: number; peers: number };
+}
+
+export interface AppRoutes {
+  /** The admin API, mounted at /api; without it /api answers 404 (the API is off, never open). */
+  admin?: Router;
 }
 
 export const DEMO_DIR = path.resolve(__dirname, '../../dist/demo');
 
-export function createExpressApp(probes: AppProbes, logger: Logger): Express {
+export function createExpressApp(probes: AppProbes, logger: Logger, routes: AppRoutes = {}): Express {
   const app = express();
   app.disable('x-powered-by');
   const startedAt = Date.now();
+  app.use(accessLog(logger));
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok', uptimeSeconds: Math.round((Date.now() - startedAt) / 1000), workers: probes.workers() });
@@ -32,9 +39,13 @@ export function createExpressApp(probes: AppProbes, logger: Logger): Express {
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not-ready', workers });
   });
 
-  app.get('/api/stats', (_req, res) => {
-    res.json({ workers: probes.workers(), ...probes.rooms() });
-  });
+  if (routes.admin) {
+    app.use('/api', routes.admin);
+  } else {
+    app.use('/api', (_req, res) => {
+      sendError(res, { code: 'NOT_FOUND', message: 'the admin API is off: set ADMIN_API_KEY (or AUTH_SECRET for admin tokens)' });
+    });
+  }
 
   // Mounted even when dist/demo does not exist yet, so a demo built later is served.
   app.use(express.static(DEMO_DIR, { index: 'index.html', maxAge: '1m' }));
@@ -42,15 +53,13 @@ export function createExpressApp(probes: AppProbes, logger: Logger): Express {
     res.type('text').send('Demo not built: run `npm run build:demo`. Signalling: socket.io namespace /rooms/<roomId>.');
   });
 
-  app.use((_req, res) => {
-    res.status(404).json({ error: { code: 'NOT_FOUND', message: 'no such route' } });
-  });
+  app.use((_req, res) => sendError(res, { code: 'NOT_FOUND', message: 'no such route' }));
 
   // Express recognises an error handler by its four parameters, so `next` stays although unused.
   // eslint-disable-next-line @typescript-eslint/no-unused-vars
   const onError: ErrorRequestHandler = (error: Error, req, res, _next) => {
     logger.error('http | request failed', { method: req.method, path: req.path, error });
-    res.status(500).json({ error: { code: 'INTERNAL', message: 'internal error' } });
+    sendError(res, { code: 'INTERNAL', message: 'internal error' });
   };
   app.use(onError);
   return app;

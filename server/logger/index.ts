@@ -1,12 +1,17 @@
 /**
  * Structured logs: JSON lines by default (pretty on a TTY). Every line carries `component`
- * and, through child loggers, the ids an operator greps for: roomId, peerId, workerPid.
- * Messages follow `'method() | what happened'` with ids as fields, not inside the text.
+ * and, through child loggers, the ids an operator greps for: roomId, peerId, workerPid; lines
+ * written while a request is handled also carry its `requestId` (and `event`, see
+ * request-context.ts). Messages follow `'method() | what happened'` with ids as fields, not
+ * inside the text. With LOG_FILE the same lines also go, as JSON, to a daily rotated file.
  *
  *   tail -f server.log | grep '"roomId":"standup"'
  */
+import path from 'node:path';
 import winston from 'winston';
+import DailyRotateFile from 'winston-daily-rotate-file';
 import type { Config } from '../config';
+import { requestContextFields } from './request-context';
 
 export type Logger = winston.Logger;
 
@@ -20,32 +25,81 @@ const serializeErrorFields = winston.format((info) => {
   return info;
 });
 
-export function createLogger(config: Config['log']): Logger {
-  const format =
-    config.format === 'json'
-      ? winston.format.combine(
-          winston.format.timestamp(),
-          winston.format.errors({ stack: true }),
-          serializeErrorFields(),
-          winston.format.json(),
-        )
-      : winston.format.combine(
-          winston.format.timestamp({ format: 'HH:mm:ss.SSS' }),
-          winston.format.errors({ stack: true }),
-          serializeErrorFields(),
-          winston.format.colorize(),
-          winston.format.printf(({ timestamp, level, message, component, stack, ...fields }) => {
-            const extra = Object.keys(fields).length ? ` ${JSON.stringify(fields)}` : '';
-            const name = typeof component === 'string' ? component : 'app';
-            const trace = typeof stack === 'string' ? `\n${stack}` : '';
-            return `${String(timestamp)} ${level} [${name}] ${String(message)}${extra}${trace}`;
-          }),
-        );
-  return winston.createLogger({
-    level: config.level,
-    format,
-    transports: [new winston.transports.Console()],
+/** What every line goes through before a transport formats it (JSON or pretty). */
+export function baseLogFormat(): winston.Logform.Format {
+  return winston.format.combine(requestContextFields(), winston.format.errors({ stack: true }), serializeErrorFields());
+}
+
+/** One JSON object per line. */
+export function jsonLineFormat(): winston.Logform.Format {
+  return winston.format.combine(winston.format.timestamp(), winston.format.json());
+}
+
+function prettyFormat(): winston.Logform.Format {
+  return winston.format.combine(
+    winston.format.timestamp({ format: 'HH:mm:ss.SSS' }),
+    winston.format.colorize(),
+    winston.format.printf(({ timestamp, level, message, component, stack, ...fields }) => {
+      const extra = Object.keys(fields).length ? ` ${JSON.stringify(fields)}` : '';
+      const name = typeof component === 'string' ? component : 'app';
+      const trace = typeof stack === 'string' ? `\n${stack}` : '';
+      return `${String(timestamp)} ${level} [${name}] ${String(message)}${extra}${trace}`;
+    }),
+  );
+}
+
+/**
+ * The daily files of LOG_FILE=/var/log/confsfu/server.log: `server-2025-01-31.log`, … (kept
+ * `retentionDays`), with `server.log` a symlink to today's, so `tail -F` follows the rotation.
+ * A LOG_FILE that names its own `%DATE%` is used as is, without the symlink.
+ */
+export function createLogFileTransport(file: NonNullable<Config['log']['file']>): DailyRotateFile {
+  const dirname = path.dirname(file.path);
+  const base = path.basename(file.path);
+  const ext = path.extname(base);
+  const dated = base.includes('%DATE%');
+  const transport = new DailyRotateFile({
+    dirname,
+    filename: dated ? base : `${path.basename(base, ext)}-%DATE%${ext}`,
+    datePattern: 'YYYY-MM-DD',
+    maxFiles: `${file.retentionDays}d`,
+    auditFile: path.join(dirname, `.${base.replace('%DATE%', 'DATE')}-audit.json`),
+    createSymlink: !dated,
+    symlinkName: base,
+    format: jsonLineFormat(),
   });
+  // A full disk must not crash the server; stdout still has every line.
+  transport.on('error', (error: Error) => process.stderr.write(`log file ${file.path}: ${error.message}\n`));
+  return transport;
+}
+
+export function createLogger(config: Config['log']): Logger {
+  const transports: winston.transport[] = [
+    new winston.transports.Console({ format: config.format === 'json' ? jsonLineFormat() : prettyFormat() }),
+  ];
+  if (config.file) transports.push(createLogFileTransport(config.file));
+  return winston.createLogger({ level: config.level, format: baseLogFormat(), transports });
+}
+
+/**
+ * Ends the logger's file transports, waiting (up to 2 s) until what was logged is on disk: the
+ * server's last step when it closes (the process exits next). Later lines go to stdout only.
+ */
+export async function closeLogFiles(logger: Logger): Promise<void> {
+  const files = logger.transports.filter((t): t is DailyRotateFile => t instanceof DailyRotateFile);
+  await Promise.all(
+    files.map(
+      (transport) =>
+        new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, 2_000);
+          transport.once('finish', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+          logger.remove(transport); // unpiping closes the transport, which ends its file stream
+        }),
+    ),
+  );
 }
 
 /** A logger that drops everything (for domain unit tests). */

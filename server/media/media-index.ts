@@ -26,6 +26,8 @@ export type WorkerAppData = {
   pipeTransports: Map<string, IndexedTransport>;
   pipeProducers: Map<string, ms.Producer>;
   pipeConsumers: Map<string, ms.Consumer>;
+  /** Worker level only: nothing looks data producers up by id yet, metrics count them. */
+  dataProducers: Map<string, ms.DataProducer>;
 };
 export type RouterAppData = {
   transports: Map<string, IndexedTransport>;
@@ -76,6 +78,7 @@ function indexWorker(worker: ms.Worker): void {
     pipeTransports: new Map(),
     pipeProducers: new Map(),
     pipeConsumers: new Map(),
+    dataProducers: new Map(),
   } satisfies WorkerAppData) as WorkerAppData;
 
   worker.observer.on('newrouter', (router) => {
@@ -109,6 +112,10 @@ function indexWorker(worker: ms.Worker): void {
           for (const map of producerMaps) map.delete(producer.id);
         });
       });
+      transport.observer.on('newdataproducer', (dataProducer) => {
+        w.dataProducers.set(dataProducer.id, dataProducer);
+        dataProducer.observer.once('close', () => w.dataProducers.delete(dataProducer.id));
+      });
       transport.observer.on('newconsumer', (consumer) => {
         for (const map of consumerMaps) map.set(consumer.id, consumer);
         consumer.observer.once('close', () => {
@@ -117,6 +124,14 @@ function indexWorker(worker: ms.Worker): void {
       });
     });
   });
+}
+
+export interface MediaCensus {
+  workers: Array<{ pid: number; routers: number }>;
+  transports: number;
+  producers: Record<ms.MediaKind, number>;
+  consumers: Record<ms.MediaKind, number>;
+  dataProducers: number;
 }
 
 /** By-id look-ups over the index of a set of workers (a worker pool). */
@@ -200,6 +215,29 @@ export class MediaIndex {
       total.consumers += appData.pipeConsumers.size;
     }
     return total;
+  }
+
+  /**
+   * What the metrics show: media objects by kind, and routers per worker (by pid). Pipes between
+   * the workers of a spread room are internal plumbing, not clients' objects: left out.
+   */
+  census(): MediaCensus {
+    const census: MediaCensus = {
+      workers: [],
+      transports: 0,
+      producers: { audio: 0, video: 0 },
+      consumers: { audio: 0, video: 0 },
+      dataProducers: 0,
+    };
+    for (const worker of this.workers()) {
+      const { appData } = worker;
+      census.workers.push({ pid: worker.pid, routers: appData.routers.size });
+      census.transports += appData.transports.size - appData.pipeTransports.size;
+      for (const producer of appData.producers.values()) if (!appData.pipeProducers.has(producer.id)) census.producers[producer.kind]++;
+      for (const consumer of appData.consumers.values()) if (!appData.pipeConsumers.has(consumer.id)) census.consumers[consumer.kind]++;
+      census.dataProducers += appData.dataProducers.size;
+    }
+    return census;
   }
 
   private find<T>(pick: (worker: IndexedWorker) => T | undefined): T | undefined {

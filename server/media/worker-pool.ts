@@ -149,6 +149,33 @@ export class WorkerPool {
   }
 
   /**
+   * CPU time used by each live worker process so far (user + system), for metrics. A worker
+   * that does not answer within `timeoutMs` (hung) is left out rather than holding up the caller.
+   */
+  async resourceUsage(timeoutMs: number): Promise<Array<{ pid: number; cpuSeconds: number }>> {
+    const usages = await Promise.all(
+      this.workers
+        .filter((worker) => !worker.closed)
+        .map(async (worker) => {
+          let timer: NodeJS.Timeout | undefined;
+          const deadline = new Promise<undefined>((resolve) => {
+            timer = setTimeout(() => resolve(undefined), timeoutMs);
+          });
+          try {
+            const usage = await Promise.race([worker.getResourceUsage(), deadline]);
+            // ru_utime and ru_stime are in milliseconds.
+            return usage && { pid: worker.pid, cpuSeconds: (usage.ru_utime + usage.ru_stime) / 1000 };
+          } catch {
+            return undefined; // the worker closed meanwhile
+          } finally {
+            clearTimeout(timer);
+          }
+        }),
+    );
+    return usages.filter((u): u is { pid: number; cpuSeconds: number } => u !== undefined);
+  }
+
+  /**
    * The worker with the least media load (transports + consumers), then fewest routers; one
    * under suspicion (a missed deadline being checked) only if no other is alive.
    */

@@ -13,6 +13,7 @@ import type {
   PeerInfo,
   ProducerAppData,
   ProducerInfo,
+  ProducerPauseReason,
   TransportCreated,
 } from '../../shared/contract';
 import type { PeerId } from '../../shared/ids';
@@ -223,6 +224,29 @@ export class Peer {
     producer.paused = paused;
     this.#log.debug(`${paused ? 'pauseProducer' : 'resumeProducer'}() | done`, { producerId });
     this.#room.producerPauseChanged({ producerId, peerId: this.id, paused });
+  }
+
+  /**
+   * Pauses this peer's producers of `kind` on the server's initiative (the owner and the others
+   * are told, with `reason`). Returns the ids it paused; one already paused or closed meanwhile
+   * is left out.
+   */
+  async pauseByServer(kind: MediaKind, reason: ProducerPauseReason): Promise<string[]> {
+    const paused: string[] = [];
+    for (const [producerId, producer] of [...this.#producers]) {
+      if (producer.kind !== kind || producer.paused) continue;
+      try {
+        await this.#media.setProducerPaused(producerId, true);
+      } catch (error) {
+        if (error instanceof NotFoundError) continue; // closed meanwhile
+        throw error;
+      }
+      if (this.#producers.get(producerId) !== producer || producer.paused) continue;
+      producer.paused = true;
+      this.#room.producerPauseChanged({ producerId, peerId: this.id, paused: true, reason });
+      paused.push(producerId);
+    }
+    return paused;
   }
 
   closeProducer(producerId: string): void {

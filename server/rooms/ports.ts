@@ -12,6 +12,7 @@ import type {
   NotificationName,
   ParsedRequest,
   ProducerInfo,
+  ProducerPauseReason,
   RtpCapabilities,
   RtpParameters,
   TransportCreated,
@@ -85,5 +86,6 @@ export interface RoomLink {
   findProducer(producerId: string): ProducerInfo | undefined;
   producerOpened(producer: ProducerInfo): void;
   producerClosed(producer: { producerId: string; peerId: string }): void;
-  producerPauseChanged(producer: { producerId: string; peerId: string; paused: boolean }): void;
+  /** `reason` when the server, not the owner, paused it: then the owner is told too. */
+  producerPauseChanged(producer: { producerId: string; peerId: string; paused: boolean; reason?: ProducerPauseReason }): void;
 }

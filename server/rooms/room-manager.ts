@@ -18,6 +18,12 @@ export interface RoomManagerOptions {
   logger: Logger;
 }
 
+/** A room's own settings, in place of the server's defaults. */
+export interface RoomSettings {
+  maxPeers?: number;
+  emptyTimeoutMs?: number;
+}
+
 export class RoomManager {
   readonly observer: RoomObserver;
   readonly #rooms = new Map<string, Room>();
@@ -50,12 +56,28 @@ export class RoomManager {
     if (existing && !existing.closed) return existing;
     const pending = this.#creating.get(roomId);
     if (pending) return pending;
+    return this.#create(roomId, {});
+  }
 
+  /**
+   * Opens a room ahead of its first join (admin API), with its own cap and empty timeout in
+   * place of the server's defaults. Throws ROOM_EXISTS if that room is open or opening.
+   */
+  async createRoom(roomId: string, settings: RoomSettings): Promise<Room> {
+    if (this.#closed) throw new AppError('ROOM_CLOSED', 'the server is shutting down');
+    const existing = this.#rooms.get(roomId);
+    if ((existing && !existing.closed) || this.#creating.has(roomId)) {
+      throw new AppError('ROOM_EXISTS', `room ${roomId} is already open`);
+    }
+    return this.#create(roomId, settings);
+  }
+
+  #create(roomId: string, settings: RoomSettings): Promise<Room> {
     const creation = Room.create({
       roomId,
       media: this.#opts.media,
-      maxPeers: this.#opts.maxPeers,
-      emptyTimeoutMs: this.#opts.emptyTimeoutMs,
+      maxPeers: settings.maxPeers ?? this.#opts.maxPeers,
+      emptyTimeoutMs: settings.emptyTimeoutMs ?? this.#opts.emptyTimeoutMs,
       reconnectGraceMs: this.#opts.reconnectGraceMs,
       observer: this.observer,
       logger: this.#opts.logger,

@@ -16,6 +16,7 @@ import type {
   RtpCapabilities,
 } from '../../shared/contract';
 import type { PeerId } from '../../shared/ids';
+import type { MediaKind } from '../../shared/media';
 import { AppError } from '../errors';
 import type { Logger } from '../logger';
 import { ALL_GRANTS, Peer } from './peer';
@@ -112,6 +113,11 @@ export class Room {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** How long the room stays open with nobody in it (0: closes at once). */
+  get emptyTimeoutMs(): number {
+    return this.#emptyTimeoutMs;
   }
 
   /** How long a peer whose connection dropped keeps its place (0: a drop is a leave). */
@@ -234,6 +240,17 @@ export class Room {
   }
 
   /**
+   * An operator mutes a peer: its producers of `kind` are paused, and the peer and the room
+   * hear `producerPaused { reason: 'MUTED_BY_ADMIN' }`. Returns the producers it paused.
+   */
+  async mute(peer: Peer, kind: MediaKind): Promise<string[]> {
+    if (this.#closed || this.#peers.get(peer.id) !== peer) throw new AppError('NOT_FOUND', `peer ${peer.id} is not in room ${this.id}`);
+    const producerIds = await peer.pauseByServer(kind, 'MUTED_BY_ADMIN');
+    this.#log.info('mute() | peer muted by an operator', { peerId: peer.id, kind, producers: producerIds.length });
+    return producerIds;
+  }
+
+  /**
    * The media behind the room was replaced after a worker crash: the peers stay, everything
    * they had on the old router is gone; one `mediaReset` tells them to set it up again.
    */
@@ -329,8 +346,11 @@ export class Room {
         this.#broadcastFrom(peerId, 'producerClosed', { producerId, peerId });
         this.#observer.emit('producerClosed', { roomId: this.id, producerId, peerId });
       },
-      producerPauseChanged: ({ producerId, peerId, paused }) =>
-        this.#broadcastFrom(peerId, paused ? 'producerPaused' : 'producerResumed', { producerId, peerId }),
+      producerPauseChanged: ({ producerId, peerId, paused, reason }) => {
+        // The server paused it: its owner did not ask, so it hears it too.
+        if (paused && reason) this.#broadcast('producerPaused', { producerId, peerId, reason });
+        else this.#broadcastFrom(peerId, paused ? 'producerPaused' : 'producerResumed', { producerId, peerId });
+      },
     };
   }
 

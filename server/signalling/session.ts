@@ -8,6 +8,7 @@
 import { isRequestName, requestSchemas, type Ack, type RequestName } from '../../shared/contract';
 import { AppError } from '../errors';
 import type { Logger } from '../logger';
+import { newRequestId, runInRequest } from '../logger/request-context';
 import type { PeerChannel } from '../rooms/ports';
 import type { RoomManager } from '../rooms/room-manager';
 import { handlers, type AfterAck, type Member, type SessionView } from './handlers';
@@ -75,7 +76,9 @@ export class SocketSession implements SessionView {
     }
     // Only an omitted payload means `{}`; an explicit null (or any non-object) is validated and refused.
     const payload = args.length > 0 ? args[0] : {};
-    this.#queue = this.#queue.then(() => this.#handle(event, payload, ack));
+    // Every log line of the handler (rooms and media included) carries `event` and `requestId`.
+    const context = { requestId: newRequestId(), event };
+    this.#queue = this.#queue.then(() => runInRequest(context, () => this.#handle(event, payload, ack)));
   }
 
   async #handle(event: RequestName, payload: unknown, ack: AckFn): Promise<void> {

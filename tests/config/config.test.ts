@@ -84,3 +84,38 @@ test('a bad secret is named but never echoed', () => {
   expect(message).not.toContain('too-short-secret');
   expect(loadConfig({ AUTH_SECRET: 'x'.repeat(32) }).auth.secret).toBe('x'.repeat(32));
 });
+
+test('operations settings: webhook URLs need a secret and must be http(s); admin key and webhook secret are named, never echoed', () => {
+  const problems = (env: Record<string, string>): string => {
+    try {
+      loadConfig(env);
+    } catch (error) {
+      return (error as ConfigError).problems.join('\n');
+    }
+    return '';
+  };
+  expect(problems({ WEBHOOK_URLS: 'https://hooks.example/confsfu' })).toMatch(/^WEBHOOK_SECRET: is required with WEBHOOK_URLS/m);
+  expect(problems({ WEBHOOK_URLS: 'http://a.example/x,ftp://b.example/y', WEBHOOK_SECRET: 's'.repeat(16) })).toMatch(
+    /^WEBHOOK_URLS=.* \(item 2\): must be an http:\/\/ or https:\/\/ URL$/m,
+  );
+  const secrets = problems({ ADMIN_API_KEY: 'short-admin-key', WEBHOOK_SECRET: 'short-hook' });
+  expect(secrets).toMatch(/^ADMIN_API_KEY: must be at least 24 characters$/m);
+  expect(secrets).toMatch(/^WEBHOOK_SECRET: must be at least 16 characters$/m);
+  expect(secrets).not.toContain('short-admin-key');
+  expect(secrets).not.toContain('short-hook');
+
+  const config = loadConfig({
+    WEBHOOK_URLS: ' http://a.example/x , https://b.example ',
+    WEBHOOK_SECRET: 's'.repeat(16),
+    LOG_FILE: 'logs/x.log',
+  });
+  expect(config.webhooks).toMatchObject({
+    urls: ['http://a.example/x', 'https://b.example'],
+    maxAttempts: 5,
+    retryBaseMs: 2000,
+    timeoutMs: 5000,
+    queueSize: 1000,
+  });
+  expect(config.log.file).toEqual({ path: path.resolve('logs/x.log'), retentionDays: 14 });
+  expect(loadConfig({}).admin).toEqual({ apiKey: undefined, tokenMaxTtlSeconds: 86_400, maxBodyBytes: 16_384 });
+});

@@ -5,7 +5,7 @@
  */
 import winston from 'winston';
 import Transport from 'winston-transport';
-import type { Logger } from '../../server/logger';
+import { baseLogFormat, jsonLineFormat, type Logger } from '../../server/logger';
 
 /** Lines kept for the current test; the environment owns and clears the array. */
 export const CAPTURED_LOGS_KEY = '__confsfuCapturedLogs';
@@ -29,7 +29,8 @@ class CaptureTransport extends Transport {
 export function createCaptureLogger(level = process.env.TEST_LOG_LEVEL ?? 'info'): Logger {
   return winston.createLogger({
     level,
-    format: winston.format.combine(winston.format.timestamp(), winston.format.errors({ stack: true }), winston.format.json()),
+    // The server's own formats, so captured lines look like real ones (requestId, serialised errors).
+    format: winston.format.combine(baseLogFormat(), jsonLineFormat()),
     transports: [new CaptureTransport()],
   });
 }

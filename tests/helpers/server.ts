@@ -3,17 +3,17 @@ import { io } from 'socket.io-client';
 import { connectRoomSocket } from '../../client/connect';
 import { request, type RoomSocket } from '../../client/request';
 import { roomNamespace } from '../../shared/ids';
-import { startLocalServer, type LocalServer } from '../../server/local-server';
+import { startLocalServer, type LocalServer, type LocalServerOptions } from '../../server/local-server';
 import { createCaptureLogger } from './log-capture';
 
 export type TestServer = LocalServer;
 
 /**
- * A local server (loopback, ephemeral port, one worker, empty rooms close at once) with `env`
- * on top; its logs are captured and shown only if a test fails.
+ * A local server (loopback, ephemeral port, one worker, empty rooms close at once, metrics off
+ * unless `options.metrics`) with `env` on top; its logs are captured and shown only if a test fails.
  */
-export function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
-  return startLocalServer(env, { logger: createCaptureLogger() });
+export function startTestServer(env: Record<string, string> = {}, options: Omit<LocalServerOptions, 'logger'> = {}): Promise<TestServer> {
+  return startLocalServer(env, { ...options, logger: createCaptureLogger() });
 }
 
 export interface ConnectOptions {

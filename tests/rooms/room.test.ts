@@ -551,3 +551,50 @@ describe('room-manager', () => {
     await expect(rooms.join('r1', as('d'), new FakeChannel())).rejects.toMatchObject({ code: 'ROOM_CLOSED' });
   });
 });
+
+describe('operator actions (admin API)', () => {
+  const profile = { displayName: 'x' };
+
+  test('mute pauses the peer’s producers of that kind and tells everyone, the owner included, with the reason', async () => {
+    const media = new FakeMedia();
+    const setPaused = jest.spyOn(media, 'setProducerPaused');
+    const room = await makeRoom(media);
+    const [ownerChannel, otherChannel] = [new FakeChannel(), new FakeChannel()];
+    const { peer } = room.join(profile, ownerChannel);
+    room.join(profile, otherChannel);
+    const { transportId } = await peer.createTransport({ direction: 'send', type: 'plain' });
+    const codecs = (mimeType: string) => ({ codecs: [{ mimeType, payloadType: 100, clockRate: 48000 }], encodings: [{ ssrc: 1 }] });
+    const audio = await peer.produce({ transportId, kind: 'audio', rtpParameters: codecs('audio/opus') } as never);
+    await peer.produce({ transportId, kind: 'video', rtpParameters: codecs('video/VP8') } as never);
+    ownerChannel.sent.length = 0;
+    otherChannel.sent.length = 0;
+
+    expect(await room.mute(peer, 'audio')).toEqual([audio]);
+    expect(setPaused.mock.calls as unknown[]).toEqual([[audio, true]]);
+    const told = { event: 'producerPaused', payload: { producerId: audio, peerId: peer.id, reason: 'MUTED_BY_ADMIN' } };
+    expect(ownerChannel.sent).toEqual([told]);
+    expect(otherChannel.sent).toEqual([told]);
+    expect(peer.findProducer(audio)?.paused).toBe(true);
+    // Already paused: nothing to do, nobody told again.
+    expect(await room.mute(peer, 'audio')).toEqual([]);
+    expect(ownerChannel.sent).toHaveLength(1);
+  });
+
+  test('createRoom: its own cap and empty timeout; ROOM_EXISTS while the room is open or still opening', async () => {
+    const media = new FakeMedia();
+    media.openDelayTurns = 2;
+    const rooms = new RoomManager({ media, maxPeers: 50, emptyTimeoutMs: 0, reconnectGraceMs: 0, logger });
+    const opening = rooms.getOrCreateRoom('busy');
+    await expect(rooms.createRoom('busy', {})).rejects.toMatchObject({ code: 'ROOM_EXISTS' });
+    await opening;
+    await expect(rooms.createRoom('busy', {})).rejects.toMatchObject({ code: 'ROOM_EXISTS' });
+
+    const room = await rooms.createRoom('planned', { maxPeers: 1, emptyTimeoutMs: 60_000 });
+    expect([room.maxPeers, room.emptyTimeoutMs]).toEqual([1, 60_000]);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(room.closed).toBe(false); // the server's own empty timeout (0) would have closed it
+    await rooms.join('planned', profile, new FakeChannel());
+    await expect(rooms.join('planned', profile, new FakeChannel())).rejects.toMatchObject({ code: 'ROOM_FULL' });
+    rooms.closeAll('SERVER_SHUTDOWN');
+  });
+});

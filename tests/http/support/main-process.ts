@@ -42,6 +42,7 @@ export async function startMainProcess(env: Record<string, string>, preload: str
         LOG_FORMAT: 'json',
         LOG_LEVEL: 'info',
         RTC_PORT: '0', // tests run side by side: no fixed media ports
+        METRICS_PORT: '0', // nor a fixed metrics port
         ...env,
       },
       stdio: ['pipe', 'pipe', 'pipe'],
