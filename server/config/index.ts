@@ -6,6 +6,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { TURN_URL_PATTERN, type TurnSettings } from '../turn/turn-credentials';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const ipAddress = z.union([z.ipv4(), z.ipv6()], { error: 'must be an IPv4 or IPv6 address' });
@@ -56,6 +57,16 @@ const EnvSchema = z
       .optional(),
     /** Largest socket.io message accepted; bigger ones close that socket only. */
     MAX_MESSAGE_BYTES: int(1_024, 16_777_216).default(262_144),
+    /** TURN relay URIs, comma-separated (`turn:host:3478?transport=udp,turns:host:5349`). Unset: no relay offered. */
+    TURN_URLS: z
+      .string()
+      .transform((s) => s.split(',').map((url) => url.trim()))
+      .refine((urls) => urls.every((url) => TURN_URL_PATTERN.test(url)), 'must be comma-separated turn: or turns: URIs')
+      .optional(),
+    /** coturn's static-auth-secret (use-auth-secret): signs the per-peer TURN credentials. */
+    TURN_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+    /** Lifetime of a TURN credential, seconds. coturn refuses an allocation's refreshes after it. */
+    TURN_CREDENTIAL_TTL_S: int(60, 604_800).default(86_400),
   })
   .superRefine((env, ctx) => {
     if (env.RTC_MIN_PORT >= env.RTC_MAX_PORT) {
@@ -63,6 +74,9 @@ const EnvSchema = z
     }
     if (Boolean(env.TLS_CERT_FILE) !== Boolean(env.TLS_KEY_FILE)) {
       ctx.addIssue({ code: 'custom', path: ['TLS_KEY_FILE'], message: 'TLS_CERT_FILE and TLS_KEY_FILE go together' });
+    }
+    if (Boolean(env.TURN_URLS) !== Boolean(env.TURN_SECRET)) {
+      ctx.addIssue({ code: 'custom', path: ['TURN_SECRET'], message: 'TURN_URLS and TURN_SECRET go together' });
     }
     if (env.RTC_LISTEN_IP === '0.0.0.0' && !env.RTC_ANNOUNCED_ADDRESS) {
       ctx.addIssue({
@@ -95,7 +109,12 @@ export interface Config {
     initialOutgoingBitrate: number;
   };
   rooms: { maxPeers: number; emptyTimeoutMs: number; reconnectGraceMs: number };
-  signalling: { joinTimeoutMs: number; maxMessageBytes: number };
+  signalling: {
+    joinTimeoutMs: number;
+    maxMessageBytes: number;
+    /** TURN relay offered to clients in the join and resume acks; undefined: none. */
+    turn?: TurnSettings;
+  };
   auth: { secret?: string };
 }
 
@@ -148,7 +167,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       initialOutgoingBitrate: e.RTC_INITIAL_OUTGOING_BITRATE,
     },
     rooms: { maxPeers: e.ROOM_MAX_PEERS, emptyTimeoutMs: e.ROOM_EMPTY_TIMEOUT_MS, reconnectGraceMs: e.RECONNECT_GRACE_MS },
-    signalling: { joinTimeoutMs: e.JOIN_TIMEOUT_MS, maxMessageBytes: e.MAX_MESSAGE_BYTES },
+    signalling: {
+      joinTimeoutMs: e.JOIN_TIMEOUT_MS,
+      maxMessageBytes: e.MAX_MESSAGE_BYTES,
+      turn: e.TURN_URLS && e.TURN_SECRET ? { urls: e.TURN_URLS, secret: e.TURN_SECRET, credentialTtlS: e.TURN_CREDENTIAL_TTL_S } : undefined,
+    },
     auth: { secret: e.AUTH_SECRET },
   };
 }
