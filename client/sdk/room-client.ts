@@ -480,11 +480,11 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
     const publisher = this.#publisher;
     const subscriber = this.#subscriber;
     if (!publisher || !subscriber) return;
+    this.emit('mediaReset', { reason });
     publisher.mediaLost();
     subscriber.clear();
     this.#dropTransport('send');
     this.#dropTransport('recv');
-    this.emit('mediaReset', { reason });
     publisher.restore().catch((error: unknown) => this.emit('error', toRoomClientError(error)));
   }
 

@@ -125,7 +125,8 @@ export interface RoomClientEvents {
   reconnected: { awayMs: number; attempts: number };
   /**
    * The server replaced the room's media (its worker died): the client sends its tracks again and
-   * receives the others' again as they come back (trackRemoved now, trackAdded soon). No action needed.
+   * receives the others' again as they come back (trackRemoved right after this event, trackAdded
+   * soon). No action needed.
    */
   mediaReset: { reason: MediaResetReason };
   /** The client, once joined, left the room for good; it cannot be reused. */
