@@ -63,6 +63,9 @@ export class WorkerPool {
     let best: IndexedWorker | undefined;
     let bestLoad = Infinity;
     for (const worker of this.#workers) {
+      // A worker that just died is still listed until its 'died' handler runs (its routers close
+      // first): its emptied index must not make it look like the least loaded.
+      if (worker.closed) continue;
       const { transports, consumers, routers } = worker.appData;
       const load = (transports.size + consumers.size) * 1000 + routers.size;
       if (load < bestLoad) [best, bestLoad] = [worker, load];
