@@ -7,7 +7,7 @@
 #      from mediasoup's npm sources (scripts/worker/build-worker.sh, ~8 min once per machine);
 #      the chosen path is recorded in node_modules/.mediasoup-worker-bin for the server;
 #   4. the demo page bundle (dist/demo).
-# Usage: scripts/setup.sh [--test]   (--test also installs Debian's chromium for the E2E tests)
+# Usage: scripts/setup.sh [--test]   (--test also installs Debian's chromium and coturn for the E2E tests)
 # Env:   MEDIASOUP_WORKER_SOURCE=auto|mediasoup|build (default auto)
 set -euo pipefail
 # The whole script is one function, so bash has parsed all of it before running any of it
@@ -24,7 +24,9 @@ main() {
   # Runtime libraries of the offline-built worker come with the -dev packages the build needs;
   # scripts/worker/build-worker.sh checks its own list. Here: what the server and tests need.
   apt_needed="openssl ca-certificates"
-  $for_tests && apt_needed="$apt_needed chromium fonts-liberation"
+  # Tests: chromium for the E2E tests, coturn for the TURN relay test (each test starts its own
+  # turnserver on a free loopback port; the package's system service is not used).
+  $for_tests && apt_needed="$apt_needed chromium fonts-liberation coturn"
   missing=""
   for p in $apt_needed; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -335,7 +335,6 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
     );
   }
 
-
   #listen(signalling: SignallingChannel): void {
     const on = <N extends NotificationName>(name: N, handle: (payload: NotificationMap[N]) => void): void => {
       signalling.onNotification(name, (payload) => {
@@ -384,7 +383,10 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
       const signalling = this.#signalling;
       if (this.#state !== 'reconnecting' || !signalling) return;
       try {
-        const timeoutMs = Math.max(1_000, Math.min(RECONNECT_ATTEMPT_TIMEOUT_MS, this.#options.connectTimeoutMs ?? Infinity, deadline - Date.now()));
+        const timeoutMs = Math.max(
+          1_000,
+          Math.min(RECONNECT_ATTEMPT_TIMEOUT_MS, this.#options.connectTimeoutMs ?? Infinity, deadline - Date.now()),
+        );
         const resumed = await signalling.replaceSocket((request) => request('resume', { resumeToken: this.#resumeToken }), timeoutMs);
         if (this.#state !== 'reconnecting') return;
         this.#applyResume(resumed, { awayMs: Date.now() - droppedAt, attempts: attempt });

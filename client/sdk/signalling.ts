@@ -66,7 +66,11 @@ export class SignallingChannel {
    * for it, then fails with DISCONNECTED. A request in flight when the socket drops fails with
    * DISCONNECTED: it may or may not have been carried out, so it is never re-sent.
    */
-  async request<E extends RequestName>(event: E, payload: RequestPayload<E>, timeoutMs = this.#options.requestTimeoutMs): Promise<ResponseMap[E]> {
+  async request<E extends RequestName>(
+    event: E,
+    payload: RequestPayload<E>,
+    timeoutMs = this.#options.requestTimeoutMs,
+  ): Promise<ResponseMap[E]> {
     if (!this.connected) await this.#waitForSocket(event, timeoutMs);
     return requestOn(this.#socket, event, payload, timeoutMs);
   }

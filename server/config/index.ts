@@ -170,7 +170,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     signalling: {
       joinTimeoutMs: e.JOIN_TIMEOUT_MS,
       maxMessageBytes: e.MAX_MESSAGE_BYTES,
-      turn: e.TURN_URLS && e.TURN_SECRET ? { urls: e.TURN_URLS, secret: e.TURN_SECRET, credentialTtlS: e.TURN_CREDENTIAL_TTL_S } : undefined,
+      turn:
+        e.TURN_URLS && e.TURN_SECRET ? { urls: e.TURN_URLS, secret: e.TURN_SECRET, credentialTtlS: e.TURN_CREDENTIAL_TTL_S } : undefined,
     },
     auth: { secret: e.AUTH_SECRET },
   };

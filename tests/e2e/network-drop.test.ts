@@ -80,7 +80,9 @@ describe('network drops in headless Chromium', () => {
     await bobBrowser.context.setOffline(false);
     const onlineAt = Date.now();
     // Back as the same peer, then Bob's video advances on Alice's page.
-    await waitFor('Bob to be back in the room', async () => ((await bob.client()).state === 'joined' ? true : undefined), { timeoutMs: 5_000 });
+    await waitFor('Bob to be back in the room', async () => ((await bob.client()).state === 'joined' ? true : undefined), {
+      timeoutMs: 5_000,
+    });
     const advanced = await alice.waitForVideoToAdvance('Bob', { timeoutMs: 5_000 });
     expect(advanced.at - onlineAt).toBeLessThan(5_000);
     expect(await bob.client()).toEqual({ state: 'joined', peerId: bobBefore.peerId });

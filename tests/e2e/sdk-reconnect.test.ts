@@ -31,12 +31,18 @@ describe('RoomClient reconnection and media reset, in Node', () => {
   /** Ada and Cy connect directly; Bo through the link the tests cut. */
   function newClient(displayName: string, { viaLink = false } = {}): RoomClient {
     const serverUrl = viaLink ? `https://127.0.0.1:${link.port}` : server.url;
-    const client = nodeRoomClient({ roomId, displayName, serverUrl, socketOptions: { rejectUnauthorized: false, transports: ['websocket'] } });
+    const client = nodeRoomClient({
+      roomId,
+      displayName,
+      serverUrl,
+      socketOptions: { rejectUnauthorized: false, transports: ['websocket'] },
+    });
     clients.push(client);
     return client;
   }
 
-  const sources = (client: RoomClient): string[] => client.remoteTracks.map((t) => `${t.peerId === ada.peerId ? 'ada' : 'other'}:${t.source}`).sort();
+  const sources = (client: RoomClient): string[] =>
+    client.remoteTracks.map((t) => `${t.peerId === ada.peerId ? 'ada' : 'other'}:${t.source}`).sort();
 
   beforeAll(async () => {
     tmpDir = await mkdtemp(path.join(os.tmpdir(), 'e2e-sdk-back-'));
@@ -116,7 +122,8 @@ describe('RoomClient reconnection and media reset, in Node', () => {
 
     // Everyone's producers are new; each receives the other's new ones.
     await waitUntil(
-      () => ada.localTracks.every((t) => !before.ada.includes(t.producerId)) && bo.localTracks.every((t) => !before.bo.includes(t.producerId)),
+      () =>
+        ada.localTracks.every((t) => !before.ada.includes(t.producerId)) && bo.localTracks.every((t) => !before.bo.includes(t.producerId)),
       'both to produce again',
     );
     const adaNow = ada.localTracks.map((t) => t.producerId).sort();

@@ -24,7 +24,9 @@ export interface Coturn {
 
 export async function startCoturn(secret: string): Promise<Coturn> {
   await access(TURNSERVER_PATH, constants.X_OK).catch(() => {
-    throw new Error(`no coturn at ${TURNSERVER_PATH}: \`apt-get install -y coturn\` (scripts/setup.sh --test does), or set TURNSERVER_PATH`);
+    throw new Error(
+      `no coturn at ${TURNSERVER_PATH}: \`apt-get install -y coturn\` (scripts/setup.sh --test does), or set TURNSERVER_PATH`,
+    );
   });
   const dir = await mkdtemp(path.join(os.tmpdir(), 'coturn-'));
   const port = await freePort();

@@ -74,7 +74,8 @@ export class DemoPage {
       (window as unknown as { __removedTiles: string[] }).__removedTiles = removed;
       new MutationObserver((mutations) => {
         for (const mutation of mutations)
-          for (const node of mutation.removedNodes) if (node instanceof HTMLElement && node.dataset.tileKey) removed.push(node.dataset.tileKey);
+          for (const node of mutation.removedNodes)
+            if (node instanceof HTMLElement && node.dataset.tileKey) removed.push(node.dataset.tileKey);
       }).observe(document.querySelector('[data-testid="tiles"]')!, { childList: true });
     });
   }
