@@ -382,6 +382,8 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
     for (let attempt = 1; ; attempt++) {
       const signalling = this.#signalling;
       if (this.#state !== 'reconnecting' || !signalling) return;
+      // Only what arrives on the socket that gets adopted counts (a failed attempt's are stale).
+      this.#pendingNotifications = [];
       try {
         const timeoutMs = Math.max(
           1_000,
@@ -394,8 +396,9 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
       } catch (error) {
         if (this.#state !== 'reconnecting') return;
         const code = toRoomClientError(error).code;
-        // Only a connection that could not be made, or dropped again, is worth another try.
-        const transient = code === 'CONNECT_FAILED' || code === 'DISCONNECTED' || code === 'TIMEOUT';
+        // A connection that could not be made, dropped again, or was told to slow down is worth
+        // another try; a refusal (RESUME_FAILED, UNAUTHORIZED…) is final.
+        const transient = code === 'CONNECT_FAILED' || code === 'DISCONNECTED' || code === 'TIMEOUT' || code === 'RATE_LIMITED';
         if (!transient || Date.now() >= deadline) return this.#teardown('DISCONNECTED');
       }
       await this.#sleep(Math.min(delayMs, Math.max(0, deadline - Date.now())));
