@@ -8,7 +8,8 @@
  *    connection could not be restored.
  * Measured here: setOffline closes the page's websocket at once (the server sees 'transport close'
  * within milliseconds), while WebRTC media over loopback UDP is not cut by the emulation; what
- * this proves is that the SDK and server keep the call (before, a drop was a leave).
+ * this proves is that the SDK and server keep the call (before, a drop was a leave) and that the
+ * SDK restarts ICE on its transports after the resume (their remote ICE credentials change).
  * Artifact: tests/artifacts/demo-reconnecting.png.
  */
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
@@ -19,6 +20,7 @@ import { startTestServer, type TestServer } from '../helpers/server';
 import { launchPersonBrowser, type PersonBrowser } from './support/browser';
 import { DemoPage } from './support/demo-page';
 import { writeY4mClip } from './support/fake-media';
+import { recordPeerConnections, remoteIceUfrags } from './support/peer-connections';
 import { waitFor } from './support/wait';
 
 const ARTIFACTS_DIR = path.resolve(__dirname, '../artifacts');
@@ -50,6 +52,7 @@ describe('network drops in headless Chromium', () => {
       launchPersonBrowser({ videoClip: path.join(tmpDir, 'blue.y4m') }),
     ]);
     bobBrowser = bobsBrowser;
+    await recordPeerConnections(bobBrowser.context);
     alice = new DemoPage(aliceBrowser, server.url);
     bob = new DemoPage(bobBrowser, server.url);
     await alice.join(ROOM, 'Alice');
@@ -67,6 +70,8 @@ describe('network drops in headless Chromium', () => {
 
   test('4 s offline: Bob comes back by himself, his video advances on Alice’s page within 5 s, Alice never sees him leave', async () => {
     const bobBefore = await bob.client();
+    const ufragsBefore = await remoteIceUfrags(bob.page);
+    expect(ufragsBefore).toHaveLength(2); // send and recv transports
     await alice.recordTileRemovals();
 
     await bobBrowser.context.setOffline(true);
@@ -88,6 +93,11 @@ describe('network drops in headless Chromium', () => {
     expect(await bob.client()).toEqual({ state: 'joined', peerId: bobBefore.peerId });
     // Both ways: Alice's video on Bob's page too.
     await bob.waitForVideoToAdvance('Alice', { timeoutMs: 5_000 });
+    // Bob's transports restarted ICE after the resume (new server-side ICE credentials).
+    await waitFor('ICE restarts on Bob’s transports', async () => {
+      const now = await remoteIceUfrags(bob.page);
+      return now.length === 2 && now.every((ufrag, i) => ufrag !== ufragsBefore[i]) ? now : undefined;
+    });
     await bob.banner().waitFor({ state: 'hidden', timeout: 10_000 });
 
     // Alice's page never showed Bob leaving, and nobody was told anything went wrong.

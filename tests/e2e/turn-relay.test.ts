@@ -15,50 +15,11 @@ import { startTestServer, type TestServer } from '../helpers/server';
 import { launchPersonBrowser, type PersonBrowser } from './support/browser';
 import { DemoPage } from './support/demo-page';
 import { writeY4mClip } from './support/fake-media';
+import { recordPeerConnections, selectedPairs } from './support/peer-connections';
 
 const ROOM = `relay-${Date.now().toString(36)}`;
 
 jest.setTimeout(60_000);
-
-/** Keeps every RTCPeerConnection the page creates in `window.__pcs` (mediasoup-client works on). */
-const RECORD_PEER_CONNECTIONS = `
-  window.__pcs = [];
-  const Original = window.RTCPeerConnection;
-  window.RTCPeerConnection = class extends Original {
-    constructor(...args) { super(...args); window.__pcs.push(this); }
-  };
-`;
-
-interface SelectedPair {
-  localType: string;
-  remoteType: string;
-  bytesReceived: number;
-}
-
-/** The selected candidate pair of each open RTCPeerConnection of the page. */
-function selectedPairs(page: DemoPage): Promise<SelectedPair[]> {
-  return page.page.evaluate(async () => {
-    const pcs = (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs.filter((pc) => pc.connectionState !== 'closed');
-    const pairs: SelectedPair[] = [];
-    for (const pc of pcs) {
-      const stats = await pc.getStats();
-      const byId = new Map<string, Record<string, unknown>>();
-      stats.forEach((entry: Record<string, unknown>) => byId.set(entry.id as string, entry));
-      for (const entry of byId.values()) {
-        if (entry.type !== 'transport' || typeof entry.selectedCandidatePairId !== 'string') continue;
-        const pair = byId.get(entry.selectedCandidatePairId);
-        const local = byId.get(pair?.localCandidateId as string);
-        const remote = byId.get(pair?.remoteCandidateId as string);
-        pairs.push({
-          localType: String(local?.candidateType),
-          remoteType: String(remote?.candidateType),
-          bytesReceived: Number(pair?.bytesReceived ?? 0),
-        });
-      }
-    }
-    return pairs;
-  });
-}
 
 describe('TURN relay in headless Chromium', () => {
   let tmpDir: string;
@@ -83,7 +44,7 @@ describe('TURN relay in headless Chromium', () => {
       launchPersonBrowser({ videoClip: path.join(tmpDir, 'blue.y4m') }),
     ]);
     browsers.push(red, blue);
-    await Promise.all(browsers.map((b) => b.context.addInitScript(RECORD_PEER_CONNECTIONS)));
+    await Promise.all(browsers.map((b) => recordPeerConnections(b.context)));
     alice = new DemoPage(red, server.url);
     bob = new DemoPage(blue, server.url);
   }, 90_000);
@@ -104,7 +65,7 @@ describe('TURN relay in headless Chromium', () => {
     expect(await alice.remoteVideoColour('Bob')).toBe('blue');
 
     for (const page of [alice, bob]) {
-      const pairs = await selectedPairs(page);
+      const pairs = await selectedPairs(page.page);
       expect(pairs.length).toBe(2); // send and recv transports
       expect(pairs.map((p) => p.localType)).toEqual(['relay', 'relay']);
       // The SFU's side is its own host candidate; the relay carried the media.
