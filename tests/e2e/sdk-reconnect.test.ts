@@ -6,6 +6,8 @@
  *    a mute asked for while away is carried out on return; Ada never sees Bo leave;
  *  - the room's worker is SIGKILLed: both clients produce their tracks again and receive each
  *    other's again, with no call from the app;
+ *  - a transport whose ICE goes `disconnected` (simulated in the fake handler) is restarted with new
+ *    server-side ICE parameters;
  *  - cut for longer than the grace: Bo reports closed(DISCONNECTED), Ada sees Bo leave.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -15,7 +17,7 @@ import type { RoomClient } from '../../client/sdk';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { startTcpLink, type TcpLink } from '../helpers/tcp-link';
 import { indexProblems } from '../signalling/support/harness';
-import { nextEvent, nodeRoomClient, recordEvents, testTrack, waitUntil } from './support/node-sdk';
+import { nextEvent, nodeRoomClient, recordEvents, testTrack, waitUntil, type FakeTransports } from './support/node-sdk';
 
 const GRACE_MS = 4_000;
 
@@ -27,16 +29,24 @@ describe('RoomClient reconnection and media reset, in Node', () => {
   const roomId = `sdk-back-${Date.now().toString(36)}`;
   let ada: RoomClient;
   let bo: RoomClient;
+  /** Bo's fake WebRTC transports, newest last. */
+  const boTransports: FakeTransports = [];
 
   /** Ada and Cy connect directly; Bo through the link the tests cut. */
-  function newClient(displayName: string, { viaLink = false } = {}): RoomClient {
+  function newClient(
+    displayName: string,
+    { viaLink = false, transports }: { viaLink?: boolean; transports?: FakeTransports } = {},
+  ): RoomClient {
     const serverUrl = viaLink ? `https://127.0.0.1:${link.port}` : server.url;
-    const client = nodeRoomClient({
-      roomId,
-      displayName,
-      serverUrl,
-      socketOptions: { rejectUnauthorized: false, transports: ['websocket'] },
-    });
+    const client = nodeRoomClient(
+      {
+        roomId,
+        displayName,
+        serverUrl,
+        socketOptions: { rejectUnauthorized: false, transports: ['websocket'] },
+      },
+      transports,
+    );
     clients.push(client);
     return client;
   }
@@ -49,7 +59,7 @@ describe('RoomClient reconnection and media reset, in Node', () => {
     server = await startTestServer({ RECONNECT_GRACE_MS: String(GRACE_MS), CERTS_DIR: tmpDir });
     link = await startTcpLink(server.port);
     ada = newClient('Ada');
-    bo = newClient('Bo', { viaLink: true });
+    bo = newClient('Bo', { viaLink: true, transports: boTransports });
     await ada.join();
     await bo.join();
     await ada.publishTrack('microphone', testTrack('audio'));
@@ -140,6 +150,27 @@ describe('RoomClient reconnection and media reset, in Node', () => {
     expect(server.workers.workers.map((w) => w.pid)).not.toContain(deadPid);
     await waitUntil(() => indexProblems(server).length === 0, 'the media index to match the rooms');
     expect([ada.state, bo.state]).toEqual(['joined', 'joined']);
+  });
+
+  test('a transport whose ICE goes disconnected is restarted with new ICE parameters from the server', async () => {
+    const restarts: string[] = [];
+    server.signallingObserver.on('requestDone', ({ event, code }) => {
+      if (event === 'restartIce') restarts.push(code);
+    });
+    const send = boTransports.filter((t) => t.direction === 'send').at(-1)!.handler;
+    const restarted = new Promise<void>((resolve) => {
+      const original = send.restartIce.bind(send);
+      send.restartIce = async (iceParameters) => {
+        await original(iceParameters);
+        resolve();
+      };
+    });
+    send.setConnectionState('disconnected');
+    await restarted; // the client handed the server's new ICE parameters to its transport
+    expect(restarts).toEqual(['ok']);
+    send.setConnectionState('connected');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(restarts).toEqual(['ok']); // connected again: no further restarts
   });
 
   test('cut for longer than the grace: Bo reports closed(DISCONNECTED), Ada sees Bo leave', async () => {

@@ -22,10 +22,25 @@ class TestTrack extends EventTarget {
 }
 export const testTrack = (kind: 'audio' | 'video'): MediaStreamTrack => new TestTrack(kind) as unknown as MediaStreamTrack;
 
-/** A RoomClient on `serverUrl` with the fake WebRTC handler and the test server's self-signed certificate accepted. */
-export function nodeRoomClient(options: RoomClientOptions & { serverUrl: string }): RoomClient {
+/** The fake WebRTC handler of each transport a client creates, with its direction. */
+export type FakeTransports = Array<{ direction: 'send' | 'recv'; handler: FakeHandler }>;
+
+/**
+ * A RoomClient on `serverUrl` with the fake WebRTC handler and the test server's self-signed
+ * certificate accepted. `fakeTransports` collects the handlers (to simulate ICE state changes).
+ */
+export function nodeRoomClient(options: RoomClientOptions & { serverUrl: string }, fakeTransports?: FakeTransports): RoomClient {
+  const base = FakeHandler.createFactory(testFakeParameters);
+  const handlerFactory: typeof base = {
+    ...base,
+    factory: (handlerOptions) => {
+      const handler = base.factory(handlerOptions);
+      fakeTransports?.push({ direction: handlerOptions.direction, handler: handler as FakeHandler });
+      return handler;
+    },
+  };
   return new RoomClient({
-    device: { handlerFactory: FakeHandler.createFactory(testFakeParameters) },
+    device: { handlerFactory },
     socketOptions: { rejectUnauthorized: false },
     requestTimeoutMs: 5_000,
     ...options,
