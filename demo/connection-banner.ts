@@ -19,7 +19,6 @@ export class ConnectionBanner {
 
   constructor(private readonly element: HTMLElement) {}
 
-  /** Shows the banner; `expectedRemoteTracks`: how many tracks we received before the trouble. */
   show(reason: BannerReason): void {
     this.#watch++;
     this.element.hidden = false;
@@ -33,7 +32,11 @@ export class ConnectionBanner {
     delete this.element.dataset.reason;
   }
 
-  /** Hides the banner once media flows again on `client` (or after GIVE_UP_MS). */
+  /**
+   * Hides the banner once media flows again on `client`: at least `expectedRemoteTracks` tracks
+   * received (as many as before the trouble) and every unpaused track's bytes growing; or after
+   * GIVE_UP_MS.
+   */
   hideWhenMediaFlows(client: RoomClient, expectedRemoteTracks: number): void {
     const watch = ++this.#watch;
     const startedAt = Date.now();
@@ -42,8 +45,11 @@ export class ConnectionBanner {
       if (watch !== this.#watch) return;
       if (Date.now() - startedAt > GIVE_UP_MS) return this.hide();
       const { local, remote } = await client.getStats().catch(() => ({ local: [], remote: [] }));
+      // A paused track (muted, camera off) sends nothing: it cannot prove anything either way.
       const counters = new Map<string, number>([
-        ...remote.map((t): [string, number] => [`in:${t.producerId}`, t.bytesReceived]),
+        ...remote
+          .filter((t) => !client.remoteTracks.find((r) => r.producerId === t.producerId)?.paused)
+          .map((t): [string, number] => [`in:${t.producerId}`, t.bytesReceived]),
         ...local
           .filter((t) => !client.localTracks.find((l) => l.producerId === t.producerId)?.paused)
           .map((t): [string, number] => [`out:${t.producerId}`, t.bytesSent]),
