@@ -8,12 +8,13 @@
  *    other's again, with no call from the app;
  *  - a transport whose ICE goes `disconnected` (simulated in the fake handler) is restarted with new
  *    server-side ICE parameters;
- *  - cut for longer than the grace: Bo reports closed(DISCONNECTED), Ada sees Bo leave.
+ *  - cut for longer than the grace: Bo reports closed(DISCONNECTED), Ada sees Bo leave, and a call
+ *    Bo made while away fails with DISCONNECTED.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { RoomClient } from '../../client/sdk';
+import type { RoomClient, RoomClientError } from '../../client/sdk';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { startTcpLink, type TcpLink } from '../helpers/tcp-link';
 import { indexProblems } from '../signalling/support/harness';
@@ -178,10 +179,17 @@ describe('RoomClient reconnection and media reset, in Node', () => {
     const boClosed = nextEvent(bo, 'closed', () => true, GRACE_MS + 3_000);
     const cutAt = Date.now();
     link.cut();
+    await nextEvent(bo, 'reconnecting');
+    // A call made while away waits for the connection; when there will be none, it says so.
+    const unmuting = bo.setMicrophoneEnabled(true).then(
+      () => 'done',
+      (error: RoomClientError) => error.code,
+    );
     await adaSeesLeave;
     expect(Date.now() - cutAt).toBeGreaterThanOrEqual(GRACE_MS - 100);
     link.restore();
     expect(await boClosed).toEqual({ reason: 'DISCONNECTED' });
+    expect(await unmuting).toBe('DISCONNECTED');
     expect(bo.state).toBe('closed');
     expect(ada.peers).toEqual([]);
   });
