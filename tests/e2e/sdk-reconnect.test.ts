@@ -6,6 +6,8 @@
  *    a mute asked for while away is carried out on return; Ada never sees Bo leave;
  *  - the room's worker is SIGKILLed: both clients produce their tracks again and receive each
  *    other's again, with no call from the app;
+ *  - the worker dies while Bo is away: the resume snapshot shows his media gone; he sets it up
+ *    again and receives Ada's new tracks;
  *  - a transport whose ICE goes `disconnected` (simulated in the fake handler) is restarted with new
  *    server-side ICE parameters;
  *  - cut for longer than the grace: Bo reports closed(DISCONNECTED), Ada sees Bo leave, and a call
@@ -151,6 +153,38 @@ describe('RoomClient reconnection and media reset, in Node', () => {
     expect(server.workers.workers.map((w) => w.pid)).not.toContain(deadPid);
     await waitUntil(() => indexProblems(server).length === 0, 'the media index to match the rooms');
     expect([ada.state, bo.state]).toEqual(['joined', 'joined']);
+  });
+
+  test('the worker dies while Bo is away: back, Bo finds his media gone, produces again and receives Ada’s new tracks', async () => {
+    const boBefore = bo.localTracks.map((t) => t.producerId);
+    const adaBefore = ada.localTracks.map((t) => t.producerId);
+    const adaReset = nextEvent(ada, 'mediaReset');
+    const boResets = recordEvents(bo, 'mediaReset');
+    const reconnecting = nextEvent(bo, 'reconnecting');
+    link.cut();
+    await reconnecting;
+    await waitUntil(
+      () => server.rooms.rooms.get(roomId)?.peers.get(bo.peerId as never)?.channel === undefined,
+      'the server to see the drop',
+    );
+    process.kill(server.media.roomWorkerPid(roomId)!, 'SIGKILL');
+    await adaReset;
+    await waitUntil(() => ada.localTracks.every((t) => !adaBefore.includes(t.producerId)), 'Ada to produce again');
+
+    const reconnected = nextEvent(bo, 'reconnected');
+    link.restore();
+    await reconnected;
+    expect(boResets).toEqual([]); // missed while away: the resume snapshot told him instead
+    await waitUntil(() => bo.localTracks.every((t) => t.producerId && !boBefore.includes(t.producerId)), 'Bo to produce again');
+    const adaNow = ada.localTracks.map((t) => t.producerId).sort();
+    const boNow = bo.localTracks.map((t) => t.producerId).sort();
+    await waitUntil(
+      () =>
+        JSON.stringify(bo.remoteTracks.map((t) => t.producerId).sort()) === JSON.stringify(adaNow) &&
+        JSON.stringify(ada.remoteTracks.map((t) => t.producerId).sort()) === JSON.stringify(boNow),
+      'each to receive the other’s new producers',
+    );
+    await waitUntil(() => indexProblems(server).length === 0, 'the media index to match the rooms');
   });
 
   test('a transport whose ICE goes disconnected is restarted with new ICE parameters from the server', async () => {
