@@ -180,6 +180,10 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
       const pending = this.#pendingNotifications ?? [];
       this.#pendingNotifications = undefined;
       for (const apply of pending) apply();
+      if (this.#options.iceTransportPolicy === 'relay' && !joined.iceServers?.length) {
+        // Said now rather than after ICE has failed for a while.
+        this.emit('error', new RoomClientError('TRANSPORT_FAILED', 'relay-only media was asked for, but the server offers no TURN relay'));
+      }
     } catch (error) {
       this.#teardown(undefined);
       // leave() during the handshake tore down before the socket existed: close it now.
