@@ -436,18 +436,19 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
     this.#iceServers = resumed.iceServers ?? this.#iceServers;
     this.#state = 'joined';
 
-    // Who is here now.
-    const present = new Set(resumed.peers.map((p) => p.peerId));
-    for (const peer of [...this.#peers.values()]) if (!present.has(peer.peerId)) this.#removePeer(peer.peerId);
-    for (const peer of resumed.peers) this.#addPeer(peer);
-    subscriber.sync(resumed.producers.filter((p) => p.peerId !== this.#peerId));
-
     // What of our media the server still has: transports that did not survive end locally now
-    // (their producers and consumers with them); consumers it dropped are dropped here too.
+    // (their producers and consumers with them), before anything new is subscribed on them;
+    // consumers it dropped are dropped here too.
     const transportIds = new Set(resumed.transportIds);
     publisher.mediaLost();
     for (const [direction, transport] of this.#created) if (!transportIds.has(transport.id)) this.#dropTransport(direction);
     subscriber.retainConsumers(new Set(resumed.consumerIds));
+
+    // Who is here now, and what they publish.
+    const present = new Set(resumed.peers.map((p) => p.peerId));
+    for (const peer of [...this.#peers.values()]) if (!present.has(peer.peerId)) this.#removePeer(peer.peerId);
+    for (const peer of resumed.peers) this.#addPeer(peer);
+    subscriber.sync(resumed.producers.filter((p) => p.peerId !== this.#peerId));
 
     this.emit('reconnected', timing);
     const pending = this.#pendingNotifications ?? [];
