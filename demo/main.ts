@@ -1,10 +1,13 @@
 /**
  * The demo page: join a room by name, see everyone's tiles, mute, camera off, share screen, leave.
  * Plain DOM on top of the SDK; every element a test touches has a data-testid.
+ * The call survives network blips and media resets: a banner says so while the SDK recovers.
+ * `?relay=1` sends media through the server's TURN relay only.
  */
 import { ROOM_ID_PATTERN } from '../shared/ids';
 import { RoomClient, RoomClientError, type LocalTrack, type RemotePublication, type RemoteTrack } from '../client/sdk';
 import { installDebugHook } from './debug-hook';
+import { ConnectionBanner } from './connection-banner';
 import { describeCallProblem, describeClosed, describeJoinError } from './messages';
 import { TileGrid } from './tiles';
 
@@ -23,6 +26,7 @@ const ui = {
   nameInput: byTestId<HTMLInputElement>('name-input'),
   joinButton: byTestId<HTMLButtonElement>('join-button'),
   alert: byTestId<HTMLElement>('error-message'),
+  banner: byTestId<HTMLElement>('reconnecting-banner'),
   roomLabel: byTestId<HTMLElement>('room-label'),
   call: byTestId<HTMLElement>('call'),
   micButton: byTestId<HTMLButtonElement>('toggle-mic'),
@@ -31,7 +35,12 @@ const ui = {
   leaveButton: byTestId<HTMLButtonElement>('leave-button'),
 };
 
+const params = new URLSearchParams(location.search);
+/** `?relay=1`: media only through the TURN relay (to try TURN, or to hide one's address). */
+const forceRelay = params.get('relay') === '1';
+
 const grid = new TileGrid(byTestId('tiles'));
+const banner = new ConnectionBanner(ui.banner);
 let client: RoomClient | undefined;
 let myName = '';
 
@@ -60,7 +69,7 @@ async function join(roomId: string, displayName: string): Promise<void> {
     return;
   }
   ui.joinButton.disabled = true;
-  const joining = new RoomClient({ roomId, displayName });
+  const joining = new RoomClient({ roomId, displayName, ...(forceRelay ? { iceTransportPolicy: 'relay' as const } : {}) });
   client = joining;
   wireEvents(joining);
   try {
@@ -72,7 +81,7 @@ async function join(roomId: string, displayName: string): Promise<void> {
     return;
   }
   myName = displayName;
-  history.replaceState(null, '', `?room=${encodeURIComponent(roomId)}`);
+  history.replaceState(null, '', `?room=${encodeURIComponent(roomId)}${forceRelay ? '&relay=1' : ''}`);
   showCallView(true, roomId);
   grid.ensure(LOCAL_TILE, `${displayName} (you)`, true);
   try {
@@ -97,8 +106,20 @@ function wireEvents(c: RoomClient): void {
   c.on('localTrackUpdated', showLocalTrack);
   c.on('localTrackUnpublished', hideLocalTrack);
   c.on('error', (error) => showAlert(describeCallProblem(error), { severity: 'warning', code: error.code }));
+  // Remote tracks we had before the trouble: the banner stays until that many flow again.
+  let receivedBefore = 0;
+  c.on('reconnecting', () => {
+    receivedBefore = c.remoteTracks.length;
+    banner.show('reconnecting');
+  });
+  c.on('reconnected', () => banner.hideWhenMediaFlows(c, receivedBefore));
+  c.on('mediaReset', () => {
+    banner.show('media-reset');
+    banner.hideWhenMediaFlows(c, c.remoteTracks.length);
+  });
   c.on('closed', ({ reason }) => {
     if (client === c) client = undefined;
+    banner.hide();
     grid.clear();
     showCallView(false);
     ui.joinButton.disabled = false;
@@ -218,7 +239,6 @@ ui.leaveButton.addEventListener('click', () => control(ui.leaveButton, (c) => c.
 window.addEventListener('pagehide', () => void client?.leave());
 
 // ?room=…&name=… prefill the form, so a room link can be shared.
-const params = new URLSearchParams(location.search);
 ui.roomInput.value = params.get('room') ?? '';
 ui.nameInput.value = params.get('name') ?? '';
 installDebugHook(() => client);

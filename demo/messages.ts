@@ -37,7 +37,7 @@ export function describeClosed(reason: ClosedReason): string | undefined {
     case 'LEFT':
       return undefined;
     case 'DISCONNECTED':
-      return 'The connection to the server was lost. Join again to continue.';
+      return 'The connection to the server was lost and could not be restored. Join again to continue.';
     case 'SERVER_SHUTDOWN':
       return 'The server is restarting. Join again in a moment.';
     case 'MEDIA_FAILURE':

@@ -1,8 +1,11 @@
 /**
- * Local publications: one producer per source (camera, microphone, screen) on the send transport.
- * Muting pauses the producer locally at once (privacy first), then tells the server, which tells
- * the others (producerPaused). Turning the camera off also releases the device so its light goes
- * out; turning it on again re-acquires it and swaps the track into the same producer.
+ * Local publications: one per source (camera, microphone, screen), each realised by a producer on
+ * the send transport. A publication is what the person chose (this track, paused or not); its
+ * producer can be lost without the person doing anything (the server's media was reset, or the
+ * send transport did not survive a reconnection), and `restore()` then produces the same track
+ * again. Muting pauses the producer locally at once (privacy first), then tells the server, which
+ * tells the others (producerPaused). Turning the camera off also releases the device so its light
+ * goes out; turning it on again re-acquires it and swaps the track into the same producer.
  */
 import type { types as ms } from 'mediasoup-client';
 import { acquireTrack } from './devices';
@@ -28,18 +31,23 @@ export interface PublisherEvents {
   failed(error: RoomClientError): void;
 }
 
-interface Publication {
+interface Publication extends PublishOptions {
   source: TrackSource;
-  producer: ms.Producer;
-  ownsTrack: boolean;
-  constraints?: MediaTrackConstraints;
-  /** The camera track was stopped while paused; resume must acquire a new one. */
-  released: boolean;
+  kind: 'audio' | 'video';
+  /** null while the camera is off and released. */
+  track: MediaStreamTrack | null;
+  paused: boolean;
+  /** undefined while the server has no producer for it (lost, not yet produced again). */
+  producer: ms.Producer | undefined;
+  /** The current producer's id, or the last one's while there is none. */
+  producerId: string;
 }
 
 export class Publisher {
   readonly #publications = new Map<TrackSource, Publication>();
   readonly #queue = new SerialQueue();
+  /** Bumped when the media under the producers is lost, so a publish caught in it is retried. */
+  #generation = 0;
   #closed = false;
 
   constructor(
@@ -57,43 +65,47 @@ export class Publisher {
     return [...this.#publications.values()].map(toLocalTrack);
   }
 
+  /** Ids of the producers the publications have now. */
+  producerIds(): Set<string> {
+    return new Set([...this.#publications.values()].flatMap((p) => (p.producer ? [p.producer.id] : [])));
+  }
+
   /** Publishes `track` as `source`; if that source is already published, swaps the track in. */
   publish(source: TrackSource, track: MediaStreamTrack, options: PublishOptions): Promise<LocalTrack> {
     return this.#queue.run(async () => {
       this.#assertOpen();
       const existing = this.#publications.get(source);
       if (existing) {
-        await existing.producer.replaceTrack({ track });
-        if (existing.ownsTrack && !existing.released) existing.producer.track?.stop();
-        Object.assign(existing, { ownsTrack: options.ownsTrack, constraints: options.constraints, released: false });
+        const previous = existing.track;
+        if (existing.producer) await existing.producer.replaceTrack({ track });
+        if (previous && previous !== track && existing.ownsTrack) previous.stop();
+        Object.assign(existing, { track, ownsTrack: options.ownsTrack, constraints: options.constraints });
+        if (!existing.producer && !existing.paused) await this.#produce(existing);
         this.events.updated(toLocalTrack(existing));
         return toLocalTrack(existing);
       }
-      const transport = await this.getSendTransport();
-      const producer = await transport.produce({
-        track,
-        encodings: options.encodings,
-        // A track the app handed us stays the app's to stop.
-        stopTracks: options.ownsTrack,
-        appData: { source },
-      });
-      if (this.#closed) {
-        producer.close();
-        throw new RoomClientError('INVALID_STATE', 'the client closed while publishing');
-      }
       const publication: Publication = {
         source,
-        producer,
-        ownsTrack: options.ownsTrack,
-        constraints: options.constraints,
-        released: false,
+        kind: track.kind === 'audio' ? 'audio' : 'video',
+        track,
+        paused: false,
+        producer: undefined,
+        producerId: '',
+        ...options,
       };
+      const generation = this.#generation;
+      try {
+        await this.#produce(publication);
+      } catch (error) {
+        // The media was reset under this publish: once more on the new media.
+        if (generation === this.#generation || this.#closed) throw error;
+        await this.#produce(publication);
+      }
+      if (this.#closed) {
+        publication.producer?.close();
+        throw new RoomClientError('INVALID_STATE', 'the client closed while publishing');
+      }
       this.#publications.set(source, publication);
-      producer.on('trackended', () => {
-        // The person stopped sharing from the browser's own UI, or the device went away.
-        this.unpublish(source).catch((error: unknown) => this.events.failed(toRoomClientError(error)));
-      });
-      producer.on('transportclose', () => this.#forget(publication));
       this.events.published(toLocalTrack(publication));
       return toLocalTrack(publication);
     });
@@ -103,15 +115,15 @@ export class Publisher {
   pause(source: TrackSource, { release = false }: { release?: boolean } = {}): Promise<LocalTrack> {
     return this.#queue.run(async () => {
       const publication = this.#require(source);
-      const { producer } = publication;
-      if (!producer.paused) {
-        producer.pause();
+      if (!publication.paused) {
+        publication.paused = true;
+        publication.producer?.pause();
         if (release && publication.ownsTrack) {
-          producer.track?.stop();
-          publication.released = true;
+          publication.track?.stop();
+          publication.track = null;
         }
         this.events.updated(toLocalTrack(publication));
-        await this.signalling.request('pauseProducer', { producerId: producer.id });
+        if (publication.producer) await this.signalling.request('pauseProducer', { producerId: publication.producer.id });
       }
       return toLocalTrack(publication);
     });
@@ -120,15 +132,20 @@ export class Publisher {
   resume(source: TrackSource): Promise<LocalTrack> {
     return this.#queue.run(async () => {
       const publication = this.#require(source);
-      const { producer } = publication;
-      if (producer.paused) {
-        if (publication.released) {
+      if (publication.paused) {
+        if (!publication.track) {
           const track = await acquireTrack(source, publication.constraints);
-          await producer.replaceTrack({ track });
-          publication.released = false;
+          await publication.producer?.replaceTrack({ track });
+          publication.track = track;
         }
-        await this.signalling.request('resumeProducer', { producerId: producer.id });
-        producer.resume();
+        if (publication.producer) {
+          await this.signalling.request('resumeProducer', { producerId: publication.producer.id });
+          publication.producer.resume();
+          publication.paused = false;
+        } else {
+          publication.paused = false;
+          await this.#produce(publication);
+        }
         this.events.updated(toLocalTrack(publication));
       }
       return toLocalTrack(publication);
@@ -138,8 +155,10 @@ export class Publisher {
   /** The server paused one of our producers (an operator muted us): mute it here too. */
   pausedByServer(producerId: string): void {
     for (const publication of this.#publications.values()) {
-      if (publication.producer.id !== producerId || publication.producer.paused) continue;
-      publication.producer.pause();
+      const producer = publication.producer;
+      if (!producer || producer.id !== producerId || publication.paused) continue;
+      producer.pause();
+      publication.paused = true;
       this.events.updated(toLocalTrack(publication));
     }
   }
@@ -149,15 +168,54 @@ export class Publisher {
       const publication = this.#publications.get(source);
       if (!publication) return;
       this.#forget(publication);
-      publication.producer.close();
-      if (this.signalling.connected) await this.signalling.request('closeProducer', { producerId: publication.producer.id });
+      const producer = publication.producer;
+      producer?.close();
+      if (publication.ownsTrack) publication.track?.stop();
+      // While disconnected there is nobody to tell: the reconnection closes what we no longer own.
+      if (producer && this.signalling.connected) await this.signalling.request('closeProducer', { producerId: producer.id });
+    });
+  }
+
+  /** The media under the producers is being replaced: a publish in progress will retry once. */
+  mediaLost(): void {
+    this.#generation++;
+  }
+
+  /**
+   * Produces again every publication whose producer is gone: closed locally (its transport went
+   * away) or, when `surviving` is given, not among the producers the server still has. The same
+   * MediaStreamTrack is sent again, paused if it was. A camera that is off and released is
+   * produced again when it is turned on.
+   */
+  restore(surviving?: ReadonlySet<string>): Promise<void> {
+    return this.#queue.run(async () => {
+      for (const publication of [...this.#publications.values()]) {
+        if (this.#closed) return;
+        const { producer } = publication;
+        if (producer && !producer.closed && (!surviving || surviving.has(producer.id))) continue;
+        producer?.close();
+        publication.producer = undefined;
+        if (!publication.track) continue;
+        if (publication.track.readyState === 'ended') {
+          this.#forget(publication); // the device went away meanwhile
+          continue;
+        }
+        try {
+          await this.#produce(publication);
+          this.events.updated(toLocalTrack(publication));
+        } catch (error) {
+          this.events.failed(toRoomClientError(error));
+        }
+      }
     });
   }
 
   async getStats(): Promise<LocalTrackStats[]> {
-    const publications = [...this.#publications.values()].filter((p) => !p.producer.closed);
+    const producing = [...this.#publications.values()].flatMap(({ source, producer }) =>
+      producer && !producer.closed ? [{ source, producer }] : [],
+    );
     return Promise.all(
-      publications.map(async ({ source, producer }) => ({
+      producing.map(async ({ source, producer }) => ({
         source,
         producerId: producer.id,
         kind: producer.kind,
@@ -171,7 +229,40 @@ export class Publisher {
     this.#closed = true;
     for (const publication of [...this.#publications.values()]) {
       this.#forget(publication);
-      publication.producer.close();
+      publication.producer?.close();
+      if (publication.ownsTrack) publication.track?.stop();
+    }
+  }
+
+  /** Creates the producer of a publication on the (current) send transport. */
+  async #produce(publication: Publication): Promise<void> {
+    const track = publication.track;
+    if (!track) throw new RoomClientError('INVALID_STATE', `the ${publication.source} has no track to send`);
+    const transport = await this.getSendTransport();
+    const producer = await transport.produce({
+      track,
+      encodings: publication.encodings,
+      // Tracks are stopped here, not by mediasoup-client: a producer lost with its transport
+      // must leave its track alive to be produced again.
+      stopTracks: false,
+      appData: { source: publication.source },
+    });
+    if (this.#closed) {
+      producer.close();
+      throw new RoomClientError('INVALID_STATE', 'the client closed while publishing');
+    }
+    publication.producer = producer;
+    publication.producerId = producer.id;
+    producer.on('trackended', () => {
+      // The person stopped sharing from the browser's own UI, or the device went away.
+      this.unpublish(publication.source).catch((error: unknown) => this.events.failed(toRoomClientError(error)));
+    });
+    producer.on('transportclose', () => {
+      if (publication.producer === producer) publication.producer = undefined;
+    });
+    if (publication.paused) {
+      producer.pause();
+      await this.signalling.request('pauseProducer', { producerId: producer.id });
     }
   }
 
@@ -193,12 +284,6 @@ export class Publisher {
   }
 }
 
-function toLocalTrack({ source, producer, released }: Publication): LocalTrack {
-  return {
-    source,
-    producerId: producer.id,
-    kind: producer.kind,
-    track: released ? null : producer.track,
-    paused: producer.paused,
-  };
+function toLocalTrack({ source, producerId, kind, track, paused }: Publication): LocalTrack {
+  return { source, producerId, kind, track, paused };
 }

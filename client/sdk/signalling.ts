@@ -1,8 +1,10 @@
 /**
- * The room's signalling connection: one socket.io socket on `/rooms/<roomId>`, typed requests
- * with a deadline (built on client/request.ts) and typed notifications.
- * Reconnection is off on purpose: the server forgets a peer whose socket is gone, so a silent
- * reconnect would leave a client that believes it is in the room. The app decides to rejoin.
+ * The room's signalling connection: typed requests with a deadline (built on client/request.ts)
+ * and typed notifications over one socket.io socket on `/rooms/<roomId>` at a time.
+ * socket.io's own reconnection stays off: the server knows a returning client only by its resume
+ * token, so each reconnection attempt is a new socket that must `resume` before it replaces the
+ * dropped one (`replaceSocket`). RoomClient decides when to try and when to give up.
+ * Requests made while the socket is down wait for the replacement, up to their deadline.
  */
 import type { ManagerOptions, SocketOptions } from 'socket.io-client';
 import type { HandshakeAuth, NotificationMap, NotificationName, RequestName, RequestPayload, ResponseMap } from '../../shared/contract';
@@ -24,14 +26,26 @@ export interface SignallingOptions {
   socketOptions?: Partial<ManagerOptions & SocketOptions>;
 }
 
-export class SignallingChannel {
-  readonly #socket: RoomSocket;
-  readonly #requestTimeoutMs: number;
-  #closedByUs = false;
+/** A request function bound to one socket (the candidate socket during a replacement). */
+export type SocketRequest = <E extends RequestName>(event: E, payload: RequestPayload<E>) => Promise<ResponseMap[E]>;
 
-  private constructor(socket: RoomSocket, requestTimeoutMs: number) {
+/** A handler of some notification; the map's key says which (see bindHandler). */
+type AnyHandler = (payload: NotificationMap[NotificationName]) => void;
+
+export class SignallingChannel {
+  readonly #options: SignallingOptions;
+  #socket: RoomSocket;
+  /** Notification handlers, bound to every socket this channel adopts. */
+  readonly #handlers = new Map<NotificationName, AnyHandler[]>();
+  #onDropped: ((reason: string) => void) | undefined;
+  /** Requests waiting for a replacement socket. */
+  readonly #waiters = new Set<{ resolve(): void; reject(error: RoomClientError): void }>();
+  #closed = false;
+
+  private constructor(socket: RoomSocket, options: SignallingOptions) {
     this.#socket = socket;
-    this.#requestTimeoutMs = requestTimeoutMs;
+    this.#options = options;
+    this.#bind(socket);
   }
 
   /** Opens the socket and resolves once the server accepted the handshake. */
@@ -39,55 +53,142 @@ export class SignallingChannel {
     if (!ROOM_ID_PATTERN.test(options.roomId)) {
       throw new RoomClientError('BAD_REQUEST', `room id must match ${String(ROOM_ID_PATTERN)}`);
     }
-    const auth: HandshakeAuth = options.displayName ? { displayName: options.displayName } : {};
-    try {
-      const socket = await connectRoomSocket(options.serverUrl, options.roomId, {
-        auth,
-        timeoutMs: options.connectTimeoutMs,
-        // The SDK's own transports choice: polling first where websockets are blocked.
-        socketOptions: { transports: ['polling', 'websocket'], ...options.socketOptions },
-      });
-      return new SignallingChannel(socket, options.requestTimeoutMs);
-    } catch (error) {
-      if (error instanceof ConnectError) throw new RoomClientError(error.code, `cannot connect to the room: ${error.message}`);
-      throw toRoomClientError(error);
-    }
+    return new SignallingChannel(await openSocket(options, options.connectTimeoutMs), options);
   }
 
   get connected(): boolean {
-    return this.#socket.connected;
+    return !this.#closed && this.#socket.connected;
   }
 
-  /** Resolves with the ack's data; rejects with a RoomClientError carrying the contract's code. */
-  async request<E extends RequestName>(event: E, payload: RequestPayload<E>, timeoutMs = this.#requestTimeoutMs): Promise<ResponseMap[E]> {
-    if (!this.#socket.connected) {
-      throw new RoomClientError('DISCONNECTED', `cannot send '${event}': not connected`, event);
-    }
+  /**
+   * Resolves with the ack's data; rejects with a RoomClientError carrying the contract's code.
+   * While the socket is down (a replacement is being sought) the request waits up to `timeoutMs`
+   * for it, then fails with DISCONNECTED. A request in flight when the socket drops fails with
+   * DISCONNECTED: it may or may not have been carried out, so it is never re-sent.
+   */
+  async request<E extends RequestName>(
+    event: E,
+    payload: RequestPayload<E>,
+    timeoutMs = this.#options.requestTimeoutMs,
+  ): Promise<ResponseMap[E]> {
+    if (!this.connected) await this.#waitForSocket(event, timeoutMs);
+    return requestOn(this.#socket, event, payload, timeoutMs);
+  }
+
+  onNotification<N extends NotificationName>(name: N, handler: (payload: NotificationMap[N]) => void): void {
+    const list = this.#handlers.get(name) ?? [];
+    list.push(handler as AnyHandler);
+    this.#handlers.set(name, list);
+    bindHandler(this.#socket, name, handler);
+  }
+
+  /** Called when the current socket drops for any reason other than close() (socket.io's reason). */
+  onDropped(handler: (reason: string) => void): void {
+    this.#onDropped = handler;
+  }
+
+  /**
+   * Opens a new socket, runs `handshake` on it (e.g. `resume`), and only if that succeeds makes it
+   * the channel's socket: notifications then come from it and waiting requests go out on it.
+   * On failure the new socket is closed and the error (a RoomClientError) is thrown.
+   */
+  async replaceSocket<T>(handshake: (request: SocketRequest) => Promise<T>, connectTimeoutMs: number): Promise<T> {
+    if (this.#closed) throw new RoomClientError('DISCONNECTED', 'the connection is closed');
+    const socket = await openSocket(this.#options, connectTimeoutMs);
+    // Bound before the handshake so that nothing the server sends right after it is missed.
+    this.#bind(socket);
     try {
-      return await request(this.#socket, event, payload, { timeoutMs });
+      const result = await handshake((event, payload) => requestOn(socket, event, payload, this.#options.requestTimeoutMs));
+      if (this.#closed || !socket.connected) throw new RoomClientError('DISCONNECTED', 'the new connection dropped during its handshake');
+      const previous = this.#socket;
+      this.#socket = socket;
+      release(previous);
+      for (const waiter of this.#waiters) waiter.resolve();
+      this.#waiters.clear();
+      return result;
     } catch (error) {
-      // socket.io fails pending acks when the socket drops; the helper reports those as TIMEOUT.
-      if (!this.#socket.connected)
-        throw new RoomClientError('DISCONNECTED', `'${event}' failed: the connection dropped`, event, { cause: error });
+      release(socket);
       throw toRoomClientError(error);
     }
   }
 
-  onNotification<N extends NotificationName>(name: N, handler: (payload: NotificationMap[N]) => void): void {
-    // socket.io's typed `on` cannot relate a generic N to its listener type; the map is the contract.
-    (this.#socket.on as (event: N, listener: (payload: NotificationMap[N]) => void) => void)(name, handler);
+  /** Closes the connection for good; waiting requests fail with DISCONNECTED. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    release(this.#socket);
+    for (const waiter of this.#waiters) waiter.reject(new RoomClientError('DISCONNECTED', 'the connection to the room was closed'));
+    this.#waiters.clear();
   }
 
-  /** Called once when the connection drops for any reason other than close(). */
-  onDisconnected(handler: (reason: string) => void): void {
-    this.#socket.on('disconnect', (reason) => {
-      if (!this.#closedByUs) handler(reason);
+  #bind(socket: RoomSocket): void {
+    for (const [name, handlers] of this.#handlers) for (const handler of handlers) bindHandler(socket, name, handler);
+    socket.on('disconnect', (reason) => {
+      // Only the adopted socket's drop matters; a candidate's failure is its handshake's error.
+      if (socket === this.#socket && !this.#closed) this.#onDropped?.(reason);
     });
   }
 
-  close(): void {
-    this.#closedByUs = true;
-    this.#socket.removeAllListeners();
-    this.#socket.disconnect();
+  #waitForSocket(event: RequestName, timeoutMs: number): Promise<void> {
+    if (this.#closed) return Promise.reject(new RoomClientError('DISCONNECTED', `cannot send '${event}': the connection is closed`, event));
+    return new Promise((resolve, reject) => {
+      const waiter = {
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        reject: (error: RoomClientError) => {
+          clearTimeout(timer);
+          reject(new RoomClientError(error.code, `cannot send '${event}': ${error.message}`, event));
+        },
+      };
+      const timer = setTimeout(() => {
+        this.#waiters.delete(waiter);
+        reject(new RoomClientError('DISCONNECTED', `cannot send '${event}': not reconnected within ${timeoutMs} ms`, event));
+      }, timeoutMs);
+      this.#waiters.add(waiter);
+    });
   }
+}
+
+async function openSocket(options: SignallingOptions, timeoutMs: number): Promise<RoomSocket> {
+  const auth: HandshakeAuth = options.displayName ? { displayName: options.displayName } : {};
+  try {
+    return await connectRoomSocket(options.serverUrl, options.roomId, {
+      auth,
+      timeoutMs,
+      // The SDK's own transports choice: polling first where websockets are blocked.
+      socketOptions: { transports: ['polling', 'websocket'], ...options.socketOptions },
+    });
+  } catch (error) {
+    if (error instanceof ConnectError) throw new RoomClientError(error.code, `cannot connect to the room: ${error.message}`);
+    throw toRoomClientError(error);
+  }
+}
+
+async function requestOn<E extends RequestName>(
+  socket: RoomSocket,
+  event: E,
+  payload: RequestPayload<E>,
+  timeoutMs: number,
+): Promise<ResponseMap[E]> {
+  if (!socket.connected) throw new RoomClientError('DISCONNECTED', `cannot send '${event}': not connected`, event);
+  try {
+    return await request(socket, event, payload, { timeoutMs });
+  } catch (error) {
+    // socket.io fails pending acks when the socket drops; report those as DISCONNECTED.
+    if (!socket.connected) throw new RoomClientError('DISCONNECTED', `'${event}' failed: the connection dropped`, event, { cause: error });
+    throw toRoomClientError(error);
+  }
+}
+
+function bindHandler<N extends NotificationName>(socket: RoomSocket, name: N, handler: (payload: NotificationMap[N]) => void): void {
+  // socket.io's typed `on` cannot relate a generic N to its listener type; the map is the contract.
+  (socket.on as (event: N, listener: (payload: NotificationMap[N]) => void) => void)(name, handler);
+}
+
+/** Stops listening to a socket and closes it. */
+function release(socket: RoomSocket): void {
+  socket.removeAllListeners();
+  socket.disconnect();
 }

@@ -1,8 +1,11 @@
 /**
  * Remote publications and what we receive of them. Each remote producer is tracked from its
- * announcement (join snapshot or newProducer) until producerClosed / peerLeft; subscribing
- * creates a server consumer (paused), mirrors it locally, then resumes it, as the contract asks.
- * Races handled here: a producer closing while we subscribe, and the server closing a consumer.
+ * announcement (join snapshot, newProducer, or a resume snapshot) until producerClosed / peerLeft
+ * / a snapshot without it; subscribing creates a server consumer (paused), mirrors it locally,
+ * then resumes it, as the contract asks. A publication we want (every one with autoSubscribe)
+ * is subscribed again when its consumer is lost to a reconnection or a media reset.
+ * Races handled here: a producer closing while we subscribe, the server closing a consumer, and
+ * the media being replaced while a subscription is under way.
  */
 import type { Device, types as ms } from 'mediasoup-client';
 import type { ProducerInfo } from '../../shared/contract';
@@ -24,6 +27,8 @@ export interface SubscriberEvents {
 
 interface RemoteProducer {
   publication: RemotePublication;
+  /** Receive it: automatically (autoSubscribe) or because the app subscribed. */
+  wanted: boolean;
   consumer?: ms.Consumer;
   /** trackAdded was emitted for `consumer` (so its end gets a trackRemoved). */
   announced?: boolean;
@@ -32,6 +37,8 @@ interface RemoteProducer {
 
 export class Subscriber {
   readonly #producers = new Map<string, RemoteProducer>();
+  /** Bumped when the media under the consumers is lost, so a subscription caught in it is retried. */
+  #generation = 0;
   #closed = false;
 
   constructor(
@@ -55,13 +62,47 @@ export class Subscriber {
     if (this.#closed || this.#producers.has(producer.producerId)) return;
     const { producerId, peerId, kind, paused } = producer;
     const publication: RemotePublication = { peerId, producerId, kind, source: sourceOf(kind, producer.appData), paused };
-    this.#producers.set(producerId, { publication: { ...publication } });
+    this.#producers.set(producerId, { publication: { ...publication }, wanted: this.autoSubscribe });
     this.events.published({ ...publication });
-    if (this.autoSubscribe) {
-      this.subscribe(publication.producerId).catch((error: unknown) => {
-        // A producer that closed meanwhile is not a failure worth reporting.
-        if (this.#producers.has(publication.producerId)) this.events.failed(toRoomClientError(error));
-      });
+    if (this.autoSubscribe) this.#subscribeInBackground(producerId);
+  }
+
+  /**
+   * Applies a snapshot of the others' producers (after a reconnection): what is gone is removed,
+   * what is new is added, pause states are brought up to date.
+   */
+  sync(producers: ProducerInfo[]): void {
+    const present = new Map(producers.map((p) => [p.producerId, p]));
+    for (const producerId of [...this.#producers.keys()]) if (!present.has(producerId)) this.remove(producerId);
+    for (const producer of producers) {
+      if (this.#producers.has(producer.producerId)) this.setPaused(producer.producerId, producer.paused);
+      else this.add(producer);
+    }
+  }
+
+  /** Removes every publication (the server's media was reset: all producers are gone). */
+  clear(): void {
+    this.#generation++;
+    for (const producerId of [...this.#producers.keys()]) this.remove(producerId);
+  }
+
+  /** Ids of the consumers we hold now. */
+  consumerIds(): Set<string> {
+    return new Set([...this.#producers.values()].flatMap((p) => (p.consumer ? [p.consumer.id] : [])));
+  }
+
+  /** Drops the consumers the server no longer has (after a reconnection); resubscribe() replaces them. */
+  retainConsumers(surviving: ReadonlySet<string>): void {
+    this.#generation++;
+    for (const remote of this.#producers.values()) {
+      if (remote.consumer && !surviving.has(remote.consumer.id)) this.#dropConsumer(remote);
+    }
+  }
+
+  /** Subscribes again to every wanted publication that has no consumer and none on the way. */
+  resubscribe(): void {
+    for (const [producerId, remote] of this.#producers) {
+      if (remote.wanted && !remote.consumer && !remote.subscribing) this.#subscribeInBackground(producerId);
     }
   }
 
@@ -99,21 +140,31 @@ export class Subscriber {
   subscribe(producerId: string): Promise<RemoteTrack> {
     const remote = this.#producers.get(producerId);
     if (!remote) return Promise.reject(new RoomClientError('NOT_FOUND', `no remote track ${producerId}`));
+    remote.wanted = true;
     if (remote.subscribing) return remote.subscribing;
     if (remote.consumer && remote.announced) return Promise.resolve(toRemoteTrack(remote, remote.consumer));
-    remote.subscribing = this.#consume(remote).finally(() => {
-      remote.subscribing = undefined;
-    });
+    const generation = this.#generation;
+    remote.subscribing = this.#consume(remote)
+      .catch((error: unknown) => {
+        // The media was replaced under this subscription: once more on the new media.
+        if (generation === this.#generation || this.#closed || this.#producers.get(producerId) !== remote) throw error;
+        return this.#consume(remote);
+      })
+      .finally(() => {
+        remote.subscribing = undefined;
+      });
     return remote.subscribing;
   }
 
   async unsubscribe(producerId: string): Promise<void> {
     const remote = this.#producers.get(producerId);
+    if (remote) remote.wanted = false;
     if (remote?.subscribing) await remote.subscribing.catch(() => undefined);
     const consumer = remote?.consumer;
     if (!remote || !consumer) return;
     this.#dropConsumer(remote);
-    await this.signalling.request('closeConsumer', { consumerId: consumer.id });
+    // While disconnected there is nobody to tell: the reconnection closes what we no longer hold.
+    if (this.signalling.connected) await this.signalling.request('closeConsumer', { consumerId: consumer.id });
   }
 
   async getStats(): Promise<RemoteTrackStats[]> {
@@ -134,6 +185,15 @@ export class Subscriber {
     this.#closed = true;
     for (const remote of this.#producers.values()) this.#dropConsumer(remote);
     this.#producers.clear();
+  }
+
+  #subscribeInBackground(producerId: string): void {
+    this.subscribe(producerId).catch((error: unknown) => {
+      // A producer that closed meanwhile is not a failure worth reporting, nor is a dropped
+      // connection: the reconnection subscribes again.
+      const lost = error instanceof RoomClientError && error.code === 'DISCONNECTED';
+      if (this.#producers.has(producerId) && !lost && !this.#closed) this.events.failed(toRoomClientError(error));
+    });
   }
 
   async #consume(remote: RemoteProducer): Promise<RemoteTrack> {

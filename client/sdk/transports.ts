@@ -1,10 +1,13 @@
 /**
  * WebRTC transports: created on the server, mirrored by mediasoup-client, and wired so that
- * mediasoup-client's 'connect' / 'produce' events become contract requests.
+ * mediasoup-client's 'connect' / 'produce' events become contract requests. A transport whose
+ * connection goes `disconnected` or `failed` gets an ICE restart (new server-side ICE
+ * parameters), retried while it stays down; only a transport that stays failed after several
+ * restarts is reported.
  */
 import type { Device } from 'mediasoup-client';
 import type { types as ms } from 'mediasoup-client';
-import type { WebRtcTransportCreated } from '../../shared/contract';
+import type { IceServer, WebRtcTransportCreated } from '../../shared/contract';
 import type { RtpParameters } from '../../shared/media';
 import { RoomClientError, toRoomClientError } from './errors';
 import type { SignallingChannel } from './signalling';
@@ -12,14 +15,27 @@ import type { SignallingChannel } from './signalling';
 export type Direction = 'send' | 'recv';
 
 export interface TransportHooks {
-  /** The transport's ICE/DTLS connection failed for good. */
+  /** The transport's ICE/DTLS connection stayed failed through several ICE restarts. */
   onFailed(direction: Direction): void;
 }
+
+export interface TransportNetworkOptions {
+  /** STUN/TURN servers (the join ack's `iceServers`). */
+  iceServers?: IceServer[];
+  /** 'relay' forces media through a TURN relay. Default 'all'. */
+  iceTransportPolicy?: RTCIceTransportPolicy;
+}
+
+/** Wait before a further ICE restart of a transport that is still down after one. */
+const ICE_RESTART_RETRY_MS = 4_000;
+/** Restarts of a failed transport before it is reported. */
+const ICE_RESTARTS_BEFORE_REPORT = 3;
 
 export async function createTransport(
   signalling: SignallingChannel,
   device: Device,
   direction: Direction,
+  network: TransportNetworkOptions,
   hooks: TransportHooks,
 ): Promise<ms.Transport> {
   const created = await signalling.request('createTransport', { direction, type: 'webrtc' });
@@ -31,6 +47,8 @@ export async function createTransport(
     iceParameters: created.iceParameters,
     iceCandidates: created.iceCandidates,
     dtlsParameters: created.dtlsParameters,
+    ...(network.iceServers ? { iceServers: network.iceServers } : {}),
+    ...(network.iceTransportPolicy ? { iceTransportPolicy: network.iceTransportPolicy } : {}),
   };
   const transport = direction === 'send' ? device.createSendTransport(options) : device.createRecvTransport(options);
 
@@ -58,10 +76,58 @@ export async function createTransport(
     });
   }
 
-  transport.on('connectionstatechange', (state) => {
-    if (state === 'failed') hooks.onFailed(direction);
-  });
+  watchIce(signalling, transport, direction, hooks);
   return transport;
+}
+
+/**
+ * New ICE parameters from the server, handed to the local transport: the path is probed again
+ * (after a network change, or after the signalling connection came back). Rejects with a
+ * RoomClientError.
+ */
+export async function restartIce(signalling: SignallingChannel, transport: ms.Transport): Promise<void> {
+  const { iceParameters } = await signalling.request('restartIce', { transportId: transport.id });
+  if (!transport.closed) await transport.restartIce({ iceParameters });
+}
+
+/** Restarts ICE while the transport is disconnected or failed; reports it after repeated failures. */
+function watchIce(signalling: SignallingChannel, transport: ms.Transport, direction: Direction, hooks: TransportHooks): void {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let restarting = false;
+  let failedRestarts = 0;
+  const isDown = (): boolean => transport.connectionState === 'disconnected' || transport.connectionState === 'failed';
+
+  const attempt = (): void => {
+    timer = undefined;
+    if (transport.closed || restarting || !isDown()) return;
+    if (transport.connectionState === 'failed' && ++failedRestarts > ICE_RESTARTS_BEFORE_REPORT) {
+      hooks.onFailed(direction);
+      return;
+    }
+    restarting = true;
+    restartIce(signalling, transport)
+      .catch(() => undefined) // a dropped signalling connection restarts ICE itself once it is back
+      .finally(() => {
+        restarting = false;
+        // Still down some time after the restart: try again.
+        if (!transport.closed) timer ??= setTimeout(attempt, ICE_RESTART_RETRY_MS);
+      });
+  };
+
+  transport.on('connectionstatechange', (state) => {
+    if (state === 'connected') {
+      failedRestarts = 0;
+      clearTimeout(timer);
+      timer = undefined;
+    } else if (state === 'disconnected' || state === 'failed') {
+      clearTimeout(timer);
+      timer = undefined;
+      attempt();
+    } else if (state === 'closed') {
+      clearTimeout(timer);
+    }
+  });
+  transport.observer.on('close', () => clearTimeout(timer));
 }
 
 function isWebRtc(created: { transportId: string }): created is WebRtcTransportCreated {

@@ -1,8 +1,16 @@
 /**
  * Public types of the SDK: what a room client reports about peers, remote and local tracks,
  * and the map of its events.
+ *
+ * Staying in the call: a client whose connection drops reconnects by itself ('reconnecting',
+ * then 'reconnected' with the same peer id), and brings its view of the room up to date with
+ * the usual events (peerJoined / peerLeft / trackPublished / trackUnpublished, trackRemoved /
+ * trackAdded for tracks received again). After a media reset on the server ('mediaReset') it
+ * sends the same local tracks again and receives the others' again. It reports 'closed' only
+ * when it cannot come back: the server no longer holds its place (RESUME_FAILED, the grace
+ * period passed) or refuses the connection.
  */
-import type { CloseReason, PeerInfo } from '../../shared/contract';
+import type { CloseReason, MediaResetReason, PeerInfo } from '../../shared/contract';
 import type { MediaKind } from '../../shared/media';
 import type { RoomClientError } from './errors';
 
@@ -38,6 +46,7 @@ export interface RemoteTrack extends RemotePublication {
 
 export interface LocalTrack {
   source: TrackSource;
+  /** The server-side producer; it changes when the track is produced again after a media reset. */
   producerId: string;
   kind: MediaKind;
   /** null while the camera is off and released (its light goes out). */
@@ -49,7 +58,10 @@ export interface LocalTrack {
 export type ClosedReason =
   /** leave() was called. */
   | 'LEFT'
-  /** The signalling connection dropped. */
+  /**
+   * The connection dropped and could not be resumed: the server's grace period passed, it
+   * answered RESUME_FAILED, or it ended the connection itself.
+   */
   | 'DISCONNECTED'
   /** The server closed the room (see the contract's CloseReason). */
   | CloseReason;
@@ -104,6 +116,19 @@ export interface RoomClientEvents {
   /** A local track was paused, resumed, or its MediaStreamTrack replaced (camera back on). */
   localTrackUpdated: LocalTrack;
   localTrackUnpublished: LocalTrack;
+  /**
+   * The connection to the server dropped; the client is trying to come back (state
+   * 'reconnecting'). The server keeps our place for `graceMs`. Media already flowing may go on.
+   */
+  reconnecting: { graceMs: number };
+  /** Back in the room as the same peer, `awayMs` after the drop; the room's changes were applied. */
+  reconnected: { awayMs: number; attempts: number };
+  /**
+   * The server replaced the room's media (its worker died): the client sends its tracks again and
+   * receives the others' again as they come back (trackRemoved right after this event, trackAdded
+   * soon). No action needed.
+   */
+  mediaReset: { reason: MediaResetReason };
   /** The client, once joined, left the room for good; it cannot be reused. */
   closed: { reason: ClosedReason };
   /** A failure not tied to a call the app made (automatic subscription, transport failure). */

@@ -6,6 +6,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { TURN_URL_PATTERN, type TurnSettings } from '../turn/turn-credentials';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 /** Largest room cap (ROOM_MAX_PEERS, and a room created through the admin API). */
@@ -132,6 +133,16 @@ const EnvSchema = z
       .optional(),
     /** Largest socket.io message accepted; bigger ones close that socket only. */
     MAX_MESSAGE_BYTES: int(1_024, 16_777_216).default(262_144),
+    /** TURN relay URIs, comma-separated (`turn:host:3478?transport=udp,turns:host:5349`). Unset: no relay offered. */
+    TURN_URLS: z
+      .string()
+      .transform((s) => s.split(',').map((url) => url.trim()))
+      .refine((urls) => urls.every((url) => TURN_URL_PATTERN.test(url)), 'must be comma-separated turn: or turns: URIs')
+      .optional(),
+    /** coturn's static-auth-secret (use-auth-secret): signs the per-peer TURN credentials. */
+    TURN_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+    /** Lifetime of a TURN credential, seconds. coturn refuses an allocation's refreshes after it. */
+    TURN_CREDENTIAL_TTL_S: int(60, 604_800).default(86_400),
   })
   .superRefine((env, ctx) => {
     if (env.RTC_MIN_PORT >= env.RTC_MAX_PORT) {
@@ -142,6 +153,9 @@ const EnvSchema = z
     }
     if (env.WEBHOOK_URLS?.length && !env.WEBHOOK_SECRET) {
       ctx.addIssue({ code: 'custom', path: ['WEBHOOK_SECRET'], message: 'is required with WEBHOOK_URLS (receivers verify the signature)' });
+    }
+    if (Boolean(env.TURN_URLS) !== Boolean(env.TURN_SECRET)) {
+      ctx.addIssue({ code: 'custom', path: ['TURN_SECRET'], message: 'TURN_URLS and TURN_SECRET go together' });
     }
     if (ALL_INTERFACES.has(env.RTC_LISTEN_IP) && !env.RTC_ANNOUNCED_ADDRESS) {
       ctx.addIssue({
@@ -213,7 +227,12 @@ export interface Config {
     spread: { consumersPerWorker: number; maxWorkersPerRoom?: number };
   };
   rooms: { maxPeers: number; emptyTimeoutMs: number; reconnectGraceMs: number };
-  signalling: { joinTimeoutMs: number; maxMessageBytes: number };
+  signalling: {
+    joinTimeoutMs: number;
+    maxMessageBytes: number;
+    /** TURN relay offered to clients in the join and resume acks; undefined: none. */
+    turn?: TurnSettings;
+  };
   auth: { secret?: string };
 }
 
@@ -292,7 +311,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       spread: { consumersPerWorker: e.ROOM_WORKER_SPREAD_CONSUMERS, maxWorkersPerRoom: e.ROOM_MAX_WORKERS },
     },
     rooms: { maxPeers: e.ROOM_MAX_PEERS, emptyTimeoutMs: e.ROOM_EMPTY_TIMEOUT_MS, reconnectGraceMs: e.RECONNECT_GRACE_MS },
-    signalling: { joinTimeoutMs: e.JOIN_TIMEOUT_MS, maxMessageBytes: e.MAX_MESSAGE_BYTES },
+    signalling: {
+      joinTimeoutMs: e.JOIN_TIMEOUT_MS,
+      maxMessageBytes: e.MAX_MESSAGE_BYTES,
+      turn:
+        e.TURN_URLS && e.TURN_SECRET ? { urls: e.TURN_URLS, secret: e.TURN_SECRET, credentialTtlS: e.TURN_CREDENTIAL_TTL_S } : undefined,
+    },
     auth: { secret: e.AUTH_SECRET },
   };
 }

@@ -59,7 +59,7 @@ export function createSignalling(
   });
 
   roomsNamespace.on('connection', (socket) => {
-    new SocketSession(socket, rooms, { joinTimeoutMs: config.joinTimeoutMs, logger, observer });
+    new SocketSession(socket, rooms, { joinTimeoutMs: config.joinTimeoutMs, logger, observer, turn: config.turn });
   });
 
   return io;

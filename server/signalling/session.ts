@@ -5,7 +5,7 @@
  * the only place that records which peer this socket is, and it tells the room when the socket
  * drops. Nothing a client sends can throw out of here.
  */
-import { isRequestName, requestSchemas, type Ack, type RequestName } from '../../shared/contract';
+import { isRequestName, requestSchemas, type Ack, type IceServer, type RequestName } from '../../shared/contract';
 import { AppError } from '../errors';
 import type { Logger } from '../logger';
 import { newRequestId, runInRequest } from '../logger/request-context';
@@ -14,6 +14,7 @@ import type { RoomManager } from '../rooms/room-manager';
 import { handlers, type AfterAck, type Member, type SessionView } from './handlers';
 import type { HandlerEntry } from './handlers/types';
 import type { SignallingObserver } from './signalling-observer';
+import { turnIceServers, type TurnSettings } from '../turn/turn-credentials';
 import { socketChannel } from './socket-channel';
 import { errorBody } from './to-ack';
 import type { RoomSocket } from './types';
@@ -31,6 +32,7 @@ export class SocketSession implements SessionView {
   readonly #socket: RoomSocket;
   readonly #log: Logger;
   readonly #observer: SignallingObserver;
+  readonly #turn: TurnSettings | undefined;
   readonly #connectedAt = Date.now();
   #member: Member | undefined;
   #disconnected = false;
@@ -38,9 +40,14 @@ export class SocketSession implements SessionView {
   #queue: Promise<void> = Promise.resolve();
   #joinTimer: NodeJS.Timeout | undefined;
 
-  constructor(socket: RoomSocket, rooms: RoomManager, opts: { joinTimeoutMs: number; logger: Logger; observer: SignallingObserver }) {
+  constructor(
+    socket: RoomSocket,
+    rooms: RoomManager,
+    opts: { joinTimeoutMs: number; logger: Logger; observer: SignallingObserver; turn?: TurnSettings },
+  ) {
     this.#socket = socket;
     this.#observer = opts.observer;
+    this.#turn = opts.turn;
     this.roomId = socket.data.roomId;
     this.handshakeDisplayName = socket.data.displayName;
     this.rooms = rooms;
@@ -58,6 +65,10 @@ export class SocketSession implements SessionView {
 
   get member(): Member | undefined {
     return this.#member;
+  }
+
+  iceServersFor(identity: string): IceServer[] | undefined {
+    return turnIceServers(this.#turn, identity);
   }
 
   #onEvent(event: unknown, args: unknown[]): void {

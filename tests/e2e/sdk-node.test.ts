@@ -8,54 +8,9 @@ import { startTestServer, type TestServer } from '../helpers/server';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { randomUUID } from 'node:crypto';
-import { FakeHandler, testFakeParameters } from 'mediasoup-client';
 import { isJoinRefusal, RoomClient, RoomClientError, type RoomClientEvents, type RoomClientOptions } from '../../client/sdk';
 import { sourceOf } from '../../client/sdk/subscriber';
-
-const EVENT_TIMEOUT_MS = 5_000;
-
-/** Just enough of a MediaStreamTrack for mediasoup-client's Producer and FakeHandler. */
-class TestTrack extends EventTarget {
-  readonly id = randomUUID();
-  enabled = true;
-  readyState: MediaStreamTrackState = 'live';
-  constructor(readonly kind: 'audio' | 'video') {
-    super();
-  }
-  stop(): void {
-    this.readyState = 'ended';
-  }
-}
-const testTrack = (kind: 'audio' | 'video'): MediaStreamTrack => new TestTrack(kind) as unknown as MediaStreamTrack;
-
-/** Resolves with the next `event` whose payload passes `match`. */
-function nextEvent<E extends keyof RoomClientEvents>(
-  client: RoomClient,
-  event: E,
-  match: (payload: RoomClientEvents[E]) => boolean = () => true,
-): Promise<RoomClientEvents[E]> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      off();
-      reject(new Error(`no '${String(event)}' event within ${EVENT_TIMEOUT_MS} ms`));
-    }, EVENT_TIMEOUT_MS);
-    const off = client.on(event, (payload) => {
-      if (!match(payload)) return;
-      clearTimeout(timer);
-      off();
-      resolve(payload);
-    });
-  });
-}
-
-async function waitUntil(condition: () => boolean): Promise<void> {
-  const deadline = Date.now() + EVENT_TIMEOUT_MS;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${EVENT_TIMEOUT_MS} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+import { nextEvent, nodeRoomClient, testTrack, waitUntil } from './support/node-sdk';
 
 describe('RoomClient (SDK) against the real server, in Node', () => {
   let tmpDir: string;
@@ -64,16 +19,8 @@ describe('RoomClient (SDK) against the real server, in Node', () => {
   const roomId = `sdk-${Date.now().toString(36)}`;
 
   function newClient(displayName: string, overrides: Partial<RoomClientOptions> = {}): RoomClient {
-    const client = new RoomClient({
-      roomId,
-      displayName,
-      serverUrl: server.url,
-      // Node has no WebRTC: mediasoup-client's fake handler produces valid parameters without media.
-      device: { handlerFactory: FakeHandler.createFactory(testFakeParameters) },
-      socketOptions: { rejectUnauthorized: false }, // the test server's self-signed certificate
-      requestTimeoutMs: 5_000,
-      ...overrides,
-    });
+    // Node has no WebRTC: mediasoup-client's fake handler produces valid parameters without media.
+    const client = nodeRoomClient({ roomId, displayName, serverUrl: server.url, ...overrides });
     clients.push(client);
     return client;
   }

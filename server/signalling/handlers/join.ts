@@ -8,8 +8,18 @@ export const join = sessionHandler<'join'>(async (session, req) => {
     { displayName: req.displayName ?? session.handshakeDisplayName },
     session.channel,
   );
+  const iceServers = session.iceServersFor(peer.identity);
   return {
-    data: { peerId: peer.id, roomId: room.id, peers, producers, resumeToken, reconnectGraceMs: room.reconnectGraceMs, grants: peer.grants },
+    data: {
+      peerId: peer.id,
+      roomId: room.id,
+      peers,
+      producers,
+      resumeToken,
+      reconnectGraceMs: room.reconnectGraceMs,
+      grants: peer.grants,
+      ...(iceServers ? { iceServers } : {}),
+    },
     after: { type: 'enter', member: { room, peer }, via: 'join' },
   };
 });

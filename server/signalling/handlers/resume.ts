@@ -5,6 +5,8 @@ import { sessionHandler } from './types';
 export const resume = sessionHandler<'resume'>((session, req) => {
   if (session.member) throw new AppError('ALREADY_JOINED', 'this socket already joined the room');
   const { room, peer, peers, producers, resumeToken, owned } = session.rooms.resume(session.roomId, req.resumeToken, session.channel);
+  // Fresh credentials: the client may have been away long enough for the old ones to matter.
+  const iceServers = session.iceServersFor(peer.identity);
   return {
     data: {
       peerId: peer.id,
@@ -14,6 +16,7 @@ export const resume = sessionHandler<'resume'>((session, req) => {
       resumeToken,
       reconnectGraceMs: room.reconnectGraceMs,
       grants: peer.grants,
+      ...(iceServers ? { iceServers } : {}),
       ...owned,
     },
     after: { type: 'enter', member: { room, peer }, via: 'resume' },

@@ -5,7 +5,7 @@
  *    view of the session and returns, with its ack data, what the session should do next.
  * The session owns membership: it adopts a joined peer, leaves, and disconnects.
  */
-import type { ParsedRequest, RequestName, ResponseMap } from '../../../shared/contract';
+import type { IceServer, ParsedRequest, RequestName, ResponseMap } from '../../../shared/contract';
 import type { Peer } from '../../rooms/peer';
 import type { PeerChannel } from '../../rooms/ports';
 import type { Room } from '../../rooms/room';
@@ -26,6 +26,8 @@ export interface SessionView {
   /** This socket as the room domain sees it. */
   readonly channel: PeerChannel;
   readonly member: Member | undefined;
+  /** ICE servers (TURN with fresh credentials) for a peer's transports; undefined when none are configured. */
+  iceServersFor(identity: string): IceServer[] | undefined;
 }
 
 /** What the session does once the ack is sent. */

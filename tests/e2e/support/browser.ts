@@ -29,6 +29,31 @@ export interface PersonBrowser {
   close(): Promise<void>;
 }
 
+/**
+ * A second person in the same browser process (same fake camera clip): lighter than another
+ * browser when the test only needs video to flow, not a distinct picture.
+ */
+export async function openSecondPerson(browser: PersonBrowser): Promise<PersonBrowser> {
+  const page = await browser.context.newPage();
+  reportPageErrors(page, '[browser second page]');
+  return { context: browser.context, page, close: () => page.close().catch(() => undefined) };
+}
+
+/** What Chromium logs for each request refused while a test holds the page offline. */
+const OFFLINE_NOISE = /net::ERR_INTERNET_DISCONNECTED/;
+
+/**
+ * Browser console errors go to stderr (without jest's console stack noise): the first thing to
+ * read when a step times out. Requests refused while a test holds the page offline are not errors.
+ */
+function reportPageErrors(page: Page, label: string): void {
+  page.on('console', (message) => {
+    if (message.type() !== 'error' || OFFLINE_NOISE.test(message.text())) return;
+    process.stderr.write(`${label} console error: ${message.text()}\n`);
+  });
+  page.on('pageerror', (error) => process.stderr.write(`${label} page error: ${error.message}\n`));
+}
+
 export async function launchPersonBrowser({ videoClip }: { videoClip?: string } = {}): Promise<PersonBrowser> {
   await access(CHROMIUM_PATH, constants.X_OK).catch(() => {
     throw new Error(`no Chromium at ${CHROMIUM_PATH}: \`apt-get install -y chromium\`, or set CHROMIUM_PATH`);
@@ -43,13 +68,8 @@ export async function launchPersonBrowser({ videoClip }: { videoClip?: string } 
     args,
   });
   const page = context.pages()[0] ?? (await context.newPage());
-  // Browser console errors go to stderr (without jest's console stack noise): the first thing to
-  // read when a step times out.
   const label = `[browser ${path.basename(videoClip ?? 'default-camera')}]`;
-  page.on('console', (message) => {
-    if (message.type() === 'error') process.stderr.write(`${label} console error: ${message.text()}\n`);
-  });
-  page.on('pageerror', (error) => process.stderr.write(`${label} page error: ${error.message}\n`));
+  reportPageErrors(page, label);
   return {
     context,
     page,

@@ -31,8 +31,9 @@ export class DemoPage {
     return this.browser.close();
   }
 
-  async join(roomId: string, displayName: string): Promise<void> {
-    await this.page.goto(`${this.baseUrl}/`);
+  /** `query`: extra page parameters, e.g. `relay=1`. */
+  async join(roomId: string, displayName: string, { query = '' }: { query?: string } = {}): Promise<void> {
+    await this.page.goto(`${this.baseUrl}/${query ? `?${query}` : ''}`);
     await this.page.getByTestId('room-input').fill(roomId);
     await this.page.getByTestId('name-input').fill(displayName);
     await this.page.getByTestId('join-button').click();
@@ -51,6 +52,69 @@ export class DemoPage {
 
   alert(): Locator {
     return this.page.getByTestId('error-message');
+  }
+
+  /** The "Reconnecting…" / "Restoring media…" banner. */
+  banner(): Locator {
+    return this.page.getByTestId('reconnecting-banner');
+  }
+
+  /** The SDK's state and peer id, through the demo's debug hook. */
+  async client(): Promise<{ state: string; peerId: string | undefined }> {
+    return this.page.evaluate(() => ({ state: window.confDemo?.state() ?? 'none', peerId: window.confDemo?.peerId() }));
+  }
+
+  /**
+   * Starts recording, in the page, every tile that leaves the grid (even for a moment, between
+   * two polls of a test); `removedTiles()` reads the record.
+   */
+  async recordTileRemovals(): Promise<void> {
+    await this.page.evaluate(() => {
+      const removed: string[] = [];
+      (window as unknown as { __removedTiles: string[] }).__removedTiles = removed;
+      new MutationObserver((mutations) => {
+        for (const mutation of mutations)
+          for (const node of mutation.removedNodes)
+            if (node instanceof HTMLElement && node.dataset.tileKey) removed.push(node.dataset.tileKey);
+      }).observe(document.querySelector('[data-testid="tiles"]')!, { childList: true });
+    });
+  }
+
+  removedTiles(): Promise<string[]> {
+    return this.page.evaluate(() => (window as unknown as { __removedTiles?: string[] }).__removedTiles ?? []);
+  }
+
+  /** The remote camera track received from `displayName`: its producer and frames decoded so far. */
+  async cameraFrom(displayName: string): Promise<{ producerId: string; framesDecoded: number } | undefined> {
+    const peerId = await this.remoteTile(displayName).getAttribute('data-tile-key', { timeout: 5_000 });
+    const video = (await this.stats()).remote.find((t) => t.peerId === peerId && t.source === 'camera');
+    return video && { producerId: video.producerId, framesDecoded: video.framesDecoded ?? 0 };
+  }
+
+  /**
+   * Resolves once video from `displayName` advances by at least `frames` between two reads of the
+   * same track (optionally: a track other than `notProducerId`), and returns when that was seen.
+   */
+  async waitForVideoToAdvance(
+    displayName: string,
+    { frames = 5, notProducerId, timeoutMs = 15_000 }: { frames?: number; notProducerId?: string; timeoutMs?: number } = {},
+  ): Promise<{ producerId: string; at: number }> {
+    let first: { producerId: string; framesDecoded: number } | undefined;
+    let last: unknown;
+    return waitFor(
+      () => `video from ${displayName} to advance by ${frames} frames (last seen ${JSON.stringify(last)})`,
+      async () => {
+        const now = await this.cameraFrom(displayName);
+        last = now;
+        if (!now || now.producerId === notProducerId) return undefined;
+        if (!first || first.producerId !== now.producerId || now.framesDecoded < first.framesDecoded) {
+          first = now;
+          return undefined;
+        }
+        return now.framesDecoded >= first.framesDecoded + frames ? { producerId: now.producerId, at: Date.now() } : undefined;
+      },
+      { timeoutMs, intervalMs: 100 },
+    );
   }
 
   async click(testId: 'toggle-mic' | 'toggle-camera' | 'toggle-screen' | 'leave-button'): Promise<void> {
