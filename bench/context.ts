@@ -11,7 +11,10 @@ import type { IndexedWorker } from '../server/media/media-index';
 import { ROUTER_MEDIA_CODECS } from '../server/media/settings';
 import { resolveWorkerBin } from '../server/media/worker-binary';
 
-/** Environment of the server under test: one worker (figures are per worker), no room caps in the way. */
+/**
+ * Environment of the server under test: one worker (figures are per worker), no room caps in the
+ * way, and rate limits out of the way (every load generator shares one IP and floods on purpose).
+ */
 export const BENCH_SERVER_ENV = {
   PORT: '0',
   LISTEN_HOST: '127.0.0.1',
@@ -24,6 +27,9 @@ export const BENCH_SERVER_ENV = {
   JOIN_TIMEOUT_MS: '600000',
   RTC_MIN_PORT: '20000',
   RTC_MAX_PORT: '59999',
+  RATE_LIMIT_REQUESTS: '1000000',
+  RATE_LIMIT_MAX_QUEUED: '1000000',
+  RATE_LIMIT_CONNECTIONS: '1000000',
 } as const;
 
 export async function startBenchServer(overrides: Record<string, string> = {}): Promise<LocalServer> {

@@ -4,8 +4,10 @@
  * benchmark call; `close()` undoes it in reverse order.
  */
 import type https from 'node:https';
+import { Authenticator } from './auth/authenticator';
 import type { Config } from './config';
 import { createExpressApp } from './http/app';
+import { OriginPolicy } from './http/origins';
 import { loadTlsMaterial } from './http/certificates';
 import { listenHttps } from './http/https-server';
 import { createLogger, type Logger } from './logger';
@@ -36,7 +38,15 @@ export interface RunningServer {
 export async function startServer(config: Config, logger: Logger = createLogger(config.log)): Promise<RunningServer> {
   const workers = await WorkerPool.create(config.media, logger);
   const media = new MediaService(workers, config.media, logger);
-  const rooms = new RoomManager({ media, ...config.rooms, logger });
+  const rooms = new RoomManager({ media, ...config.rooms, limits: config.limits, logger });
+  const authenticator = new Authenticator(config.auth);
+  const origins = new OriginPolicy(config.security.corsOrigins);
+  if (authenticator.open) {
+    logger.warn('open mode: no AUTH_SECRET, so anyone may join any room (set AUTH_SECRET to require access tokens)', {
+      component: 'app',
+      plainTransports: config.auth.allowPlainTransports,
+    });
+  }
   const app = createExpressApp(
     {
       workers: () => {
@@ -46,6 +56,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       rooms: () => rooms.stats(),
     },
     logger,
+    { origins },
   );
 
   let listening: { server: https.Server; port: number };
@@ -58,7 +69,11 @@ export async function startServer(config: Config, logger: Logger = createLogger(
   }
   const { server: httpsServer, port } = listening;
   const signallingObserver = new SignallingObserver();
-  const io = createSignalling(httpsServer, rooms, config.signalling, logger, signallingObserver);
+  const io = createSignalling(httpsServer, rooms, config.signalling, logger, signallingObserver, {
+    authenticator,
+    origins,
+    limits: config.limits.connection,
+  });
   logger.info('server listening', {
     component: 'app',
     url: `https://localhost:${port}`,
@@ -66,6 +81,8 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     workers: workers.workers.length,
     rtcListenIp: config.media.listenIp,
     rtcPorts: `${config.media.rtcMinPort}-${config.media.rtcMaxPort}`,
+    auth: authenticator.open ? 'open' : 'tokens',
+    corsOrigins: origins.listed,
   });
 
   let closing: Promise<void> | undefined;

@@ -5,6 +5,8 @@
 import path from 'node:path';
 import express, { type ErrorRequestHandler, type Express } from 'express';
 import type { Logger } from '../logger';
+import { OriginPolicy } from './origins';
+import { corsForOrigins, securityHeaders } from './security';
 
 export interface AppProbes {
   /** Workers alive and their count. */
@@ -15,9 +17,16 @@ export interface AppProbes {
 
 export const DEMO_DIR = path.resolve(__dirname, '../../dist/demo');
 
-export function createExpressApp(probes: AppProbes, logger: Logger): Express {
+export interface ExpressAppOptions {
+  /** Foreign origins allowed (CORS). Default: the server's own origin only. */
+  origins?: OriginPolicy;
+}
+
+export function createExpressApp(probes: AppProbes, logger: Logger, options: ExpressAppOptions = {}): Express {
   const app = express();
   app.disable('x-powered-by');
+  app.use(securityHeaders());
+  app.use(corsForOrigins(options.origins ?? new OriginPolicy([])));
   const startedAt = Date.now();
 
   app.get('/healthz', (_req, res) => {
