@@ -60,7 +60,7 @@ async function join(roomId: string, displayName: string): Promise<void> {
     return;
   }
   ui.joinButton.disabled = true;
-  const joining = new RoomClient({ roomId, displayName });
+  const joining = new RoomClient({ roomId, displayName, token: params.get('token') ?? undefined });
   client = joining;
   wireEvents(joining);
   try {
@@ -217,7 +217,8 @@ ui.screenButton.addEventListener('click', () =>
 ui.leaveButton.addEventListener('click', () => control(ui.leaveButton, (c) => c.leave()));
 window.addEventListener('pagehide', () => void client?.leave());
 
-// ?room=…&name=… prefill the form, so a room link can be shared.
+// ?room=…&name=… prefill the form, so a room link can be shared; ?token=… is the access token
+// (`npm run token`) when the server requires one.
 const params = new URLSearchParams(location.search);
 ui.roomInput.value = params.get('room') ?? '';
 ui.nameInput.value = params.get('name') ?? '';

@@ -16,6 +16,8 @@ export interface SignallingOptions {
   serverUrl: string;
   roomId: string;
   displayName?: string;
+  /** Access token, sent in the handshake's `auth`. */
+  token?: string;
   /** Deadline of every request. */
   requestTimeoutMs: number;
   /** Deadline of the socket handshake. */
@@ -39,7 +41,10 @@ export class SignallingChannel {
     if (!ROOM_ID_PATTERN.test(options.roomId)) {
       throw new RoomClientError('BAD_REQUEST', `room id must match ${String(ROOM_ID_PATTERN)}`);
     }
-    const auth: HandshakeAuth = options.displayName ? { displayName: options.displayName } : {};
+    const auth: HandshakeAuth = {
+      ...(options.displayName ? { displayName: options.displayName } : {}),
+      ...(options.token ? { token: options.token } : {}),
+    };
     try {
       const socket = await connectRoomSocket(options.serverUrl, options.roomId, {
         auth,

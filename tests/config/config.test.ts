@@ -59,3 +59,46 @@ test('a bad secret is named but never echoed', () => {
   expect(message).not.toContain('too-short-secret');
   expect(loadConfig({ AUTH_SECRET: 'x'.repeat(32) }).auth.secret).toBe('x'.repeat(32));
 });
+
+test('trust settings: defaults, open mode switches, production needs a secret or AUTH_DISABLED', () => {
+  const open = loadConfig({});
+  expect(open.auth).toEqual({ secret: undefined, allowPlainTransports: true });
+  expect(open.security.corsOrigins).toEqual([]);
+  expect(open.limits).toEqual({
+    peer: { maxTransports: 4, maxProducers: 8, maxConsumers: 200, maxDataProducers: 4, appDataMaxBytes: 1024 },
+    server: { maxRooms: 1000, maxPeers: 5000 },
+    connection: {
+      maxRooms: 2,
+      requestsPerSecond: 50,
+      requestBurst: 200,
+      disconnectAfterRefusals: 500,
+      maxQueuedRequests: 256,
+      connectionsPerSecondPerIp: 20,
+      connectionBurstPerIp: 100,
+    },
+  });
+  // Consumers follow the room size unless set.
+  expect(loadConfig({ ROOM_MAX_PEERS: '10' }).limits.peer.maxConsumers).toBe(40);
+  expect(loadConfig({ ROOM_MAX_PEERS: '10', PEER_MAX_CONSUMERS: '7' }).limits.peer.maxConsumers).toBe(7);
+  // Tokens on: plain transports off unless switched on.
+  const secret = 'x'.repeat(32);
+  expect(loadConfig({ AUTH_SECRET: secret }).auth.allowPlainTransports).toBe(false);
+  expect(loadConfig({ AUTH_SECRET: secret, ALLOW_PLAIN_TRANSPORTS: 'true' }).auth.allowPlainTransports).toBe(true);
+  expect(loadConfig({ ALLOW_PLAIN_TRANSPORTS: 'off' }).auth.allowPlainTransports).toBe(false);
+  expect(() => loadConfig({ ALLOW_PLAIN_TRANSPORTS: 'maybe' })).toThrow(/ALLOW_PLAIN_TRANSPORTS="maybe": must be true or false/);
+  // Production refuses to run open by accident.
+  expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/AUTH_SECRET: is required when NODE_ENV=production/);
+  expect(loadConfig({ NODE_ENV: 'production', AUTH_DISABLED: 'true' }).auth.secret).toBeUndefined();
+  expect(loadConfig({ NODE_ENV: 'production', AUTH_SECRET: secret }).auth.secret).toBe(secret);
+});
+
+test('CORS_ORIGINS: a list of origins, or * only when written', () => {
+  expect(loadConfig({ CORS_ORIGINS: 'https://app.example.com, http://localhost:3000/' }).security.corsOrigins).toEqual([
+    'https://app.example.com',
+    'http://localhost:3000',
+  ]);
+  expect(loadConfig({ CORS_ORIGINS: '*' }).security.corsOrigins).toBe('*');
+  expect(() => loadConfig({ CORS_ORIGINS: 'https://app.example.com/path' })).toThrow(/CORS_ORIGINS.*not an origin/);
+  expect(() => loadConfig({ CORS_ORIGINS: 'app.example.com' })).toThrow(/CORS_ORIGINS.*not an origin/);
+  expect(() => loadConfig({ CORS_ORIGINS: 'ftp://files.example.com' })).toThrow(/CORS_ORIGINS.*not an origin/);
+});
