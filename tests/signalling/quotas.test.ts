@@ -169,11 +169,13 @@ test('unknown keys in media descriptions are stripped: a 200 KB extra field is n
   const otherSend = await plainTransport(other.socket, 'send');
   const { producerId } = await request(other.socket, 'produce', { transportId: otherSend.transportId, kind: 'audio', rtpParameters: opusRtpParameters(9) });
   const { rtpCapabilities } = await request(socket, 'getRouterRtpCapabilities', {});
-  const consumer = await request(socket, 'consume', {
+  const consume = await ackOf(socket, 'consume', {
     transportId: webrtc.transportId,
     producerId,
     rtpCapabilities: { ...rtpCapabilities, junk, codecs: rtpCapabilities.codecs?.map((c) => ({ ...c, junk: 'j'.repeat(64) })) },
   });
+  if (!consume.ok) throw new Error(`consume refused: ${consume.error.code}`);
+  const consumer = consume.data as { consumerId: string };
   expect(JSON.stringify(server.media.index.getConsumer(consumer.consumerId).rtpParameters).includes('junk')).toBe(false);
 });
 
