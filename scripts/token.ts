@@ -62,7 +62,8 @@ export function parseTokenArgs(argv: string[]): TokenRequest {
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }
   if (!values.room || !ROOM_ID_PATTERN.test(values.room)) throw new UsageError(`--room must match ${ROOM_ID_PATTERN.source}`);
-  if (!values.identity || values.identity.length > IDENTITY_MAX) throw new UsageError(`--identity is required (1–${IDENTITY_MAX} characters)`);
+  if (!values.identity || values.identity.length > IDENTITY_MAX)
+    throw new UsageError(`--identity is required (1–${IDENTITY_MAX} characters)`);
   const grants: GrantsClaim = {};
   for (const name of values.grants
     .split(',')

@@ -22,7 +22,10 @@ const origins = z
   .transform((value, ctx) => {
     if (value === '*') return '*' as const;
     const list: string[] = [];
-    for (const item of value.split(',').map((s) => s.trim()).filter(Boolean)) {
+    for (const item of value
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)) {
       let url: URL;
       try {
         url = new URL(item);
@@ -138,7 +141,8 @@ const EnvSchema = z
       ctx.addIssue({
         code: 'custom',
         path: ['AUTH_SECRET'],
-        message: 'is required when NODE_ENV=production: without it anyone may join any room (set AUTH_DISABLED=true to run open on purpose)',
+        message:
+          'is required when NODE_ENV=production: without it anyone may join any room (set AUTH_DISABLED=true to run open on purpose)',
       });
     }
   });

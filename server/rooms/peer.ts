@@ -420,7 +420,8 @@ export class Peer {
       if (!known) {
         throw new ForbiddenError(`this peer may publish only ${publish.join(', ') || 'nothing'}: set appData.source to one of them`);
       }
-      if (!publish.includes(known)) throw new ForbiddenError(`this peer may not publish '${known}' (only ${publish.join(', ') || 'nothing'})`);
+      if (!publish.includes(known))
+        throw new ForbiddenError(`this peer may not publish '${known}' (only ${publish.join(', ') || 'nothing'})`);
     }
     if (known && TRACK_SOURCE_KIND[known] !== kind) {
       throw new BadRequestError(`appData.source '${known}' is ${TRACK_SOURCE_KIND[known]}, not ${kind}`);

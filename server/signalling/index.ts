@@ -64,7 +64,9 @@ export function createSignalling(
 
   const refuseConnection = (address: string, code: ErrorCode, message: string, fields: Record<string, unknown> = {}): void => {
     observer.emit('connectionRefused', { code });
-    sampler.sample(`refused:${address}`, (suppressed) => log.info(`connection refused: ${message}`, { address, code, suppressed, ...fields }));
+    sampler.sample(`refused:${address}`, (suppressed) =>
+      log.info(`connection refused: ${message}`, { address, code, suppressed, ...fields }),
+    );
   };
 
   const io: SignallingServer = new Server(httpsServer, {

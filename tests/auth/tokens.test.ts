@@ -11,7 +11,7 @@ import { FakeHandler, testFakeParameters } from 'mediasoup-client';
 import { SignJWT } from 'jose';
 import { request, type RoomSocket } from '../../client/request';
 import { RoomClient, RoomClientError } from '../../client/sdk';
-import type { Joined, RtpCapabilities } from '../../shared/contract';
+import type { RtpCapabilities } from '../../shared/contract';
 import { verifyAccessToken } from '../../server/auth/access-token';
 import { Authenticator } from '../../server/auth/authenticator';
 import { bindUdp, opusRtpParameters, udpPort, vp8RtpParameters } from '../helpers/rtp';
@@ -116,7 +116,11 @@ test('subscribe-only: produce is FORBIDDEN, consume works', async () => {
   const viewer = await joinAs('viewer-1', { join: true, subscribe: true });
 
   const send = await plainTransport(viewer.socket, 'send', sinkPort);
-  const produce = await ackOf(viewer.socket, 'produce', { transportId: send.transportId, kind: 'audio', rtpParameters: opusRtpParameters(1002) });
+  const produce = await ackOf(viewer.socket, 'produce', {
+    transportId: send.transportId,
+    kind: 'audio',
+    rtpParameters: opusRtpParameters(1002),
+  });
   expect(outcome(produce)).toBe('FORBIDDEN');
   expect(!produce.ok && produce.error.message).toMatch(/publish/);
 
@@ -134,7 +138,11 @@ test('publish without subscribe: consume is FORBIDDEN, produce works', async () 
   await publishOpus(speaker.socket, 2002);
 
   const recv = await plainTransport(speaker.socket, 'recv', sinkPort);
-  const consume = await ackOf(speaker.socket, 'consume', { transportId: recv.transportId, producerId: othersProducer, rtpCapabilities: caps });
+  const consume = await ackOf(speaker.socket, 'consume', {
+    transportId: recv.transportId,
+    producerId: othersProducer,
+    rtpCapabilities: caps,
+  });
   expect(outcome(consume)).toBe('FORBIDDEN');
   expect(!consume.ok && consume.error.message).toMatch(/subscribe/);
   expect(server.media.index.getTransport(recv.transportId).appData.consumers.size).toBe(0);
@@ -207,9 +215,12 @@ test('the same identity joining again replaces the older connection (roomClosed 
 
 test('a resume token works only for the identity it was issued to', async () => {
   const ada = await joinAs('ada-resume', { join: true });
-  const { resumeToken } = ada.joined as Joined;
+  const { resumeToken } = ada.joined;
   ada.socket.disconnect();
-  await waitFor(() => [...(server.rooms.rooms.get(ROOM)?.peers.values() ?? [])].some((p) => p.id === ada.joined.peerId && !p.channel), 'the drop');
+  await waitFor(
+    () => [...(server.rooms.rooms.get(ROOM)?.peers.values() ?? [])].some((p) => p.id === ada.joined.peerId && !p.channel),
+    'the drop',
+  );
   const thief = await connectAs(await tokenFor(ROOM, 'mallory'));
   expect(outcome(await ackOf(thief, 'resume', { resumeToken }))).toBe('RESUME_FAILED');
   const owner = await connectAs(await tokenFor(ROOM, 'ada-resume'));
@@ -264,12 +275,18 @@ test('the SDK passes its `token` option in the handshake', async () => {
     requestTimeoutMs: 5_000,
   };
   const refused = new RoomClient({ ...options, displayName: 'Anon' });
-  const error: unknown = await refused.join().then(() => undefined, (e: unknown) => e);
+  const error: unknown = await refused.join().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(error).toBeInstanceOf(RoomClientError);
   expect(error).toMatchObject({ code: 'UNAUTHORIZED', message: expect.stringMatching(/no access token/) as unknown });
   expect(refused.state).toBe('closed');
 
-  const client = new RoomClient({ ...options, token: await tokenFor('sdk-token', 'sdk-user', { join: true }, { displayName: 'Sdk User' }) });
+  const client = new RoomClient({
+    ...options,
+    token: await tokenFor('sdk-token', 'sdk-user', { join: true }, { displayName: 'Sdk User' }),
+  });
   await client.join();
   expect(client.state).toBe('joined');
   const peer = server.rooms.rooms.get('sdk-token')?.peers.get(client.peerId as never);
@@ -286,7 +303,20 @@ test('`npm run token` prints a token the server accepts; bad options exit 2', as
       encoding: 'utf8',
       timeout: 30_000,
     });
-  const ok = run(['--room', 'standup', '--identity', 'ada', '--name', 'Ada', '--grants', 'join,publish,subscribe', '--sources', 'camera,microphone', '--ttl', '1h']);
+  const ok = run([
+    '--room',
+    'standup',
+    '--identity',
+    'ada',
+    '--name',
+    'Ada',
+    '--grants',
+    'join,publish,subscribe',
+    '--sources',
+    'camera,microphone',
+    '--ttl',
+    '1h',
+  ]);
   expect(ok.status).toBe(0);
   const token = ok.stdout.trim();
   const verified = await verifyAccessToken(token, TEST_KEY, 'standup');

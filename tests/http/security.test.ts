@@ -21,7 +21,11 @@ afterAll(async () => {
   await server?.close();
 });
 
-function get(path: string, headers: Record<string, string> = {}, method = 'GET'): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
+function get(
+  path: string,
+  headers: Record<string, string> = {},
+  method = 'GET',
+): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
     const req = https.request(`${server.url}${path}`, { method, headers, rejectUnauthorized: false }, (res) => {
       let body = '';

@@ -72,7 +72,22 @@ class Generator {
     const roll = this.#random();
     if (roll < 0.55) return this.pick(requestNames.filter((n) => n !== 'leave'));
     if (roll < 0.7) return this.pick([0, 1, -1, 42, 2 ** 31, 2 ** 53, 3.14, -0.5]);
-    return this.pick(['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf', 'error', '', ' ', 'JOIN', 'join\u0000', '💥', 'x'.repeat(1_000), 'a.b.c', '../../etc']);
+    return this.pick([
+      '__proto__',
+      'constructor',
+      'toString',
+      'hasOwnProperty',
+      'valueOf',
+      'error',
+      '',
+      ' ',
+      'JOIN',
+      'join\u0000',
+      '💥',
+      'x'.repeat(1_000),
+      'a.b.c',
+      '../../etc',
+    ]);
   }
 
   value(depth = 0): unknown {
@@ -93,7 +108,12 @@ class Generator {
       case 6:
         return Array.from({ length: this.int(5) }, () => this.value(depth + 1));
       case 7:
-        return Object.fromEntries(Array.from({ length: this.int(5) }, () => [this.pick(['__proto__', 'constructor', 'prototype', 'a', 'transportId', 'codecs', '']), this.value(depth + 1)]));
+        return Object.fromEntries(
+          Array.from({ length: this.int(5) }, () => [
+            this.pick(['__proto__', 'constructor', 'prototype', 'a', 'transportId', 'codecs', '']),
+            this.value(depth + 1),
+          ]),
+        );
       case 8:
         return Buffer.from(Array.from({ length: this.int(64) }, () => this.int(256)));
       case 9:
@@ -119,11 +139,23 @@ class Generator {
       getRouterRtpCapabilities: () => ({}),
       join: () => ({ displayName: this.pick(['fuzzer', 'x'.repeat(70), '\u0000', '  ', 'Ada']) }),
       resume: () => ({ resumeToken: 'r'.repeat(16 + this.int(100)) }),
-      createTransport: () => ({ direction: this.pick(['send', 'recv', 'up']), type: this.pick(['plain', 'webrtc', 'tcp']), comedia: this.chance(0.5), sctp: this.chance(0.2) }),
+      createTransport: () => ({
+        direction: this.pick(['send', 'recv', 'up']),
+        type: this.pick(['plain', 'webrtc', 'tcp']),
+        comedia: this.chance(0.5),
+        sctp: this.chance(0.2),
+      }),
       connectTransport: () =>
         this.chance(0.5)
-          ? { transportId: id(), ip: this.pick(['127.0.0.1', '127.0.0.2', '::1', '0.0.0.0', 'localhost']), port: this.pick([0, 1, 5004, 65_535, 70_000]) }
-          : { transportId: id(), dtlsParameters: { role: 'client', fingerprints: [{ algorithm: 'sha-256', value: Array(32).fill('AB').join(':') }] } },
+          ? {
+              transportId: id(),
+              ip: this.pick(['127.0.0.1', '127.0.0.2', '::1', '0.0.0.0', 'localhost']),
+              port: this.pick([0, 1, 5004, 65_535, 70_000]),
+            }
+          : {
+              transportId: id(),
+              dtlsParameters: { role: 'client', fingerprints: [{ algorithm: 'sha-256', value: Array(32).fill('AB').join(':') }] },
+            },
       closeTransport: () => ({ transportId: id() }),
       restartIce: () => ({ transportId: id() }),
       produce: () => ({
@@ -135,7 +167,11 @@ class Generator {
       pauseProducer: () => ({ producerId: id() }),
       resumeProducer: () => ({ producerId: id() }),
       closeProducer: () => ({ producerId: id() }),
-      consume: () => ({ transportId: id(), producerId: id(), rtpCapabilities: this.chance(0.5) ? {} : { codecs: [{ kind: 'audio', mimeType: 'audio/opus', clockRate: 48_000, channels: 2 }] } }),
+      consume: () => ({
+        transportId: id(),
+        producerId: id(),
+        rtpCapabilities: this.chance(0.5) ? {} : { codecs: [{ kind: 'audio', mimeType: 'audio/opus', clockRate: 48_000, channels: 2 }] },
+      }),
       pauseConsumer: () => ({ consumerId: id() }),
       resumeConsumer: () => ({ consumerId: id() }),
       closeConsumer: () => ({ consumerId: id() }),
@@ -208,7 +244,11 @@ test(`fuzzed events (seed ${SEED}): every ack is one documented answer, the serv
   const anchor = await joinRoom(server, ROOM, 'anchor');
   sockets.push(anchor.socket);
   const send = await plainTransport(anchor.socket, 'send');
-  const { producerId } = await request(anchor.socket, 'produce', { transportId: send.transportId, kind: 'audio', rtpParameters: opusRtpParameters(77) });
+  const { producerId } = await request(anchor.socket, 'produce', {
+    transportId: send.transportId,
+    kind: 'audio',
+    rtpParameters: opusRtpParameters(77),
+  });
   gen.ids.push(send.transportId, producerId, anchor.joined.peerId);
 
   const fuzzers: RoomSocket[] = [];
@@ -284,7 +324,11 @@ test(`fuzzed events (seed ${SEED}): every ack is one documented answer, the serv
   const bUdp = await bindUdp();
   udp.push(aUdp, bUdp);
   const aSend = await plainTransport(a.socket, 'send', udpPort(aUdp));
-  const { producerId: aProducer } = await request(a.socket, 'produce', { transportId: aSend.transportId, kind: 'audio', rtpParameters: opusRtpParameters(4242) });
+  const { producerId: aProducer } = await request(a.socket, 'produce', {
+    transportId: aSend.transportId,
+    kind: 'audio',
+    rtpParameters: opusRtpParameters(4242),
+  });
   const counter = new RtpCounter(bUdp);
   const bRecv = await plainTransport(b.socket, 'recv', udpPort(bUdp));
   const { rtpCapabilities } = await request(b.socket, 'getRouterRtpCapabilities', {});

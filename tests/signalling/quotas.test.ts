@@ -50,7 +50,8 @@ test('the 5th transport of a peer is LIMIT_EXCEEDED; the worker holds 4; closing
   const { socket } = await joined('builder');
   const before = held();
   const transports: string[] = [];
-  for (let i = 0; i < 4; i++) transports.push((await request(socket, 'createTransport', { direction: 'recv', type: i % 2 ? 'plain' : 'webrtc' })).transportId);
+  for (let i = 0; i < 4; i++)
+    transports.push((await request(socket, 'createTransport', { direction: 'recv', type: i % 2 ? 'plain' : 'webrtc' })).transportId);
   const fifth = await ackOf(socket, 'createTransport', { direction: 'send', type: 'webrtc' });
   expect(outcome(fifth)).toBe('LIMIT_EXCEEDED');
   expect(!fifth.ok && fifth.error.message).toMatch(/at most 4 transports/);
@@ -84,14 +85,16 @@ test('consumers per peer (PEER_MAX_CONSUMERS=2 here): the 3rd is LIMIT_EXCEEDED'
   const producerIds: string[] = [];
   for (let i = 0; i < 3; i++) {
     producerIds.push(
-      (await request(source.socket, 'produce', { transportId: send.transportId, kind: 'audio', rtpParameters: opusRtpParameters(200 + i) })).producerId,
+      (await request(source.socket, 'produce', { transportId: send.transportId, kind: 'audio', rtpParameters: opusRtpParameters(200 + i) }))
+        .producerId,
     );
   }
   const viewer = await joined('viewer');
   const recv = await plainTransport(viewer.socket, 'recv');
   const { rtpCapabilities } = await request(viewer.socket, 'getRouterRtpCapabilities', {});
   const got = [];
-  for (const producerId of producerIds) got.push(outcome(await ackOf(viewer.socket, 'consume', { transportId: recv.transportId, producerId, rtpCapabilities })));
+  for (const producerId of producerIds)
+    got.push(outcome(await ackOf(viewer.socket, 'consume', { transportId: recv.transportId, producerId, rtpCapabilities })));
   expect(got).toEqual(['ok', 'ok', 'LIMIT_EXCEEDED']);
   expect(server.media.index.getTransport(recv.transportId).appData.consumers.size).toBe(2);
 });
@@ -102,21 +105,33 @@ test('appData over 1 KB serialised is LIMIT_EXCEEDED; under it passes and reache
   const note = 'n'.repeat(250);
   const twoKb = Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`note${i}`, note])); // ~2 KB, each value within the schema
   expect(JSON.stringify(twoKb).length).toBeGreaterThan(2000);
-  const big = await ackOf(socket, 'produce', { transportId: send.transportId, kind: 'audio', rtpParameters: opusRtpParameters(301), appData: twoKb });
+  const big = await ackOf(socket, 'produce', {
+    transportId: send.transportId,
+    kind: 'audio',
+    rtpParameters: opusRtpParameters(301),
+    appData: twoKb,
+  });
   expect(outcome(big)).toBe('LIMIT_EXCEEDED');
   expect(!big.ok && big.error.message).toMatch(/appData/);
   const small = { source: 'microphone', note: 'n'.repeat(200) };
-  const ok = await request(socket, 'produce', { transportId: send.transportId, kind: 'audio', rtpParameters: opusRtpParameters(302), appData: small });
+  const ok = await request(socket, 'produce', {
+    transportId: send.transportId,
+    kind: 'audio',
+    rtpParameters: opusRtpParameters(302),
+    appData: small,
+  });
   expect(server.rooms.rooms.get(ROOM)?.peers.size).toBeGreaterThan(0);
   const info = [...server.rooms.rooms.get(ROOM)!.peers.values()].map((p) => p.findProducer(ok.producerId)).find(Boolean);
   expect(info?.appData).toEqual(small);
 });
 
 test('display names: control characters are BAD_REQUEST (join and handshake), 64 characters after trimming pass', async () => {
-  const socket = (await connectToRoom(server, ROOM)) as RoomSocket;
+  const socket = await connectToRoom(server, ROOM);
   sockets.push(socket);
   for (const displayName of ['Ada\u0000', 'line\nbreak', 'bell\u0007', 'esc\u001b[31m', 'c1\u0085', 'a\u2028b']) {
-    expect(`${JSON.stringify(displayName)}: ${outcome(await ackOf(socket, 'join', { displayName }))}`).toBe(`${JSON.stringify(displayName)}: BAD_REQUEST`);
+    expect(`${JSON.stringify(displayName)}: ${outcome(await ackOf(socket, 'join', { displayName }))}`).toBe(
+      `${JSON.stringify(displayName)}: BAD_REQUEST`,
+    );
   }
   expect((await refusalOf(server, ROOM, { displayName: 'Ada\u0000' })).code).toBe('BAD_REQUEST');
   expect(outcome(await ackOf(socket, 'join', { displayName: `  ${'x'.repeat(64)}  ` }))).toBe('ok');
@@ -146,7 +161,9 @@ test('unknown keys in media descriptions are stripped: a 200 KB extra field is n
   const open: string[] = [];
   for (let i = 0; i < 100; i++) {
     if (open.length === 8) await request(socket, 'closeProducer', { producerId: open.shift()! });
-    open.push((await request(socket, 'produce', { transportId: send.transportId, kind: 'audio', rtpParameters: withJunk(1000 + i) })).producerId);
+    open.push(
+      (await request(socket, 'produce', { transportId: send.transportId, kind: 'audio', rtpParameters: withJunk(1000 + i) })).producerId,
+    );
   }
   gc();
   const growth = process.memoryUsage().heapUsed - heapBefore;
@@ -163,11 +180,18 @@ test('unknown keys in media descriptions are stripped: a 200 KB extra field is n
   // Same policy for the other descriptions: DTLS parameters and RTP capabilities.
   const webrtc = await request(socket, 'createTransport', { direction: 'recv' });
   const fingerprint = { algorithm: 'sha-256' as const, value: Array(32).fill('AB').join(':'), junk: 'j'.repeat(64) };
-  const connect = await ackOf(socket, 'connectTransport', { transportId: webrtc.transportId, dtlsParameters: { role: 'client', fingerprints: [fingerprint], junk } });
+  const connect = await ackOf(socket, 'connectTransport', {
+    transportId: webrtc.transportId,
+    dtlsParameters: { role: 'client', fingerprints: [fingerprint], junk },
+  });
   expect(outcome(connect)).toBe('ok');
   const other = await joined('other');
   const otherSend = await plainTransport(other.socket, 'send');
-  const { producerId } = await request(other.socket, 'produce', { transportId: otherSend.transportId, kind: 'audio', rtpParameters: opusRtpParameters(9) });
+  const { producerId } = await request(other.socket, 'produce', {
+    transportId: otherSend.transportId,
+    kind: 'audio',
+    rtpParameters: opusRtpParameters(9),
+  });
   const { rtpCapabilities } = await request(socket, 'getRouterRtpCapabilities', {});
   const consume = await ackOf(socket, 'consume', {
     transportId: webrtc.transportId,

@@ -90,7 +90,9 @@ test('10,000 events without ack write at most a handful of log lines', async () 
   await new Promise((r) => setTimeout(r, 200)); // sampled lines are written asynchronously
   const lines = linesSince(from);
   expect(lines.length).toBeLessThanOrEqual(6);
-  const sampled = lines.filter((l) => l.message === 'event without ack function dropped' || l.message === 'request refused: over the rate limit');
+  const sampled = lines.filter(
+    (l) => l.message === 'event without ack function dropped' || l.message === 'request refused: over the rate limit',
+  );
   expect(sampled.length).toBeGreaterThan(0);
   expect(sampled.length).toBeLessThanOrEqual(3);
   expect(lines.filter((l) => String(l.message).startsWith('disconnecting the socket'))).toHaveLength(1);

@@ -6,7 +6,7 @@
  */
 import dgram from 'node:dgram';
 import { request, type RoomSocket } from '../../client/request';
-import type { PlainTransportCreated, RtpCapabilities } from '../../shared/contract';
+import type { PlainTransportCreated } from '../../shared/contract';
 import { bindUdp, OPUS_PT, opusRtpParameters, RtpCounter, sendRtp, udpPort } from '../helpers/rtp';
 import { joinRoom, startTestServer, waitFor, type TestServer } from '../helpers/server';
 import { ackOf, disconnectAll, indexSizes, outcome, plainTransport } from './support/harness';
@@ -88,10 +88,18 @@ test('consuming one’s own producer is FORBIDDEN, with plain or comedia transpo
   const { rtpCapabilities } = await request(socket, 'getRouterRtpCapabilities', {});
   // comedia: the send transport learns its remote address from the first packet, no connect needed.
   const send = (await request(socket, 'createTransport', { direction: 'send', type: 'plain', comedia: true })) as PlainTransportCreated;
-  const { producerId } = await request(socket, 'produce', { transportId: send.transportId, kind: 'audio', rtpParameters: opusRtpParameters(6006) });
+  const { producerId } = await request(socket, 'produce', {
+    transportId: send.transportId,
+    kind: 'audio',
+    rtpParameters: opusRtpParameters(6006),
+  });
   const recv = await plainTransport(socket, 'recv');
   const before = indexSizes(server);
-  const ack = await ackOf(socket, 'consume', { transportId: recv.transportId, producerId, rtpCapabilities: rtpCapabilities as RtpCapabilities });
+  const ack = await ackOf(socket, 'consume', {
+    transportId: recv.transportId,
+    producerId,
+    rtpCapabilities: rtpCapabilities,
+  });
   expect(outcome(ack)).toBe('FORBIDDEN');
   expect(!ack.ok && ack.error.message).toMatch(/own/);
   expect(indexSizes(server)).toEqual(before);
@@ -103,7 +111,11 @@ test('a second consumer of the same producer on the same transport is FORBIDDEN;
   sockets.push(a.socket, b.socket);
   const { rtpCapabilities } = await request(b.socket, 'getRouterRtpCapabilities', {});
   const send = await plainTransport(a.socket, 'send');
-  const { producerId } = await request(a.socket, 'produce', { transportId: send.transportId, kind: 'audio', rtpParameters: opusRtpParameters(7007) });
+  const { producerId } = await request(a.socket, 'produce', {
+    transportId: send.transportId,
+    kind: 'audio',
+    rtpParameters: opusRtpParameters(7007),
+  });
   const recv = await plainTransport(b.socket, 'recv');
   await request(b.socket, 'consume', { transportId: recv.transportId, producerId, rtpCapabilities });
   const before = indexSizes(server);
