@@ -5,6 +5,9 @@
  */
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 
+/** Keys whose left-out lines are counted at once; beyond it the counts start over (memory stays bounded). */
+const MAX_COUNTED_KEYS = 10_000;
+
 export class LogSampler {
   readonly #budget: RateLimiterMemory;
   readonly #suppressed = new Map<string, number>();
@@ -25,7 +28,10 @@ export class LogSampler {
           // A logger that throws must not become an unhandled rejection.
         }
       },
-      () => this.#suppressed.set(key, (this.#suppressed.get(key) ?? 0) + 1),
+      () => {
+        if (this.#suppressed.size >= MAX_COUNTED_KEYS && !this.#suppressed.has(key)) this.#suppressed.clear();
+        this.#suppressed.set(key, (this.#suppressed.get(key) ?? 0) + 1);
+      },
     );
   }
 

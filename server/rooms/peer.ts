@@ -189,11 +189,7 @@ export class Peer {
       this.#media.closeTransport(created.transportId);
       throw new AppError('ROOM_CLOSED', 'the peer left while the transport was being created');
     }
-    this.#transports.set(created.transportId, {
-      direction: options.direction,
-      type: options.type,
-      connected: false,
-    });
+    this.#transports.set(created.transportId, { direction: options.direction, type: options.type, connected: false });
     this.#log.debug('createTransport() | transport created', {
       transportId: created.transportId,
       direction: options.direction,
@@ -252,11 +248,11 @@ export class Peer {
     const transport = this.#getTransport(req.transportId);
     if (transport.direction !== 'send')
       throw new ForbiddenError(`transport ${req.transportId} is a recv transport: produce needs a send transport`);
+    const appData = req.appData ?? {};
+    this.#assertMayPublish(req.kind, appData.source);
     // mediasoup does not check that the codecs match the declared kind; consumers would inherit the lie.
     const foreign = req.rtpParameters.codecs.find((codec) => !codec.mimeType.toLowerCase().startsWith(`${req.kind}/`));
     if (foreign) throw new BadRequestError(`codec ${foreign.mimeType} does not match kind '${req.kind}'`);
-    const appData = req.appData ?? {};
-    this.#assertMayPublish(req.kind, appData.source);
     this.#assertBelow('producers', this.#producers.size + this.#pending.producers, this.#limits.maxProducers);
     // appData is repeated to every peer (join snapshots, newProducer): its size is a quota.
     const appDataBytes = Buffer.byteLength(JSON.stringify(appData));
