@@ -196,8 +196,12 @@ export interface IceServer {
 /** Sources a peer may publish; `produce` says which with `appData.source`. */
 export const TrackSources = ['camera', 'microphone', 'screen'] as const;
 export type TrackSource = (typeof TrackSources)[number];
-/** The kind of media each source is: a `produce` whose `appData.source` says otherwise is refused. */
-export const TRACK_SOURCE_KIND: Readonly<Record<TrackSource, MediaKind>> = { camera: 'video', microphone: 'audio', screen: 'video' };
+/** The kinds of media each source may be (a screen share may carry its audio); a `produce` whose `appData.source` says otherwise is refused. */
+export const TRACK_SOURCE_KINDS: Readonly<Record<TrackSource, readonly MediaKind[]>> = {
+  camera: ['video'],
+  microphone: ['audio'],
+  screen: ['video', 'audio'],
+};
 
 /** Permissions of a peer in its room, from its access token (LiveKit's video grants, narrowed). */
 export interface Grants {

@@ -5,7 +5,7 @@
  * RoomLink and the media only through MediaPort.
  */
 import {
-  TRACK_SOURCE_KIND,
+  TRACK_SOURCE_KINDS,
   TrackSources,
   type ConsumerCreated,
   type Grants,
@@ -405,8 +405,8 @@ export class Peer {
 
   /**
    * `publish` grant: true (anything), false (nothing) or a list of sources, checked against the
-   * producer's `appData.source`. A source also fixes the kind (a microphone is audio), so a list
-   * cannot be worked around by labelling video as the microphone.
+   * producer's `appData.source`. A source also fixes the kind (a microphone is audio, a camera
+   * video), so a list cannot be worked around by labelling video as the microphone.
    */
   #assertMayPublish(kind: MediaKind, source: unknown): void {
     const { publish } = this.grants;
@@ -419,8 +419,8 @@ export class Peer {
       if (!publish.includes(known))
         throw new ForbiddenError(`this peer may not publish '${known}' (only ${publish.join(', ') || 'nothing'})`);
     }
-    if (known && TRACK_SOURCE_KIND[known] !== kind) {
-      throw new BadRequestError(`appData.source '${known}' is ${TRACK_SOURCE_KIND[known]}, not ${kind}`);
+    if (known && !TRACK_SOURCE_KINDS[known].includes(kind)) {
+      throw new BadRequestError(`appData.source '${known}' is ${TRACK_SOURCE_KINDS[known].join(' or ')}, not ${kind}`);
     }
   }
 

@@ -167,6 +167,21 @@ test('a publish list is checked against appData.source, and a source fixes the k
   expect(outcome(await produce('video', 3005, { source: 'microphone' }))).toBe('BAD_REQUEST'); // video is no microphone
   expect(server.media.index.getTransport(send.transportId).appData.producers.size).toBe(1);
   socket.disconnect();
+
+  // A screen share may carry its audio; the camera stays out.
+  const sharer = await joinAs('screen-only', { join: true, publish: ['screen'] });
+  const shareSend = await plainTransport(sharer.socket, 'send', sinkPort);
+  const share = (kind: 'audio' | 'video', ssrc: number, source: string) =>
+    ackOf(sharer.socket, 'produce', {
+      transportId: shareSend.transportId,
+      kind,
+      rtpParameters: kind === 'audio' ? opusRtpParameters(ssrc) : vp8RtpParameters(ssrc),
+      appData: { source },
+    });
+  expect(outcome(await share('video', 3101, 'screen'))).toBe('ok');
+  expect(outcome(await share('audio', 3102, 'screen'))).toBe('ok');
+  expect(outcome(await share('video', 3103, 'camera'))).toBe('FORBIDDEN');
+  sharer.socket.disconnect();
 });
 
 test('the token’s name wins over the names the client asks for', async () => {
