@@ -19,7 +19,8 @@ import type { ProductInfo } from './results';
 
 /**
  * Environment of the server under test: one worker (figures are per worker), no room caps in the
- * way. LOG_LEVEL is `warn` unless a section runs a variant at another level (logged to a file).
+ * way, and rate limits out of the way (every load generator shares one IP and floods on purpose).
+ * LOG_LEVEL is `warn` unless a section runs a variant at another level (logged to a file).
  */
 export const BENCH_SERVER_ENV = {
   PORT: '0',
@@ -33,6 +34,9 @@ export const BENCH_SERVER_ENV = {
   JOIN_TIMEOUT_MS: '600000',
   RTC_MIN_PORT: '20000',
   RTC_MAX_PORT: '59999',
+  RATE_LIMIT_REQUESTS: '1000000',
+  RATE_LIMIT_MAX_QUEUED: '1000000',
+  RATE_LIMIT_CONNECTIONS: '1000000',
 } as const;
 
 export async function startBenchServer(overrides: Record<string, string> = {}, options: { logger?: Logger } = {}): Promise<LocalServer> {

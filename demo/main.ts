@@ -69,7 +69,12 @@ async function join(roomId: string, displayName: string): Promise<void> {
     return;
   }
   ui.joinButton.disabled = true;
-  const joining = new RoomClient({ roomId, displayName, ...(forceRelay ? { iceTransportPolicy: 'relay' as const } : {}) });
+  const joining = new RoomClient({
+    roomId,
+    displayName,
+    token: params.get('token') ?? undefined,
+    ...(forceRelay ? { iceTransportPolicy: 'relay' as const } : {}),
+  });
   client = joining;
   wireEvents(joining);
   try {
@@ -238,7 +243,8 @@ ui.screenButton.addEventListener('click', () =>
 ui.leaveButton.addEventListener('click', () => control(ui.leaveButton, (c) => c.leave()));
 window.addEventListener('pagehide', () => void client?.leave());
 
-// ?room=…&name=… prefill the form, so a room link can be shared.
+// ?room=…&name=… prefill the form, so a room link can be shared; ?token=… is the access token
+// (`npm run token`) when the server requires one.
 ui.roomInput.value = params.get('room') ?? '';
 ui.nameInput.value = params.get('name') ?? '';
 installDebugHook(() => client);

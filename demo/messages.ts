@@ -8,6 +8,8 @@ export function describeJoinError(error: unknown): string {
       return 'This room is full. Try again later or pick another room name.';
     case 'ROOM_CLOSED':
       return 'This room is closing. Try again in a moment.';
+    case 'UNAUTHORIZED':
+      return `This room needs a valid invitation link (access token): ${error.message}.`;
     case 'BAD_REQUEST':
       return `The server refused the request: ${error.message}`;
     case 'CONNECT_FAILED':
@@ -44,5 +46,7 @@ export function describeClosed(reason: ClosedReason): string | undefined {
       return 'The media server for this room failed. Join again to continue.';
     case 'CLOSED_BY_ADMIN':
       return 'An operator closed this room.';
+    case 'DUPLICATE_IDENTITY':
+      return 'You joined this room from another tab or device, which replaced this one.';
   }
 }

@@ -7,8 +7,10 @@ import type https from 'node:https';
 import packageJson from '../package.json';
 import { createAdminRouter } from './admin/admin-router';
 import { secretKey } from './auth/access-token';
+import { Authenticator } from './auth/authenticator';
 import type { Config } from './config';
 import { createExpressApp } from './http/app';
+import { OriginPolicy } from './http/origins';
 import { loadTlsMaterial } from './http/certificates';
 import { listenHttps } from './http/https-server';
 import { closeLogFiles, createLogger, type Logger } from './logger';
@@ -50,7 +52,7 @@ export interface RunningServer {
 export async function startServer(config: Config, logger: Logger = createLogger(config.log)): Promise<RunningServer> {
   const workers = await WorkerPool.create(config.media, logger);
   const media = new MediaService(workers, config.media, logger);
-  const rooms = new RoomManager({ media, ...config.rooms, logger });
+  const rooms = new RoomManager({ media, ...config.rooms, limits: config.limits, logger });
   const signallingObserver = new SignallingObserver();
 
   const metrics = config.metrics.enabled
@@ -84,6 +86,14 @@ export async function startServer(config: Config, logger: Logger = createLogger(
         })
       : undefined;
 
+  const authenticator = new Authenticator(config.auth);
+  const origins = new OriginPolicy(config.security.corsOrigins);
+  if (authenticator.open) {
+    logger.warn('open mode: no AUTH_SECRET, so anyone may join any room (set AUTH_SECRET to require access tokens)', {
+      component: 'app',
+      plainTransports: config.auth.allowPlainTransports,
+    });
+  }
   const app = createExpressApp(
     {
       workers: () => {
@@ -92,7 +102,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       },
     },
     logger,
-    { admin },
+    { admin, origins },
   );
 
   let listening: { server: https.Server; port: number };
@@ -108,7 +118,11 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     throw error;
   }
   const { server: httpsServer, port } = listening;
-  const io = createSignalling(httpsServer, rooms, config.signalling, logger, signallingObserver);
+  const io = createSignalling(httpsServer, rooms, config.signalling, logger, signallingObserver, {
+    authenticator,
+    origins,
+    limits: config.limits.connection,
+  });
   logger.info('server listening', {
     component: 'app',
     url: `https://localhost:${port}`,
@@ -123,6 +137,8 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     metrics: metricsListener?.url ?? 'off',
     adminApi: admin ? 'on' : 'off',
     webhookReceivers: config.webhooks.urls.length,
+    auth: authenticator.open ? 'open' : 'tokens',
+    corsOrigins: origins.listed,
   });
 
   let closing: Promise<void> | undefined;

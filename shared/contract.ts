@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import type { ErrorBody } from './errors';
 import {
+  boundedRecord,
   DtlsParametersSchema,
   MediaKindSchema,
   RtpCapabilitiesSchema,
@@ -27,16 +28,21 @@ export const DISPLAY_NAME_MAX = 64;
 const ID_MAX = 64;
 
 const id = z.string().min(1).max(ID_MAX);
-const displayName = z.string().trim().min(1).max(DISPLAY_NAME_MAX);
+/** A person's name as others see it: trimmed, 1–64 characters, no control characters (C0/C1, line separators). */
+export const DisplayNameSchema = z
+  .string()
+  .trim()
+  .min(1)
+  .max(DISPLAY_NAME_MAX)
+  .regex(/^[^\p{Cc}\u2028\u2029]*$/u, 'must not contain control characters');
+const displayName = DisplayNameSchema;
 const port = z.number().int().min(1).max(65535);
 const ip = z.union([z.ipv4(), z.ipv6()]);
 /**
  * App data a client attaches to its producer (e.g. `{ source: 'screen' }`): small, flat and
  * JSON-only. Other peers receive it with the producer, so they can tell a screen from a camera.
  */
-export const ProducerAppDataSchema = z
-  .record(z.string().max(64), z.union([z.string().max(256), z.number(), z.boolean(), z.null()]))
-  .refine((o) => Object.keys(o).length <= 16, 'appData holds at most 16 keys');
+export const ProducerAppDataSchema = boundedRecord(z.union([z.string().max(256), z.number(), z.boolean(), z.null()]), 16);
 
 // ---- request payloads ------------------------------------------------------------------------
 
@@ -190,6 +196,12 @@ export interface IceServer {
 /** Sources a peer may publish; `produce` says which with `appData.source`. */
 export const TrackSources = ['camera', 'microphone', 'screen'] as const;
 export type TrackSource = (typeof TrackSources)[number];
+/** The kinds of media each source may be (a screen share may carry its audio); a `produce` whose `appData.source` says otherwise is refused. */
+export const TRACK_SOURCE_KINDS: Readonly<Record<TrackSource, readonly MediaKind[]>> = {
+  camera: ['video'],
+  microphone: ['audio'],
+  screen: ['video', 'audio'],
+};
 
 /** Permissions of a peer in its room, from its access token (LiveKit's video grants, narrowed). */
 export interface Grants {
@@ -298,8 +310,11 @@ export type ServerToClientEvents = {
   [E in NotificationName]: (payload: NotificationMap[E]) => void;
 };
 
-/** Handshake `auth` of a room namespace connection. */
-export const HandshakeAuthSchema = z.object({ displayName: displayName.optional() }).optional();
+/**
+ * Handshake `auth` of a room namespace connection: `{ token, displayName }`. `token` is the
+ * access token (required when the server has AUTH_SECRET; its own checks name what is wrong).
+ */
+export const HandshakeAuthSchema = z.object({ displayName: displayName.optional(), token: z.unknown().optional() }).optional();
 export type HandshakeAuth = z.input<typeof HandshakeAuthSchema>;
 
 export type { DtlsParameters, MediaKind, RtpCapabilities, RtpParameters };

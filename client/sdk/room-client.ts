@@ -37,8 +37,10 @@ import type {
 export interface RoomClientOptions {
   /** Room to join: `^[A-Za-z0-9_-]{1,64}$`. */
   roomId: string;
-  /** Name the others see. Default: the server's choice. */
+  /** Name the others see. Default: the server's choice. A `name` in the access token wins. */
   displayName?: string;
+  /** Access token for this room (`npm run token`), required when the server has AUTH_SECRET. */
+  token?: string;
   /** Server origin. Default: the page's origin. */
   serverUrl?: string;
   /** Receive every remote track as soon as it is published. Default true. */
@@ -141,6 +143,7 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
         serverUrl,
         roomId: this.roomId,
         displayName: this.#options.displayName,
+        token: this.#options.token,
         requestTimeoutMs: this.#options.requestTimeoutMs ?? 10_000,
         connectTimeoutMs: this.#options.connectTimeoutMs ?? 10_000,
         socketOptions: this.#options.socketOptions,

@@ -18,6 +18,8 @@ export interface SignallingOptions {
   serverUrl: string;
   roomId: string;
   displayName?: string;
+  /** Access token, sent in the handshake's `auth`. */
+  token?: string;
   /** Deadline of every request. */
   requestTimeoutMs: number;
   /** Deadline of the socket handshake. */
@@ -152,7 +154,11 @@ export class SignallingChannel {
 }
 
 async function openSocket(options: SignallingOptions, timeoutMs: number): Promise<RoomSocket> {
-  const auth: HandshakeAuth = options.displayName ? { displayName: options.displayName } : {};
+  // Every attempt sends the token again: a token that expired while away ends the session (UNAUTHORIZED).
+  const auth: HandshakeAuth = {
+    ...(options.displayName ? { displayName: options.displayName } : {}),
+    ...(options.token ? { token: options.token } : {}),
+  };
   try {
     return await connectRoomSocket(options.serverUrl, options.roomId, {
       auth,

@@ -8,7 +8,7 @@
  */
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { z } from 'zod';
-import { TrackSources, type Grants } from '../../shared/contract';
+import { DisplayNameSchema, TrackSources, type Grants } from '../../shared/contract';
 import { ROOM_ID_PATTERN } from '../../shared/ids';
 
 /** Shortest secret accepted: 32 bytes, the size of HS256's output. */
@@ -30,7 +30,7 @@ export const GrantsClaimSchema = z
 const ClaimsSchema = z.object({
   sub: z.string().min(1).max(IDENTITY_MAX),
   room: z.string().regex(ROOM_ID_PATTERN),
-  name: z.string().trim().min(1).max(64).optional(),
+  name: DisplayNameSchema.optional(),
   exp: z.number().int(),
   grants: GrantsClaimSchema.default({}),
 });
@@ -126,7 +126,7 @@ export async function mintAccessToken(options: MintOptions, key: Uint8Array): Pr
   const claims = {
     room: options.roomId,
     grants: GrantsClaimSchema.parse(options.grants),
-    ...(options.displayName ? { name: options.displayName } : {}),
+    ...(options.displayName ? { name: DisplayNameSchema.parse(options.displayName) } : {}),
   };
   return new SignJWT(claims)
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })

@@ -26,8 +26,41 @@ const urlList = z
       .filter(Boolean),
   )
   .pipe(z.array(httpUrl).max(WEBHOOK_URLS_MAX, `at most ${WEBHOOK_URLS_MAX} URLs`));
+/** `true`/`false` (also 1/0, yes/no, on/off), as people write them in environments. */
+const bool = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .pipe(z.enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'], { error: 'must be true or false' }))
+  .transform((v) => ['true', '1', 'yes', 'on'].includes(v));
+/** `*`, or a comma-separated list of origins such as `https://app.example.com` (scheme, host, port only). */
+const origins = z
+  .string()
+  .trim()
+  .transform((value, ctx) => {
+    if (value === '*') return '*' as const;
+    const list: string[] = [];
+    for (const item of value
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)) {
+      let url: URL;
+      try {
+        url = new URL(item);
+      } catch {
+        ctx.addIssue({ code: 'custom', message: `"${item.slice(0, 100)}" is not an origin such as https://app.example.com` });
+        return z.NEVER;
+      }
+      const bare = url.pathname === '/' && !url.search && !url.hash && !url.username && !url.password;
+      if (url.origin === 'null' || !bare || !/^https?:$/.test(url.protocol)) {
+        ctx.addIssue({ code: 'custom', message: `"${item.slice(0, 100)}" is not an origin (http[s]://host[:port], no path)` });
+        return z.NEVER;
+      }
+      list.push(url.origin);
+    }
+    return list;
+  });
 const ipAddress = z.union([z.ipv4(), z.ipv6()], { error: 'must be an IPv4 or IPv6 address' });
-const bool = z.enum(['true', 'false'], { error: "must be 'true' or 'false'" }).transform((v) => v === 'true');
 
 /** Addresses that mean "every interface". */
 export const ALL_INTERFACES = new Set(['0.0.0.0', '::']);
@@ -143,6 +176,38 @@ const EnvSchema = z
     TURN_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
     /** Lifetime of a TURN credential, seconds. coturn refuses an allocation's refreshes after it. */
     TURN_CREDENTIAL_TTL_S: int(60, 604_800).default(86_400),
+    /** `production` refuses to run open (without AUTH_SECRET) unless AUTH_DISABLED=true. */
+    NODE_ENV: z.string().optional(),
+    /** Run without access tokens on purpose, even with NODE_ENV=production. */
+    AUTH_DISABLED: bool.default(false),
+    /** Plain (RTP over UDP) transports at all. Default: on in open mode (QA tools), off with AUTH_SECRET. */
+    ALLOW_PLAIN_TRANSPORTS: bool.optional(),
+    /** Origins allowed besides the server's own (HTTP CORS and the socket.io handshake); `*`: any. */
+    CORS_ORIGINS: origins.optional(),
+
+    /** Per peer: transports, producers, consumers (default ROOM_MAX_PEERS × 4), data producers. */
+    PEER_MAX_TRANSPORTS: int(1, 1_000).default(4),
+    PEER_MAX_PRODUCERS: int(1, 1_000).default(8),
+    PEER_MAX_CONSUMERS: int(1, 1_000_000).optional(),
+    PEER_MAX_DATA_PRODUCERS: int(0, 1_000).default(4),
+    /** Largest `appData` of a producer, serialised as JSON. */
+    APP_DATA_MAX_BYTES: int(2, 65_536).default(1_024),
+    /** Room namespaces one connection (websocket) may join at once. */
+    CONNECTION_MAX_ROOMS: int(1, 100).default(2),
+    /** Rooms and peers (in all rooms) on this server. */
+    SERVER_MAX_ROOMS: int(1, 1_000_000).default(1_000),
+    SERVER_MAX_PEERS: int(1, 10_000_000).default(5_000),
+
+    /** Requests (and events without ack) per second of one socket, and extra requests it may burst per 10 s. */
+    RATE_LIMIT_REQUESTS: int(1, 1_000_000).default(50),
+    RATE_LIMIT_REQUESTS_BURST: int(0, 10_000_000).default(200),
+    /** A socket refused this many times within 10 s (it keeps sending over its limit) is disconnected. */
+    RATE_LIMIT_DISCONNECT_AFTER: int(1, 10_000_000).default(500),
+    /** A socket with more admitted requests than this waiting for their turn is disconnected. */
+    RATE_LIMIT_MAX_QUEUED: int(1, 1_000_000).default(256),
+    /** New connections per second from one IP address, and extra ones it may burst per 10 s. */
+    RATE_LIMIT_CONNECTIONS: int(1, 1_000_000).default(20),
+    RATE_LIMIT_CONNECTIONS_BURST: int(0, 10_000_000).default(100),
   })
   .superRefine((env, ctx) => {
     if (env.RTC_MIN_PORT >= env.RTC_MAX_PORT) {
@@ -179,6 +244,14 @@ const EnvSchema = z
           message: `the WebRtcServer ports ${env.RTC_PORT}-${last} must lie outside RTC_MIN_PORT-RTC_MAX_PORT (${env.RTC_MIN_PORT}-${env.RTC_MAX_PORT})`,
         });
       }
+    }
+    if (env.NODE_ENV === 'production' && !env.AUTH_SECRET && !env.AUTH_DISABLED) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['AUTH_SECRET'],
+        message:
+          'is required when NODE_ENV=production: without it anyone may join any room (set AUTH_DISABLED=true to run open on purpose)',
+      });
     }
   });
 
@@ -233,7 +306,36 @@ export interface Config {
     /** TURN relay offered to clients in the join and resume acks; undefined: none. */
     turn?: TurnSettings;
   };
-  auth: { secret?: string };
+  auth: {
+    /** Unset: open mode (everyone may do everything in any room). */
+    secret?: string;
+    /** Plain transports are allowed at all (tokens still need the `plain` grant). */
+    allowPlainTransports: boolean;
+  };
+  /** Origins allowed besides the server's own: a list, or `*` (any). */
+  security: { corsOrigins: string[] | '*' };
+  limits: Limits;
+}
+
+/** Quotas and rate limits (README "Security"). */
+export interface Limits {
+  peer: {
+    maxTransports: number;
+    maxProducers: number;
+    maxConsumers: number;
+    maxDataProducers: number;
+    appDataMaxBytes: number;
+  };
+  server: { maxRooms: number; maxPeers: number };
+  connection: {
+    maxRooms: number;
+    requestsPerSecond: number;
+    requestBurst: number;
+    disconnectAfterRefusals: number;
+    maxQueuedRequests: number;
+    connectionsPerSecondPerIp: number;
+    connectionBurstPerIp: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -317,6 +419,26 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       turn:
         e.TURN_URLS && e.TURN_SECRET ? { urls: e.TURN_URLS, secret: e.TURN_SECRET, credentialTtlS: e.TURN_CREDENTIAL_TTL_S } : undefined,
     },
-    auth: { secret: e.AUTH_SECRET },
+    auth: { secret: e.AUTH_SECRET, allowPlainTransports: e.ALLOW_PLAIN_TRANSPORTS ?? !e.AUTH_SECRET },
+    security: { corsOrigins: e.CORS_ORIGINS ?? [] },
+    limits: {
+      peer: {
+        maxTransports: e.PEER_MAX_TRANSPORTS,
+        maxProducers: e.PEER_MAX_PRODUCERS,
+        maxConsumers: e.PEER_MAX_CONSUMERS ?? e.ROOM_MAX_PEERS * 4,
+        maxDataProducers: e.PEER_MAX_DATA_PRODUCERS,
+        appDataMaxBytes: e.APP_DATA_MAX_BYTES,
+      },
+      server: { maxRooms: e.SERVER_MAX_ROOMS, maxPeers: e.SERVER_MAX_PEERS },
+      connection: {
+        maxRooms: e.CONNECTION_MAX_ROOMS,
+        requestsPerSecond: e.RATE_LIMIT_REQUESTS,
+        requestBurst: e.RATE_LIMIT_REQUESTS_BURST,
+        disconnectAfterRefusals: e.RATE_LIMIT_DISCONNECT_AFTER,
+        maxQueuedRequests: e.RATE_LIMIT_MAX_QUEUED,
+        connectionsPerSecondPerIp: e.RATE_LIMIT_CONNECTIONS,
+        connectionBurstPerIp: e.RATE_LIMIT_CONNECTIONS_BURST,
+      },
+    },
   };
 }

@@ -8,22 +8,28 @@ import express, { type ErrorRequestHandler, type Express, type Router } from 'ex
 import type { Logger } from '../logger';
 import { accessLog } from './access-log';
 import { sendError } from './http-errors';
+import { OriginPolicy } from './origins';
+import { corsForOrigins, securityHeaders } from './security';
 
 export interface AppProbes {
   /** Workers alive and their count. */
   workers(): { alive: number; configured: number };
 }
 
-export interface AppRoutes {
-  /** The admin API, mounted at /api; without it /api answers 404 (the API is off, never open). */
-  admin?: Router;
-}
-
 export const DEMO_DIR = path.resolve(__dirname, '../../dist/demo');
 
-export function createExpressApp(probes: AppProbes, logger: Logger, routes: AppRoutes = {}): Express {
+export interface ExpressAppOptions {
+  /** The admin API, mounted at /api; without it /api answers 404 (the API is off, never open). */
+  admin?: Router;
+  /** Foreign origins allowed (CORS). Default: the server's own origin only. */
+  origins?: OriginPolicy;
+}
+
+export function createExpressApp(probes: AppProbes, logger: Logger, options: ExpressAppOptions = {}): Express {
   const app = express();
   app.disable('x-powered-by');
+  app.use(securityHeaders());
+  app.use(corsForOrigins(options.origins ?? new OriginPolicy([])));
   const startedAt = Date.now();
   app.use(accessLog(logger));
 
@@ -39,8 +45,8 @@ export function createExpressApp(probes: AppProbes, logger: Logger, routes: AppR
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not-ready', workers });
   });
 
-  if (routes.admin) {
-    app.use('/api', routes.admin);
+  if (options.admin) {
+    app.use('/api', options.admin);
   } else {
     app.use('/api', (_req, res) => {
       sendError(res, { code: 'NOT_FOUND', message: 'the admin API is off: set ADMIN_API_KEY (or AUTH_SECRET for admin tokens)' });

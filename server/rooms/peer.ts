@@ -4,22 +4,25 @@
  * the client is away and attached again when it resumes). A peer reaches its room only through
  * RoomLink and the media only through MediaPort.
  */
-import type {
-  ConsumerCreated,
-  Grants,
-  NotificationMap,
-  NotificationName,
-  ParsedRequest,
-  PeerInfo,
-  ProducerAppData,
-  ProducerInfo,
-  ProducerPauseReason,
-  TransportCreated,
+import {
+  TRACK_SOURCE_KINDS,
+  TrackSources,
+  type ConsumerCreated,
+  type Grants,
+  type NotificationMap,
+  type NotificationName,
+  type ParsedRequest,
+  type PeerInfo,
+  type ProducerAppData,
+  type ProducerInfo,
+  type ProducerPauseReason,
+  type TransportCreated,
 } from '../../shared/contract';
 import type { PeerId } from '../../shared/ids';
 import type { IceParameters, MediaKind } from '../../shared/media';
 import { AppError, BadRequestError, ForbiddenError, NotFoundError } from '../errors';
 import type { Logger } from '../logger';
+import { sameAddress } from './addresses';
 import type { MediaPort, PeerChannel, RoomLink } from './ports';
 
 interface TransportRecord {
@@ -41,12 +44,37 @@ interface ConsumerRecord {
 /** Everything allowed: open mode (no access tokens). */
 export const ALL_GRANTS: Readonly<Grants> = { join: true, publish: true, subscribe: true, publishData: true, admin: false, plain: true };
 
+/** What one peer may hold at once (README "Security"); over a quota a request is LIMIT_EXCEEDED. */
+export interface PeerLimits {
+  maxTransports: number;
+  maxProducers: number;
+  maxConsumers: number;
+  maxDataProducers: number;
+  /** Largest producer appData, serialised as JSON (UTF-8 bytes). */
+  appDataMaxBytes: number;
+}
+
+/** The configuration's defaults (server/config), for rooms built without a configuration (unit tests). */
+export const DEFAULT_PEER_LIMITS: Readonly<PeerLimits> = {
+  maxTransports: 4,
+  maxProducers: 8,
+  maxConsumers: 200,
+  maxDataProducers: 4,
+  appDataMaxBytes: 1024,
+};
+
 export interface PeerOptions {
   id: PeerId;
   /** Who the client is (an access token's `sub`); unique in a room. */
   identity: string;
   displayName: string;
   grants: Grants;
+  /**
+   * The address the client connects from: the only address its plain transports may send to.
+   * Unknown (undefined): plain transports can only learn their remote address (comedia).
+   */
+  remoteAddress?: string;
+  limits?: PeerLimits;
   channel: PeerChannel;
   media: MediaPort;
   room: RoomLink;
@@ -59,9 +87,15 @@ export class Peer {
   readonly displayName: string;
   readonly grants: Readonly<Grants>;
   readonly joinedAt = new Date();
+  readonly #remoteAddress: string | undefined;
+  readonly #limits: PeerLimits;
   readonly #transports = new Map<string, TransportRecord>();
   readonly #producers = new Map<string, ProducerRecord>();
   readonly #consumers = new Map<string, ConsumerRecord>();
+  /** Creations under way, counted against the quotas (a request's await must not let a second one slip past). */
+  readonly #pending = { transports: 0, producers: 0, consumers: new Set<string>() };
+  /** Data producers (data channels): counted here when they land; see assertMayProduceData(). */
+  readonly #dataProducers = new Set<string>();
   readonly #media: MediaPort;
   readonly #room: RoomLink;
   readonly #log: Logger;
@@ -74,6 +108,8 @@ export class Peer {
     this.identity = opts.identity;
     this.displayName = opts.displayName;
     this.grants = opts.grants;
+    this.#remoteAddress = opts.remoteAddress;
+    this.#limits = opts.limits ?? DEFAULT_PEER_LIMITS;
     this.#channel = opts.channel;
     this.#media = opts.media;
     this.#room = opts.room;
@@ -138,7 +174,17 @@ export class Peer {
   // ---- transports --------------------------------------------------------------------------
 
   async createTransport(options: ParsedRequest<'createTransport'>): Promise<TransportCreated> {
-    const created = await this.#media.createTransport(this.#room.roomId, this.id, options);
+    if (options.type === 'plain' && !this.grants.plain) {
+      throw new ForbiddenError('plain transports are not allowed: they need the `plain` grant (and ALLOW_PLAIN_TRANSPORTS)');
+    }
+    this.#assertBelow('transports', this.#transports.size + this.#pending.transports, this.#limits.maxTransports);
+    let created: TransportCreated;
+    this.#pending.transports++;
+    try {
+      created = await this.#media.createTransport(this.#room.roomId, this.id, options);
+    } finally {
+      this.#pending.transports--;
+    }
     if (this.#closed) {
       // The peer left while the transport was being created: do not leak it.
       this.#media.closeTransport(created.transportId);
@@ -163,6 +209,12 @@ export class Peer {
         transport.type === 'webrtc'
           ? 'a webrtc transport is connected with { transportId, dtlsParameters }'
           : 'a plain transport is connected with { transportId, ip, port, rtcpPort? }',
+      );
+    }
+    // No reflection: a plain transport sends only to the address its client connects from.
+    if ('ip' in params && (this.#remoteAddress === undefined || !sameAddress(params.ip, this.#remoteAddress))) {
+      throw new ForbiddenError(
+        'a plain transport may only send to the address this client connects from (or use comedia: it learns the address from the first packet)',
       );
     }
     await this.#media.connectTransport(params.transportId, params);
@@ -197,15 +249,28 @@ export class Peer {
     const transport = this.#getTransport(req.transportId);
     if (transport.direction !== 'send')
       throw new ForbiddenError(`transport ${req.transportId} is a recv transport: produce needs a send transport`);
+    const appData = req.appData ?? {};
+    this.#assertMayPublish(req.kind, appData.source);
     // mediasoup does not check that the codecs match the declared kind; consumers would inherit the lie.
     const foreign = req.rtpParameters.codecs.find((codec) => !codec.mimeType.toLowerCase().startsWith(`${req.kind}/`));
     if (foreign) throw new BadRequestError(`codec ${foreign.mimeType} does not match kind '${req.kind}'`);
-    const appData = req.appData ?? {};
-    const producerId = await this.#media.produce(req.transportId, {
-      kind: req.kind,
-      rtpParameters: req.rtpParameters,
-      appData: { ...appData, peerId: this.id },
-    });
+    this.#assertBelow('producers', this.#producers.size + this.#pending.producers, this.#limits.maxProducers);
+    // appData is repeated to every peer (join snapshots, newProducer): its size is a quota.
+    const appDataBytes = Buffer.byteLength(JSON.stringify(appData));
+    if (appDataBytes > this.#limits.appDataMaxBytes) {
+      throw new AppError('LIMIT_EXCEEDED', `appData is ${appDataBytes} bytes serialised; at most ${this.#limits.appDataMaxBytes}`);
+    }
+    let producerId: string;
+    this.#pending.producers++;
+    try {
+      producerId = await this.#media.produce(req.transportId, {
+        kind: req.kind,
+        rtpParameters: req.rtpParameters,
+        appData: { ...appData, peerId: this.id },
+      });
+    } finally {
+      this.#pending.producers--;
+    }
     if (this.#closed || !this.#transports.has(req.transportId)) {
       this.#media.closeProducer(producerId);
       throw new AppError('ROOM_CLOSED', 'the transport closed while the producer was being created');
@@ -262,16 +327,32 @@ export class Peer {
     const transport = this.#getTransport(req.transportId);
     if (transport.direction !== 'recv')
       throw new ForbiddenError(`transport ${req.transportId} is a send transport: consume needs a recv transport`);
+    if (!this.grants.subscribe) throw new ForbiddenError('consuming needs the `subscribe` grant');
     // Only producers of this peer's own room can be consumed (another room's id is NOT_FOUND).
-    if (!this.#room.findProducer(req.producerId)) throw new NotFoundError('producer', req.producerId);
+    const producer = this.#room.findProducer(req.producerId);
+    if (!producer) throw new NotFoundError('producer', req.producerId);
+    // No self-amplification: one's own media is never sent back, and never twice on one transport.
+    if (producer.peerId === this.id) throw new ForbiddenError(`producer ${req.producerId} is this peer's own: it cannot be consumed`);
+    const pair = `${req.transportId}/${req.producerId}`;
+    const duplicate = [...this.#consumers.values()].some((c) => c.transportId === req.transportId && c.producerId === req.producerId);
+    if (duplicate || this.#pending.consumers.has(pair)) {
+      throw new ForbiddenError(`producer ${req.producerId} is already consumed on transport ${req.transportId}`);
+    }
+    this.#assertBelow('consumers', this.#consumers.size + this.#pending.consumers.size, this.#limits.maxConsumers);
     if (!this.#media.canConsume(this.#room.roomId, req.producerId, req.rtpCapabilities)) {
       throw new AppError('CANNOT_CONSUME', `these rtpCapabilities cannot consume producer ${req.producerId}`);
     }
-    const created = await this.#media.consume(
-      req.transportId,
-      { producerId: req.producerId, rtpCapabilities: req.rtpCapabilities },
-      { onProducerClosed: () => this.#consumerLostProducer(created.consumerId) },
-    );
+    let created: ConsumerCreated;
+    this.#pending.consumers.add(pair);
+    try {
+      created = await this.#media.consume(
+        req.transportId,
+        { producerId: req.producerId, rtpCapabilities: req.rtpCapabilities },
+        { onProducerClosed: () => this.#consumerLostProducer(created.consumerId) },
+      );
+    } finally {
+      this.#pending.consumers.delete(pair);
+    }
     if (this.#closed || !this.#transports.has(req.transportId)) {
       this.#media.closeConsumer(created.consumerId);
       throw new AppError('ROOM_CLOSED', 'the transport closed while the consumer was being created');
@@ -292,6 +373,17 @@ export class Peer {
     this.#media.closeConsumer(consumerId);
     this.#consumers.delete(consumerId);
     this.#log.debug('closeConsumer() | consumer closed', { consumerId });
+  }
+
+  // ---- data producers (data channels) -------------------------------------------------------
+
+  /**
+   * Whether this peer may open one more data producer: the `publishData` grant and the quota.
+   * Throws FORBIDDEN or LIMIT_EXCEEDED. For `produceData`, when data channels land.
+   */
+  assertMayProduceData(): void {
+    if (!this.grants.publishData) throw new ForbiddenError('data producers need the `publishData` grant');
+    this.#assertBelow('data producers', this.#dataProducers.size, this.#limits.maxDataProducers);
   }
 
   // ---- lifecycle ---------------------------------------------------------------------------
@@ -333,6 +425,31 @@ export class Peer {
 
   #producerInfo(producerId: string, p: ProducerRecord): ProducerInfo {
     return { producerId, peerId: this.id, kind: p.kind, paused: p.paused, appData: p.appData };
+  }
+
+  /**
+   * `publish` grant: true (anything), false (nothing) or a list of sources, checked against the
+   * producer's `appData.source`. A source also fixes the kind (a microphone is audio, a camera
+   * video), so a list cannot be worked around by labelling video as the microphone.
+   */
+  #assertMayPublish(kind: MediaKind, source: unknown): void {
+    const { publish } = this.grants;
+    if (publish === false) throw new ForbiddenError('producing needs the `publish` grant');
+    const known = TrackSources.find((s) => s === source);
+    if (Array.isArray(publish)) {
+      if (!known) {
+        throw new ForbiddenError(`this peer may publish only ${publish.join(', ') || 'nothing'}: set appData.source to one of them`);
+      }
+      if (!publish.includes(known))
+        throw new ForbiddenError(`this peer may not publish '${known}' (only ${publish.join(', ') || 'nothing'})`);
+    }
+    if (known && !TRACK_SOURCE_KINDS[known].includes(kind)) {
+      throw new BadRequestError(`appData.source '${known}' is ${TRACK_SOURCE_KINDS[known].join(' or ')}, not ${kind}`);
+    }
+  }
+
+  #assertBelow(what: string, count: number, max: number): void {
+    if (count >= max) throw new AppError('LIMIT_EXCEEDED', `at most ${max} ${what} per peer`);
   }
 
   #getTransport(id: string): TransportRecord {

@@ -6,6 +6,7 @@
 import type { CloseReason } from '../../shared/contract';
 import { AppError } from '../errors';
 import type { Logger } from '../logger';
+import type { PeerLimits } from './peer';
 import type { MediaPort, PeerChannel } from './ports';
 import { Room, type JoinResult, type PeerProfile, type ResumeResult } from './room';
 import { RoomObserver } from './room-observer';
@@ -15,6 +16,8 @@ export interface RoomManagerOptions {
   maxPeers: number;
   emptyTimeoutMs: number;
   reconnectGraceMs: number;
+  /** Quotas of the whole server and of each peer. Default: DEFAULT_SERVER_LIMITS, DEFAULT_PEER_LIMITS. */
+  limits?: { server: ServerLimits; peer: PeerLimits };
   logger: Logger;
 }
 
@@ -24,17 +27,28 @@ export interface RoomSettings {
   emptyTimeoutMs?: number;
 }
 
+/** What one server holds at most; beyond it, a new room or a new peer is LIMIT_EXCEEDED. */
+export interface ServerLimits {
+  maxRooms: number;
+  /** Peers in all rooms together (those in their reconnect grace count too). */
+  maxPeers: number;
+}
+
+export const DEFAULT_SERVER_LIMITS: Readonly<ServerLimits> = { maxRooms: 1_000, maxPeers: 5_000 };
+
 export class RoomManager {
   readonly observer: RoomObserver;
   readonly #rooms = new Map<string, Room>();
   /** Rooms whose media is being opened: later callers await the same promise. */
   readonly #creating = new Map<string, Promise<Room>>();
   readonly #opts: RoomManagerOptions;
+  readonly #limits: ServerLimits;
   readonly #log: Logger;
   #closed = false;
 
   constructor(opts: RoomManagerOptions) {
     this.#opts = opts;
+    this.#limits = opts.limits?.server ?? DEFAULT_SERVER_LIMITS;
     this.#log = opts.logger.child({ component: 'room-manager' });
     this.observer = new RoomObserver(opts.logger);
   }
@@ -73,12 +87,17 @@ export class RoomManager {
   }
 
   #create(roomId: string, settings: RoomSettings): Promise<Room> {
+    if (this.#rooms.size + this.#creating.size >= this.#limits.maxRooms) {
+      this.#log.warn('getOrCreateRoom() | refused: the server holds its maximum of rooms', { maxRooms: this.#limits.maxRooms });
+      return Promise.reject(new AppError('LIMIT_EXCEEDED', `this server holds at most ${this.#limits.maxRooms} rooms`));
+    }
     const creation = Room.create({
       roomId,
       media: this.#opts.media,
       maxPeers: settings.maxPeers ?? this.#opts.maxPeers,
       emptyTimeoutMs: settings.emptyTimeoutMs ?? this.#opts.emptyTimeoutMs,
       reconnectGraceMs: this.#opts.reconnectGraceMs,
+      peerLimits: this.#opts.limits?.peer,
       observer: this.observer,
       logger: this.#opts.logger,
     })
@@ -99,21 +118,31 @@ export class RoomManager {
     return creation;
   }
 
-  /** Joins a peer into a room (created on first join). Throws ROOM_FULL when at the cap. */
+  /**
+   * Joins a peer into a room (created on first join). Throws ROOM_FULL when at the room's cap,
+   * LIMIT_EXCEEDED at the server's. The server-wide check and the join run without an await
+   * between them, so the server cap is as exact as the room cap.
+   */
   async join(roomId: string, profile: PeerProfile, channel: PeerChannel): Promise<JoinResult & { room: Room }> {
+    if (profile.grants && !profile.grants.join) throw new AppError('FORBIDDEN', 'joining needs the `join` grant');
     // A room can close (empty timeout) between its creation and this join: then take a new one.
     for (let attempt = 0; ; attempt++) {
       const room = await this.getOrCreateRoom(roomId);
       if (room.closed && attempt < 2) continue;
+      const replaces = profile.identity !== undefined && room.peerWithIdentity(profile.identity) !== undefined;
+      if (!replaces && this.stats().peers >= this.#limits.maxPeers) {
+        this.#log.warn('join() | refused: the server holds its maximum of peers', { maxPeers: this.#limits.maxPeers });
+        throw new AppError('LIMIT_EXCEEDED', `this server holds at most ${this.#limits.maxPeers} peers`);
+      }
       return { room, ...room.join(profile, channel) };
     }
   }
 
   /** The same peer back on a new connection (see Room.resume). Throws RESUME_FAILED. */
-  resume(roomId: string, resumeToken: string, channel: PeerChannel): ResumeResult & { room: Room } {
+  resume(roomId: string, resumeToken: string, channel: PeerChannel, identity?: string): ResumeResult & { room: Room } {
     const room = this.#rooms.get(roomId);
     if (!room || room.closed) throw new AppError('RESUME_FAILED', `room ${roomId} is gone: join again`);
-    return { room, ...room.resume(resumeToken, channel) };
+    return { room, ...room.resume(resumeToken, channel, identity) };
   }
 
   /** Closes every room (server shutdown). */

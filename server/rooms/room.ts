@@ -19,7 +19,7 @@ import type { PeerId } from '../../shared/ids';
 import type { MediaKind } from '../../shared/media';
 import { AppError } from '../errors';
 import type { Logger } from '../logger';
-import { ALL_GRANTS, Peer } from './peer';
+import { ALL_GRANTS, Peer, type PeerLimits } from './peer';
 import type { MediaPort, PeerChannel, RoomLink } from './ports';
 import type { PeerLeftReason, RoomObserver } from './room-observer';
 
@@ -34,6 +34,8 @@ export interface RoomOptions {
   emptyTimeoutMs: number;
   /** How long a peer whose connection dropped keeps its place; 0: a drop is a leave. */
   reconnectGraceMs: number;
+  /** Quotas of each peer. Default: DEFAULT_PEER_LIMITS. */
+  peerLimits?: PeerLimits;
   observer: RoomObserver;
   logger: Logger;
 }
@@ -45,6 +47,8 @@ export interface PeerProfile {
   displayName?: string;
   /** Default: ALL_GRANTS (open mode). */
   grants?: Grants;
+  /** The address the client connects from (its plain transports may send only there). */
+  remoteAddress?: string;
 }
 
 export interface JoinResult {
@@ -73,6 +77,7 @@ export class Room {
   readonly #media: MediaPort;
   readonly #emptyTimeoutMs: number;
   readonly #reconnectGraceMs: number;
+  readonly #peerLimits: PeerLimits | undefined;
   readonly #observer: RoomObserver;
   readonly #log: Logger;
   readonly #closeListeners: Array<(reason: RoomCloseReason) => void> = [];
@@ -103,6 +108,7 @@ export class Room {
     this.#media = opts.media;
     this.#emptyTimeoutMs = opts.emptyTimeoutMs;
     this.#reconnectGraceMs = opts.reconnectGraceMs;
+    this.#peerLimits = opts.peerLimits;
     this.#observer = opts.observer;
     this.#log = opts.logger.child({ component: 'room', roomId: opts.roomId });
     this.#link = this.#createLink();
@@ -142,12 +148,27 @@ export class Room {
     this.#closeListeners.push(listener);
   }
 
+  /** The peer with this identity, if one is here (in its grace period too). */
+  peerWithIdentity(identity: string): Peer | undefined {
+    for (const peer of this.#peers.values()) if (peer.identity === identity) return peer;
+    return undefined;
+  }
+
   /**
    * Admits a peer if the room is open and not full. Synchronous on purpose: the check and the
    * insert cannot be interleaved with another join, so the cap is exact under concurrency.
+   * The same identity joining again replaces the older peer (LiveKit's rule): the older one is
+   * expelled with DUPLICATE_IDENTITY first, so its place counts for the newcomer.
    */
   join(profile: PeerProfile, channel: PeerChannel): JoinResult {
     if (this.#closed) throw new AppError('ROOM_CLOSED', `room ${this.id} is closed`);
+    const grants = profile.grants ?? ALL_GRANTS;
+    if (!grants.join) throw new AppError('FORBIDDEN', 'joining needs the `join` grant');
+    const older = profile.identity === undefined ? undefined : this.peerWithIdentity(profile.identity);
+    if (older) {
+      this.#log.info('join() | the same identity joined again: the older peer is replaced', { peerId: older.id });
+      this.expel(older, 'DUPLICATE_IDENTITY');
+    }
     if (this.#peers.size >= this.maxPeers) {
       this.#log.info('join() | refused: room full', { maxPeers: this.maxPeers });
       throw new AppError('ROOM_FULL', `room ${this.id} is full (${this.maxPeers} peers)`);
@@ -157,7 +178,9 @@ export class Room {
       id: peerId,
       identity: profile.identity ?? peerId,
       displayName: profile.displayName ?? `guest-${peerId.slice(0, 4)}`,
-      grants: profile.grants ?? ALL_GRANTS,
+      grants,
+      remoteAddress: profile.remoteAddress,
+      limits: this.#peerLimits,
       channel,
       media: this.#media,
       room: this.#link,
@@ -198,14 +221,18 @@ export class Room {
   }
 
   /**
-   * A client comes back with its resume token on a new connection: the same peer, with what it
-   * still owns, and the room as it is now. The old connection, if the server still holds it, is
+   * A client comes back with its resume token on a new connection (authenticated as `identity`,
+   * when tokens are on): the same peer, with what it still owns, and the room as it is now. The old connection, if the server still holds it, is
    * closed without a `roomClosed` (its client has moved on).
    */
-  resume(resumeToken: string, channel: PeerChannel): ResumeResult {
+  resume(resumeToken: string, channel: PeerChannel, identity?: string): ResumeResult {
     const peer = this.#resumeTokens.get(resumeToken);
     if (this.#closed || !peer || this.#peers.get(peer.id) !== peer) {
       throw new AppError('RESUME_FAILED', 'unknown or expired resume token: join again');
+    }
+    // With access tokens, a resume token only works for the identity it was issued to.
+    if (identity !== undefined && peer.identity !== identity) {
+      throw new AppError('RESUME_FAILED', 'this resume token belongs to another identity: join again');
     }
     clearTimeout(this.#graceTimers.get(peer));
     this.#graceTimers.delete(peer);

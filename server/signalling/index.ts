@@ -1,26 +1,48 @@
 /**
  * Signalling: one Socket.IO namespace per room, `/rooms/<roomId>`, under one parent namespace.
- * Admission middleware checks the room id and handshake auth before `connection`; each socket
- * then gets a SocketSession. Registered before the server listens, as socket.io requires for
- * child namespaces to inherit middlewares and listeners.
+ *  - Each connection's handshake (engine.io) passes the Origin policy and the per-IP connection
+ *    rate (`allowRequest`: refused with 403 before any socket exists).
+ *  - Admission middleware then checks the room id, the handshake auth, the number of rooms on
+ *    this connection and the access token, and fills socket.data; refusals reach the client as
+ *    `connect_error` with `data: { code, message }`.
+ *  - Each admitted socket gets a SocketSession.
+ * Registered before the server listens, as socket.io requires for child namespaces to inherit
+ * middlewares and listeners.
  */
 import type https from 'node:https';
-import { Server } from 'socket.io';
+import { Server, type Socket } from 'socket.io';
 import { HandshakeAuthSchema } from '../../shared/contract';
 import type { ErrorCode } from '../../shared/errors';
 import { ROOM_ID_PATTERN, ROOM_NAMESPACE_PREFIX } from '../../shared/ids';
-import type { Config } from '../config';
+import { AccessTokenError } from '../auth/access-token';
+import type { Authenticator, Credentials } from '../auth/authenticator';
+import type { Config, Limits } from '../config';
+import type { OriginPolicy } from '../http/origins';
+import { LogSampler } from '../limits/log-sampler';
+import { ConnectionRateLimiter, RequestRateLimiter } from '../limits/rate-limits';
 import type { Logger } from '../logger';
+import { normalizeAddress } from '../rooms/addresses';
 import type { RoomManager } from '../rooms/room-manager';
 import { SocketSession } from './session';
 import { SignallingObserver } from './signalling-observer';
-import { describeZodError } from './to-ack';
-import type { SignallingServer } from './types';
+import { clip, describeZodError } from './to-ack';
+import type { RoomSocket, SignallingServer } from './types';
 
 /** Matches every `/rooms/...` name, so a bad room id gets a clear error rather than "Invalid namespace". */
 const ANY_ROOM_NAMESPACE = /^\/rooms\/.*$/s;
+/** Log lines per socket (or per address, for refused connections) per minute, for what a client can repeat at will. */
+const SAMPLED_LINES_PER_MINUTE = 3;
 
-function refusal(code: ErrorCode, message: string): Error & { data: { code: string; message: string } } {
+/** Who may connect, and how much: the trust side of signalling. */
+export interface SignallingTrust {
+  authenticator: Authenticator;
+  origins: OriginPolicy;
+  limits: Limits['connection'];
+}
+
+type Refusal = Error & { data: { code: ErrorCode; message: string } };
+
+function refusal(code: ErrorCode, message: string): Refusal {
   return Object.assign(new Error(message), { data: { code, message } });
 }
 
@@ -29,37 +51,108 @@ export function createSignalling(
   rooms: RoomManager,
   config: Config['signalling'],
   logger: Logger,
-  observer: SignallingObserver = new SignallingObserver(),
+  observer: SignallingObserver,
+  trust: SignallingTrust,
 ): SignallingServer {
   const log = logger.child({ component: 'signalling' });
+  const { authenticator, origins, limits } = trust;
+  const connectionLimiter = new ConnectionRateLimiter(limits);
+  const requestLimiter = new RequestRateLimiter(limits);
+  const sampler = new LogSampler(SAMPLED_LINES_PER_MINUTE);
+  /** Room namespaces admitted on each engine.io connection. */
+  const roomsOnConnection = new WeakMap<object, number>();
+
+  const refuseConnection = (address: string, code: ErrorCode, message: string, fields: Record<string, unknown> = {}): void => {
+    observer.emit('connectionRefused', { code });
+    sampler.sample(`refused:${address}`, (suppressed) =>
+      log.info(`connection refused: ${message}`, { address, code, suppressed, ...fields }),
+    );
+  };
+
   const io: SignallingServer = new Server(httpsServer, {
     maxHttpBufferSize: config.maxMessageBytes,
     cleanupEmptyChildNamespaces: true,
     serveClient: false,
-    cors: { origin: true, credentials: true },
+    // CORS headers of the polling transport: only for the configured origins (the server's own
+    // needs none). No credentials: signalling authenticates with the handshake's token, not cookies.
+    cors: origins.allowsAny ? { origin: '*' } : { origin: [...origins.listed], credentials: false },
+    // Every new engine.io connection (polling or websocket), before anything is allocated for it.
+    allowRequest: (req, callback) => {
+      const address = normalizeAddress(req.socket.remoteAddress ?? 'unknown');
+      if (!origins.allowsRequest(req)) {
+        refuseConnection(address, 'FORBIDDEN', 'origin not allowed', { origin: clip(String(req.headers.origin), 100) });
+        return callback('origin not allowed (CORS_ORIGINS)', false);
+      }
+      void connectionLimiter.admit(address).then((allowed) => {
+        if (allowed) return callback(null, true);
+        refuseConnection(address, 'RATE_LIMITED', 'too many new connections from this address');
+        callback('too many new connections from this address', false);
+      });
+    },
   });
 
   const roomsNamespace = io.of(ANY_ROOM_NAMESPACE);
 
-  roomsNamespace.use((socket, next) => {
+  /** Refusal of one namespace connection, or undefined to admit it (socket.data is then filled). */
+  async function admit(socket: RoomSocket): Promise<Refusal | undefined> {
+    const address = normalizeAddress(socket.handshake.address);
     const roomId = socket.nsp.name.slice(ROOM_NAMESPACE_PREFIX.length);
     if (!ROOM_ID_PATTERN.test(roomId)) {
-      log.info('connection refused: bad room id', { namespace: socket.nsp.name.slice(0, 80) });
-      observer.emit('connectionRefused', { code: 'BAD_REQUEST' });
-      return next(refusal('BAD_REQUEST', `invalid room id: it must match ${ROOM_ID_PATTERN.source}`));
+      refuseConnection(address, 'BAD_REQUEST', 'bad room id', { namespace: clip(socket.nsp.name, 80) });
+      return refusal('BAD_REQUEST', `invalid room id: it must match ${ROOM_ID_PATTERN.source}`);
     }
     const auth = HandshakeAuthSchema.safeParse(socket.handshake.auth);
     if (!auth.success) {
-      log.info('connection refused: bad handshake auth', { roomId, error: describeZodError(auth.error) });
-      observer.emit('connectionRefused', { code: 'BAD_REQUEST' });
-      return next(refusal('BAD_REQUEST', `invalid handshake auth: ${describeZodError(auth.error)}`));
+      const problem = describeZodError(auth.error);
+      refuseConnection(address, 'BAD_REQUEST', 'bad handshake auth', { roomId, error: problem });
+      return refusal('BAD_REQUEST', `invalid handshake auth: ${problem}`);
     }
-    socket.data = { roomId, displayName: auth.data?.displayName };
-    next();
+    // One websocket carrying many rooms would multiply every per-socket limit.
+    const connection = socket.conn;
+    const open = roomsOnConnection.get(connection) ?? 0;
+    if (open >= limits.maxRooms) {
+      refuseConnection(address, 'LIMIT_EXCEEDED', 'too many rooms on one connection', { roomId });
+      return refusal('LIMIT_EXCEEDED', `at most ${limits.maxRooms} rooms on one connection`);
+    }
+    roomsOnConnection.set(connection, open + 1); // reserved while the token is checked
+    const release = (): void => {
+      roomsOnConnection.set(connection, Math.max(0, (roomsOnConnection.get(connection) ?? 1) - 1));
+    };
+    let credentials: Credentials;
+    try {
+      credentials = await authenticator.authenticate(auth.data?.token, roomId);
+    } catch (error) {
+      release();
+      if (!(error instanceof AccessTokenError)) throw error;
+      refuseConnection(address, 'UNAUTHORIZED', 'no valid access token', { roomId, problem: error.problem });
+      return refusal('UNAUTHORIZED', clip(error.message));
+    }
+    socket.data = { roomId, displayName: auth.data?.displayName, credentials, remoteAddress: address };
+    socket.once('disconnect', release);
+    return undefined;
+  }
+
+  roomsNamespace.use((socket, next) => {
+    admit(socket).then(
+      (refused) => next(refused),
+      (error: unknown) => {
+        log.error('connection admission failed', { error });
+        observer.emit('connectionRefused', { code: 'INTERNAL' });
+        next(refusal('INTERNAL', 'internal server error'));
+      },
+    );
   });
 
-  roomsNamespace.on('connection', (socket) => {
-    new SocketSession(socket, rooms, { joinTimeoutMs: config.joinTimeoutMs, logger, observer, turn: config.turn });
+  roomsNamespace.on('connection', (socket: Socket) => {
+    new SocketSession(socket as RoomSocket, rooms, {
+      joinTimeoutMs: config.joinTimeoutMs,
+      maxQueuedRequests: limits.maxQueuedRequests,
+      limiter: requestLimiter,
+      sampler,
+      logger,
+      observer,
+      turn: config.turn,
+    });
   });
 
   return io;

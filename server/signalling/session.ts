@@ -1,22 +1,30 @@
 /**
- * One socket's session: validates every incoming event against the contract, runs its handler
- * (one request at a time per socket, so a client's requests never interleave), acks, and then
- * does what the handler asked (enter the room, leave it). The session owns membership: it is
- * the only place that records which peer this socket is, and it tells the room when the socket
- * drops. Nothing a client sends can throw out of here.
+ * One socket's session: admits every incoming event through the socket's rate limit, validates
+ * it against the contract, runs its handler (one request at a time per socket, so a client's
+ * requests never interleave), acks, and then does what the handler asked (enter the room, leave
+ * it). The session owns membership: it is the only place that records which peer this socket
+ * is, and it tells the room when the socket drops.
+ *
+ * Nothing a client sends can throw out of here: socket.io delivers any event name (strings,
+ * numbers), any number of arguments, binary and deep payloads; each is answered with a contract
+ * code when it has an ack, or dropped with a sampled log line when it has none.
  */
 import { isRequestName, requestSchemas, type Ack, type IceServer, type RequestName } from '../../shared/contract';
+import { peerProfile, type Credentials } from '../auth/authenticator';
 import { AppError } from '../errors';
+import type { LogSampler } from '../limits/log-sampler';
+import type { Admission, RequestRateLimiter } from '../limits/rate-limits';
 import type { Logger } from '../logger';
 import { newRequestId, runInRequest } from '../logger/request-context';
 import type { PeerChannel } from '../rooms/ports';
+import type { PeerProfile } from '../rooms/room';
 import type { RoomManager } from '../rooms/room-manager';
 import { handlers, type AfterAck, type Member, type SessionView } from './handlers';
 import type { HandlerEntry } from './handlers/types';
 import type { SignallingObserver } from './signalling-observer';
 import { turnIceServers, type TurnSettings } from '../turn/turn-credentials';
 import { socketChannel } from './socket-channel';
-import { errorBody } from './to-ack';
+import { clip, errorBody } from './to-ack';
 import type { RoomSocket } from './types';
 
 type AckFn = (response: Ack<unknown>) => void;
@@ -24,32 +32,59 @@ type AckFn = (response: Ack<unknown>) => void;
 /** Longest event name echoed into an error message or a log line. */
 const EVENT_NAME_ECHO_MAX = 64;
 
+export interface SessionOptions {
+  joinTimeoutMs: number;
+  /** Admitted requests waiting for their turn beyond which the socket is disconnected. */
+  maxQueuedRequests: number;
+  /** Per-socket request rate (shared by all sockets, keyed by socket id). */
+  limiter: RequestRateLimiter;
+  /** Budget of log lines a client can cause at will (events without ack, rate-limit refusals). */
+  sampler: LogSampler;
+  logger: Logger;
+  observer: SignallingObserver;
+  /** TURN servers offered to peers (join and resume acks); none when not configured. */
+  turn?: TurnSettings;
+}
+
+/** A readable, bounded label for whatever socket.io delivered as an event name. */
+function eventLabel(event: unknown): string {
+  if (typeof event === 'string') return clip(event, EVENT_NAME_ECHO_MAX);
+  if (typeof event === 'number') return `#${event}`;
+  return `<${typeof event}>`;
+}
+
 export class SocketSession implements SessionView {
   readonly roomId: string;
   readonly handshakeDisplayName: string | undefined;
+  readonly credentials: Credentials;
   readonly rooms: RoomManager;
   readonly channel: PeerChannel;
   readonly #socket: RoomSocket;
+  readonly #remoteAddress: string;
+  readonly #opts: SessionOptions;
   readonly #log: Logger;
   readonly #observer: SignallingObserver;
   readonly #turn: TurnSettings | undefined;
   readonly #connectedAt = Date.now();
   #member: Member | undefined;
   #disconnected = false;
+  /** Tail of the admission chain: rate-limit decisions are taken in arrival order. */
+  #admissions: Promise<void> = Promise.resolve();
   /** Tail of this socket's request queue. */
   #queue: Promise<void> = Promise.resolve();
+  /** Admitted requests not yet answered. */
+  #queued = 0;
   #joinTimer: NodeJS.Timeout | undefined;
 
-  constructor(
-    socket: RoomSocket,
-    rooms: RoomManager,
-    opts: { joinTimeoutMs: number; logger: Logger; observer: SignallingObserver; turn?: TurnSettings },
-  ) {
+  constructor(socket: RoomSocket, rooms: RoomManager, opts: SessionOptions) {
     this.#socket = socket;
+    this.#opts = opts;
     this.#observer = opts.observer;
     this.#turn = opts.turn;
     this.roomId = socket.data.roomId;
     this.handshakeDisplayName = socket.data.displayName;
+    this.credentials = socket.data.credentials;
+    this.#remoteAddress = socket.data.remoteAddress;
     this.rooms = rooms;
     this.channel = socketChannel(socket);
     this.#log = opts.logger.child({ component: 'signalling', roomId: socket.data.roomId, socketId: socket.id });
@@ -60,7 +95,7 @@ export class SocketSession implements SessionView {
       this.#log.info('join timeout: disconnecting a socket that never joined', { joinTimeoutMs: opts.joinTimeoutMs });
       socket.disconnect(true);
     }, opts.joinTimeoutMs);
-    this.#log.debug('socket connected');
+    this.#log.debug('socket connected', { identity: this.credentials.identity });
   }
 
   get member(): Member | undefined {
@@ -71,29 +106,84 @@ export class SocketSession implements SessionView {
     return turnIceServers(this.#turn, identity);
   }
 
+  profile(requestedName?: string): PeerProfile {
+    return peerProfile(this.credentials, {
+      requestedName,
+      handshakeName: this.handshakeDisplayName,
+      remoteAddress: this.#remoteAddress,
+    });
+  }
+
+  /** socket.io's onAny listener: must not throw, whatever arrives. */
   #onEvent(event: unknown, args: unknown[]): void {
-    const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as AckFn) : undefined;
-    // socket.io delivers numbers as event names too; nothing but a known string is a request.
-    const name = typeof event === 'string' ? event : String(event);
+    try {
+      const last = args.length > 0 ? args[args.length - 1] : undefined;
+      const ack = typeof last === 'function' ? (args.pop() as AckFn) : undefined;
+      // Decisions are chained so that admitted requests keep their order; a refusal is answered at once.
+      this.#admissions = this.#admissions
+        .then(async () => {
+          if (this.#disconnected) return;
+          const admission = await this.#opts.limiter.admit(this.#socket.id);
+          if (this.#disconnected) return;
+          if (admission.admitted) this.#dispatch(event, args, ack);
+          else this.#refuseRateLimited(event, ack, admission);
+        })
+        .catch((error: unknown) => {
+          this.#log.error('event admission failed', { event: eventLabel(event), error });
+        });
+    } catch (error) {
+      this.#log.error('event dispatch failed', { event: eventLabel(event), error });
+    }
+  }
+
+  /** An admitted event: a known request is queued; anything else is answered or dropped here. */
+  #dispatch(event: unknown, args: unknown[], ack: AckFn | undefined): void {
     if (!ack) {
-      // Without an ack there is nobody to answer: ignore, but leave a trace for the developer.
-      this.#log.warn('event without ack function ignored', { event: name.slice(0, EVENT_NAME_ECHO_MAX) });
+      // Without an ack there is nobody to answer: drop it, with a sampled trace for the developer.
+      this.#sampled((suppressed) =>
+        this.#log.info('event without ack function dropped', { event: eventLabel(event), peerId: this.#peerId, suppressed }),
+      );
       return;
     }
     if (typeof event !== 'string' || !isRequestName(event)) {
-      this.#reply(ack, { ok: false, error: { code: 'BAD_REQUEST', message: `unknown event '${name.slice(0, EVENT_NAME_ECHO_MAX)}'` } });
+      this.#reply(ack, { ok: false, error: { code: 'BAD_REQUEST', message: `unknown event '${eventLabel(event)}'` } });
       this.#observer.emit('requestDone', { event: 'unknown', code: 'BAD_REQUEST', durationMs: 0 });
+      return;
+    }
+    if (this.#queued >= this.#opts.maxQueuedRequests) {
+      this.#drop('too many requests waiting', { queued: this.#queued });
       return;
     }
     // Only an omitted payload means `{}`; an explicit null (or any non-object) is validated and refused.
     const payload = args.length > 0 ? args[0] : {};
-    // Every log line of the handler (rooms and media included) carries `event` and `requestId`.
-    const context = { requestId: newRequestId(), event };
-    this.#queue = this.#queue.then(() => runInRequest(context, () => this.#handle(event, payload, ack)));
+    this.#queued++;
+    this.#queue = this.#queue
+      // Every log line of the handler (rooms and media included) carries `event` and `requestId`.
+      .then(() => runInRequest({ requestId: newRequestId(), event }, () => this.#handle(event, payload, ack)))
+      .catch((error: unknown) => {
+        this.#log.error('request handling failed', { event, error });
+      })
+      .finally(() => this.#queued--);
+  }
+
+  #refuseRateLimited(event: unknown, ack: AckFn | undefined, admission: Extract<Admission, { admitted: false }>): void {
+    const known = typeof event === 'string' && isRequestName(event) ? event : 'unknown';
+    if (ack) {
+      this.#reply(ack, {
+        ok: false,
+        error: { code: 'RATE_LIMITED', message: `too many requests: slow down (next in ${admission.retryAfterMs} ms)` },
+      });
+    }
+    this.#observer.emit('requestDone', { event: known, code: 'RATE_LIMITED', durationMs: 0 });
+    this.#sampled((suppressed) =>
+      this.#log.info('request refused: over the rate limit', { event: eventLabel(event), peerId: this.#peerId, suppressed }),
+    );
+    if (admission.disconnect) this.#drop('over its rate limit for too long', {});
   }
 
   async #handle(event: RequestName, payload: unknown, ack: AckFn): Promise<void> {
     const startedAt = performance.now();
+    if (this.#disconnected) return;
     const parsed = requestSchemas[event].safeParse(payload);
     if (!parsed.success) {
       const body = errorBody(parsed.error);
@@ -156,6 +246,19 @@ export class SocketSession implements SessionView {
     this.#socket.disconnect(true);
   }
 
+  /**
+   * The client abuses its connection (floods, piles up requests): its peer leaves at once (no
+   * grace, no resume) and the connection is closed. Logged once.
+   */
+  #drop(why: string, fields: Record<string, unknown>): void {
+    if (this.#disconnected) return;
+    this.#log.warn(`disconnecting the socket: ${why}`, { peerId: this.#peerId, ...fields });
+    const member = this.#member;
+    this.#member = undefined;
+    member?.room.leave(member.peer, 'DISCONNECTED');
+    this.#socket.disconnect(true);
+  }
+
   /** An ack function is the client's; socket.io may throw from it (e.g. on a closed socket). */
   #reply(ack: AckFn, response: Ack<unknown>): void {
     try {
@@ -165,9 +268,15 @@ export class SocketSession implements SessionView {
     }
   }
 
+  #sampled(write: (suppressed: number) => void): void {
+    this.#opts.sampler.sample(this.#socket.id, write);
+  }
+
   #onDisconnect(reason: string): void {
     this.#disconnected = true;
     clearTimeout(this.#joinTimer);
+    this.#opts.limiter.forget(this.#socket.id);
+    this.#opts.sampler.forget(this.#socket.id);
     const member = this.#member;
     this.#member = undefined;
     // A drop keeps the peer's place for the grace period; the room decides.

@@ -54,7 +54,7 @@ test('one port per worker: RTC_PORT + index outside the per-transport range; RTC
     /RTC_PORT="43998": the WebRtcServer ports 43998-44001 must lie outside RTC_MIN_PORT-RTC_MAX_PORT \(40000-43999\)/,
   );
   expect(() => loadConfig({ MEDIASOUP_WORKERS: '4', RTC_PORT: '65534' })).toThrow(/RTC_PORT="65534": leaves no room/);
-  expect(() => loadConfig({ RTC_WEBRTC_SERVER: 'yes' })).toThrow(/RTC_WEBRTC_SERVER="yes": must be 'true' or 'false'/);
+  expect(() => loadConfig({ RTC_WEBRTC_SERVER: 'maybe' })).toThrow(/RTC_WEBRTC_SERVER="maybe": must be true or false/);
   // Overlap does not matter without WebRtcServers, nor with RTC_PORT=0 (ports taken from the range itself).
   expect(loadConfig({ RTC_WEBRTC_SERVER: 'false', RTC_PORT: '40000' }).media.webRtcServer).toBe(false);
   expect(loadConfig({ RTC_PORT: '0' }).media.rtcPort).toBe(0);
@@ -118,4 +118,47 @@ test('operations settings: webhook URLs need a secret and must be http(s); admin
   });
   expect(config.log.file).toEqual({ path: path.resolve('logs/x.log'), retentionDays: 14 });
   expect(loadConfig({}).admin).toEqual({ apiKey: undefined, tokenMaxTtlSeconds: 86_400, maxBodyBytes: 16_384 });
+});
+
+test('trust settings: defaults, open mode switches, production needs a secret or AUTH_DISABLED', () => {
+  const open = loadConfig({});
+  expect(open.auth).toEqual({ secret: undefined, allowPlainTransports: true });
+  expect(open.security.corsOrigins).toEqual([]);
+  expect(open.limits).toEqual({
+    peer: { maxTransports: 4, maxProducers: 8, maxConsumers: 200, maxDataProducers: 4, appDataMaxBytes: 1024 },
+    server: { maxRooms: 1000, maxPeers: 5000 },
+    connection: {
+      maxRooms: 2,
+      requestsPerSecond: 50,
+      requestBurst: 200,
+      disconnectAfterRefusals: 500,
+      maxQueuedRequests: 256,
+      connectionsPerSecondPerIp: 20,
+      connectionBurstPerIp: 100,
+    },
+  });
+  // Consumers follow the room size unless set.
+  expect(loadConfig({ ROOM_MAX_PEERS: '10' }).limits.peer.maxConsumers).toBe(40);
+  expect(loadConfig({ ROOM_MAX_PEERS: '10', PEER_MAX_CONSUMERS: '7' }).limits.peer.maxConsumers).toBe(7);
+  // Tokens on: plain transports off unless switched on.
+  const secret = 'x'.repeat(32);
+  expect(loadConfig({ AUTH_SECRET: secret }).auth.allowPlainTransports).toBe(false);
+  expect(loadConfig({ AUTH_SECRET: secret, ALLOW_PLAIN_TRANSPORTS: 'true' }).auth.allowPlainTransports).toBe(true);
+  expect(loadConfig({ ALLOW_PLAIN_TRANSPORTS: 'off' }).auth.allowPlainTransports).toBe(false);
+  expect(() => loadConfig({ ALLOW_PLAIN_TRANSPORTS: 'maybe' })).toThrow(/ALLOW_PLAIN_TRANSPORTS="maybe": must be true or false/);
+  // Production refuses to run open by accident.
+  expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/AUTH_SECRET: is required when NODE_ENV=production/);
+  expect(loadConfig({ NODE_ENV: 'production', AUTH_DISABLED: 'true' }).auth.secret).toBeUndefined();
+  expect(loadConfig({ NODE_ENV: 'production', AUTH_SECRET: secret }).auth.secret).toBe(secret);
+});
+
+test('CORS_ORIGINS: a list of origins, or * only when written', () => {
+  expect(loadConfig({ CORS_ORIGINS: 'https://app.example.com, http://localhost:3000/' }).security.corsOrigins).toEqual([
+    'https://app.example.com',
+    'http://localhost:3000',
+  ]);
+  expect(loadConfig({ CORS_ORIGINS: '*' }).security.corsOrigins).toBe('*');
+  expect(() => loadConfig({ CORS_ORIGINS: 'https://app.example.com/path' })).toThrow(/CORS_ORIGINS.*not an origin/);
+  expect(() => loadConfig({ CORS_ORIGINS: 'app.example.com' })).toThrow(/CORS_ORIGINS.*not an origin/);
+  expect(() => loadConfig({ CORS_ORIGINS: 'ftp://files.example.com' })).toThrow(/CORS_ORIGINS.*not an origin/);
 });

@@ -29,9 +29,14 @@ describe('demo page in headless Chromium', () => {
   let alice: DemoPage;
   let bob: DemoPage;
   let carol: DemoPage;
+  /** Content-Security-Policy violations any page reported (the server sends a strict CSP). */
+  const cspViolations: string[] = [];
 
   async function openPerson(videoClip?: string): Promise<DemoPage> {
     const person = new DemoPage(await launchPersonBrowser({ videoClip }), server.url);
+    person.page.on('console', (message) => {
+      if (/Content Security Policy/i.test(message.text())) cspViolations.push(message.text());
+    });
     people.push(person);
     return person;
   }
@@ -75,6 +80,13 @@ describe('demo page in headless Chromium', () => {
     await waitFor('Bob to see a red video from Alice', async () => ((await bob.remoteVideoColour('Alice')) === 'red' ? true : undefined));
 
     await alice.page.screenshot({ path: path.join(ARTIFACTS_DIR, 'demo-call.png') });
+
+    // The page was served with helmet's headers and a strict CSP, and broke none of it.
+    const page = await alice.page.request.get(`${server.url}/`);
+    expect(page.headers()['content-type']).toMatch(/text\/html/);
+    expect(page.headers()['content-security-policy']).toContain("script-src 'self'");
+    expect(page.headers()['x-frame-options']).toBe('DENY');
+    expect(cspViolations).toEqual([]);
   });
 
   test('muting and turning the camera off show on the other side, and back', async () => {
@@ -128,5 +140,6 @@ describe('demo page in headless Chromium', () => {
     await bob.page.getByTestId('join-form').waitFor({ state: 'visible', timeout: 5_000 });
     await alice.remoteTile('Bob').waitFor({ state: 'detached', timeout: 10_000 });
     expect(await alice.page.locator('[data-testid="tile"]').count()).toBe(1); // only herself
+    expect(cspViolations).toEqual([]);
   });
 });

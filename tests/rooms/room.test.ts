@@ -5,6 +5,7 @@
 import type { CloseReason, NotificationMap, NotificationName } from '../../shared/contract';
 import { AppError } from '../../server/errors';
 import { createSilentLogger } from '../../server/logger';
+import { DEFAULT_PEER_LIMITS } from '../../server/rooms/peer';
 import type { MediaPort, PeerChannel, RoomMediaEvents } from '../../server/rooms/ports';
 import { Room, type RoomCloseReason } from '../../server/rooms/room';
 import { RoomManager } from '../../server/rooms/room-manager';
@@ -596,5 +597,113 @@ describe('operator actions (admin API)', () => {
     await rooms.join('planned', profile, new FakeChannel());
     await expect(rooms.join('planned', profile, new FakeChannel())).rejects.toMatchObject({ code: 'ROOM_FULL' });
     rooms.closeAll('SERVER_SHUTDOWN');
+  });
+});
+
+describe('trust in the domain', () => {
+  const OPEN = { join: true, publish: true, subscribe: true, publishData: true, admin: false, plain: true };
+
+  test('the same identity joining again replaces the older peer, even in a full room', async () => {
+    const observer = new RoomObserver(logger);
+    const left: string[] = [];
+    observer.on('peerLeft', ({ reason }) => left.push(reason));
+    const room = await makeRoom(new FakeMedia(), { maxPeers: 2, observer });
+    const first = new FakeChannel();
+    const witness = new FakeChannel();
+    const older = room.join({ identity: 'ada', displayName: 'Ada' }, first).peer;
+    room.join({ identity: 'bob' }, witness);
+    const newer = room.join({ identity: 'ada', displayName: 'Ada' }, new FakeChannel()).peer;
+    expect(first.closes).toEqual(['DUPLICATE_IDENTITY']);
+    expect(left).toEqual(['DUPLICATE_IDENTITY']);
+    expect([...room.peers.values()].map((p) => p.identity).sort()).toEqual(['ada', 'bob']);
+    expect(room.peers.has(older.id)).toBe(false);
+    expect(room.peerWithIdentity('ada')).toBe(newer);
+    expect(witness.names()).toEqual(['peerLeft', 'peerJoined']); // bob joined after the older ada
+    // Without identities (open mode) nobody replaces anybody.
+    expect(code(() => room.join({}, new FakeChannel()))).toBe('ROOM_FULL');
+  });
+
+  test('an older peer of the same identity in its grace period is replaced without a roomClosed', async () => {
+    const room = await makeRoom(new FakeMedia(), { reconnectGraceMs: 10_000 });
+    const first = new FakeChannel();
+    const older = room.join({ identity: 'ada' }, first).peer;
+    room.peerDisconnected(older, first);
+    room.join({ identity: 'ada' }, new FakeChannel());
+    expect(first.closes).toEqual([]);
+    expect(room.peerCount).toBe(1);
+    room.close('SERVER_SHUTDOWN');
+  });
+
+  test('without the join grant nobody enters, and the manager opens no room for them', async () => {
+    const media = new FakeMedia();
+    const room = await makeRoom(media);
+    expect(code(() => room.join({ grants: { ...OPEN, join: false } }, new FakeChannel()))).toBe('FORBIDDEN');
+    const rooms = new RoomManager({ media, maxPeers: 3, emptyTimeoutMs: 0, reconnectGraceMs: 0, logger });
+    await expect(rooms.join('other', { grants: { ...OPEN, join: false } }, new FakeChannel())).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    expect(rooms.rooms.has('other')).toBe(false);
+    expect(media.openings).toBe(1);
+  });
+
+  test('server limits: rooms and peers over all rooms; a replacement at the cap still enters', async () => {
+    const rooms = new RoomManager({
+      media: new FakeMedia(),
+      maxPeers: 10,
+      emptyTimeoutMs: 60_000,
+      reconnectGraceMs: 0,
+      limits: { server: { maxRooms: 2, maxPeers: 3 }, peer: DEFAULT_PEER_LIMITS },
+      logger,
+    });
+    await rooms.join('a', { identity: 'ada' }, new FakeChannel());
+    await rooms.join('a', { identity: 'bob' }, new FakeChannel());
+    await rooms.join('b', { identity: 'cy' }, new FakeChannel());
+    await expect(rooms.getOrCreateRoom('c')).rejects.toMatchObject({ code: 'LIMIT_EXCEEDED' });
+    await expect(rooms.join('b', { identity: 'dee' }, new FakeChannel())).rejects.toMatchObject({ code: 'LIMIT_EXCEEDED' });
+    await rooms.join('b', { identity: 'cy' }, new FakeChannel()); // replaces cy: still 3
+    expect(rooms.stats()).toEqual({ rooms: 2, peers: 3 });
+    rooms.closeAll('SERVER_SHUTDOWN');
+  });
+
+  test('data producers need publishData and stay under their quota', async () => {
+    const room = await makeRoom(new FakeMedia());
+    const allowed = room.join({ grants: OPEN }, new FakeChannel()).peer;
+    expect(() => allowed.assertMayProduceData()).not.toThrow();
+    const denied = room.join({ grants: { ...OPEN, publishData: false } }, new FakeChannel()).peer;
+    expect(code(() => denied.assertMayProduceData())).toBe('FORBIDDEN');
+    const limited = await Room.create({
+      roomId: 'limited',
+      media: new FakeMedia(),
+      maxPeers: 3,
+      emptyTimeoutMs: 1_000,
+      reconnectGraceMs: 0,
+      peerLimits: { ...DEFAULT_PEER_LIMITS, maxDataProducers: 0 },
+      observer: new RoomObserver(logger),
+      logger,
+    });
+    expect(code(() => limited.join({ grants: OPEN }, new FakeChannel()).peer.assertMayProduceData())).toBe('LIMIT_EXCEEDED');
+    room.close('SERVER_SHUTDOWN');
+    limited.close('SERVER_SHUTDOWN');
+  });
+
+  test('a plain transport connects only to the peer’s own address; without a known address, nowhere', async () => {
+    const room = await makeRoom(new FakeMedia());
+    const connectCode = async (remoteAddress: string | undefined, ip: string) => {
+      const peer = room.join({ remoteAddress }, new FakeChannel()).peer;
+      const { transportId } = await peer.createTransport({ direction: 'send', type: 'plain' });
+      try {
+        await peer.connectTransport({ transportId, ip, port: 5004 });
+        return 'ok';
+      } catch (error) {
+        return (error as AppError).code;
+      } finally {
+        room.leave(peer);
+      }
+    };
+    expect(await connectCode('127.0.0.1', '127.0.0.1')).toBe('ok');
+    expect(await connectCode('::ffff:192.0.2.1', '192.0.2.1')).toBe('ok');
+    expect(await connectCode('2001:db8::1', '2001:0db8:0:0:0:0:0:1')).toBe('ok');
+    expect(await connectCode('192.0.2.1', '192.0.2.2')).toBe('FORBIDDEN');
+    expect(await connectCode('192.0.2.1', '::ffff:192.0.2.2')).toBe('FORBIDDEN');
+    expect(await connectCode(undefined, '127.0.0.1')).toBe('FORBIDDEN');
+    room.close('SERVER_SHUTDOWN');
   });
 });

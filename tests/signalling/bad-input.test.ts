@@ -493,9 +493,11 @@ test('the healthy peer was served throughout and nothing leaked', async () => {
   expect(indexProblems(server)).toEqual([]);
   expect(healthy.socket.connected).toBe(true);
   expect(healthy.recorder.of('roomClosed')).toEqual([]);
-  const recv = await plainTransport(healthy.socket, 'recv', sinkPort);
+  // Still served: a newcomer consumes the healthy peer's producer (its own would be FORBIDDEN).
+  const newcomer = await joined('newcomer');
+  const recv = await plainTransport(newcomer.socket, 'recv', sinkPort);
   const { rtpCapabilities } = await request(healthy.socket, 'getRouterRtpCapabilities', {});
-  const consumer = await request(healthy.socket, 'consume', {
+  const consumer = await request(newcomer.socket, 'consume', {
     transportId: recv.transportId,
     producerId: healthy.producerId,
     rtpCapabilities,

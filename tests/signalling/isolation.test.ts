@@ -151,26 +151,32 @@ test('produce on a recv transport and consume on a send transport are FORBIDDEN 
 });
 
 test('consume with rtpCapabilities lacking the codec is CANNOT_CONSUME and creates nothing', async () => {
+  // a1 already consumes a2's producer on a1Recv (a second consumer there would be FORBIDDEN): a fresh recv transport.
+  const a1Recv2 = await plainTransport(w.a1, 'recv');
   const before = indexSizes(server);
-  const cases: Array<[string, unknown, string]> = [
-    ['VP8-only caps, opus producer', VP8_ONLY_CAPS, w.a1ProducerId],
-    ['opus-only caps, VP8 producer', OPUS_ONLY_CAPS, w.a2ProducerId],
-    ['no codecs at all', {}, w.a1ProducerId],
-    ['empty codec list', { codecs: [], headerExtensions: [] }, w.a2ProducerId],
+  // Each peer consumes the other's producer (its own would be FORBIDDEN).
+  const cases: Array<[string, unknown, 'a1' | 'a2']> = [
+    ['VP8-only caps, opus producer', VP8_ONLY_CAPS, 'a2'],
+    ['opus-only caps, VP8 producer', OPUS_ONLY_CAPS, 'a1'],
+    ['no codecs at all', {}, 'a2'],
+    ['empty codec list', { codecs: [], headerExtensions: [] }, 'a1'],
   ];
-  for (const [what, rtpCapabilities, producerId] of cases) {
-    const ack = await ackOf(w.a1, 'consume', { transportId: w.a1Recv.transportId, producerId, rtpCapabilities });
+  for (const [what, rtpCapabilities, who] of cases) {
+    const [socket, transportId, producerId] =
+      who === 'a1' ? [w.a1, a1Recv2.transportId, w.a2ProducerId] : [w.a2, w.a2Recv.transportId, w.a1ProducerId];
+    const ack = await ackOf(socket, 'consume', { transportId, producerId, rtpCapabilities });
     expect(`${what}: ${outcome(ack)}`).toBe(`${what}: CANNOT_CONSUME`);
   }
   expect(indexSizes(server)).toEqual(before);
 
   // The matching single-codec capabilities do work.
-  const ok = await request(w.a1, 'consume', {
-    transportId: w.a1Recv.transportId,
-    producerId: w.a2ProducerId,
-    rtpCapabilities: VP8_ONLY_CAPS,
+  const ok = await request(w.a2, 'consume', {
+    transportId: w.a2Recv.transportId,
+    producerId: w.a1ProducerId,
+    rtpCapabilities: OPUS_ONLY_CAPS,
   });
-  expect(ok.rtpParameters.codecs[0]?.mimeType).toBe('video/VP8');
-  await request(w.a1, 'closeConsumer', { consumerId: ok.consumerId });
+  expect(ok.rtpParameters.codecs[0]?.mimeType).toBe('audio/opus');
+  await request(w.a2, 'closeConsumer', { consumerId: ok.consumerId });
   expect(indexSizes(server)).toEqual(before);
+  await request(w.a1, 'closeTransport', { transportId: a1Recv2.transportId });
 });

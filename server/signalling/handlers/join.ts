@@ -5,7 +5,7 @@ export const join = sessionHandler<'join'>(async (session, req) => {
   if (session.member) throw new AppError('ALREADY_JOINED', 'this socket already joined the room');
   const { room, peer, peers, producers, resumeToken } = await session.rooms.join(
     session.roomId,
-    { displayName: req.displayName ?? session.handshakeDisplayName },
+    session.profile(req.displayName),
     session.channel,
   );
   const iceServers = session.iceServersFor(peer.identity);

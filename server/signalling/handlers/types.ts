@@ -6,9 +6,10 @@
  * The session owns membership: it adopts a joined peer, leaves, and disconnects.
  */
 import type { IceServer, ParsedRequest, RequestName, ResponseMap } from '../../../shared/contract';
+import type { Credentials } from '../../auth/authenticator';
 import type { Peer } from '../../rooms/peer';
 import type { PeerChannel } from '../../rooms/ports';
-import type { Room } from '../../rooms/room';
+import type { PeerProfile, Room } from '../../rooms/room';
 import type { RoomManager } from '../../rooms/room-manager';
 
 /** A socket's place in its room once joined. */
@@ -22,6 +23,10 @@ export interface SessionView {
   readonly roomId: string;
   /** The display name of the handshake's `auth`, if any. */
   readonly handshakeDisplayName: string | undefined;
+  /** Who this socket's client is (its access token; everything allowed in open mode). */
+  readonly credentials: Credentials;
+  /** The profile of a peer joining from this socket: the token's name wins over `requestedName`. */
+  profile(requestedName?: string): PeerProfile;
   readonly rooms: RoomManager;
   /** This socket as the room domain sees it. */
   readonly channel: PeerChannel;
