@@ -5,7 +5,8 @@
  *  - send: werift offers one sendonly m-section per kind; the answer stands for the transport;
  *  - receive: the server side is the offerer (one sendonly m-section per consumer); each new batch
  *    of consumers renegotiates the same peer connection.
- * Loopback only: werift gathers candidates on 127.0.0.1.
+ * Loopback only: werift gathers candidates on 127.0.0.1. Simulcast and audio levels are the plain
+ * engine's (produce options are ignored here).
  */
 import { MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, type PeerConfig, type RtpPacket } from 'werift';
 import type { WebRtcTransportCreated } from '../../shared/contract';
@@ -201,6 +202,7 @@ export class WebRtcEngine implements MediaEngine {
           producer,
           stats: new StreamReceiveStats(codec.clockRate),
           closed: false,
+          serverPaused: consumer.serverPaused,
         };
         added.push({ stream, mid });
       } catch (error) {
