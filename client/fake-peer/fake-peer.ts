@@ -129,6 +129,11 @@ export class FakePeer {
     this.#engine?.stopSending();
   }
 
+  /** The peer's room socket once connected (tests and benchmarks send their own requests on it). */
+  get socket(): RoomSocket | undefined {
+    return this.#socket;
+  }
+
   /** Changes the loudness the microphone reports (ssrc-audio-level), e.g. to become the loudest. */
   setAudioLevel(dBov: number): void {
     for (const { source } of this.sent) if (source instanceof OpusLikeSource) source.audioLevelDbov = dBov;

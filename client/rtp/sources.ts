@@ -98,10 +98,29 @@ abstract class BaseSource implements RtpSource {
   }
 }
 
+/** Below this a source is silent (-127 in every packet); above it, it talks. */
+export const NOISE_FLOOR_DBOV = -90;
+/** Speech rhythm, in 20 ms frames: this many voiced frames, then NOISE_FLOOR frames for the rest of the cycle. */
+const SPEECH_CYCLE_FRAMES = 10;
+const VOICED_FRAMES = 8;
+
+/**
+ * The level one packet carries when talking at `dBov`: speech-like, voiced frames near `dBov` with
+ * a little wobble and short pauses at the noise floor. A constant level would look like background
+ * noise to mediasoup's dominant speaker detection (it measures activity above each speaker's own
+ * floor), so a fake talker must vary; silence (≤ NOISE_FLOOR_DBOV) is a flat -127.
+ */
+export function speechLevel(dBov: number, frameIndex: number): number {
+  if (dBov <= NOISE_FLOOR_DBOV) return -127;
+  const phase = frameIndex % SPEECH_CYCLE_FRAMES;
+  return phase < VOICED_FRAMES ? dBov - (phase % 3) * 2 : NOISE_FLOOR_DBOV;
+}
+
 export interface AudioSourceOptions extends SourceOptions {
   /**
-   * Loudness carried in the ssrc-audio-level header extension, dBov from -127 (silence) to 0;
-   * undefined: no extension. Changeable at run time (`audioLevelDbov`).
+   * Loudness of the talking carried in the ssrc-audio-level header extension, dBov from -127 to 0
+   * (≤ NOISE_FLOOR_DBOV: silent); undefined: no extension. Changeable at run time (`audioLevelDbov`).
+   * Packets follow a speech rhythm around it (speechLevel).
    */
   audioLevelDbov?: number;
   /** Header extension id of ssrc-audio-level (as declared in the producer's rtpParameters). Default 1. */
@@ -126,10 +145,10 @@ export class OpusLikeSource extends BaseSource {
     const frames = this.#clock.due(nowMs);
     if (this.muted) return [];
     const level = this.audioLevelDbov;
-    const extensions = level === undefined ? undefined : [audioLevelExtension(level, this.#extensionId)];
     return frames.map((frame) => {
       const payload = Buffer.from(FILLER.subarray(0, randomInt(80, 121)));
       payload[0] = 0xfc; // Opus TOC: CELT fullband 20 ms, stereo, one frame
+      const extensions = level === undefined ? undefined : [audioLevelExtension(speechLevel(level, frame), this.#extensionId)];
       return this.packet(frame, 960, payload, false, extensions);
     });
   }
