@@ -41,6 +41,8 @@ export interface ReceivedStream {
   serverResumedAtMs?: number;
   /** Picture size of the last VP8 key frame received (video, plain engine): which simulcast layer arrives. */
   keyFrameSize?: { width: number; height: number };
+  /** Last consumerScore pushed for it. */
+  score?: { score: number; producerScore: number };
   /** Layers last reported by consumerLayersChanged (simulcast). */
   layers?: { spatialLayer: number | null; temporalLayer: number | null };
 }

@@ -194,6 +194,10 @@ export class FakePeer {
       const stream = this.received.find((s) => s.consumerId === consumerId);
       if (stream) stream.layers = { spatialLayer, temporalLayer };
     });
+    socket.on('consumerScore', ({ consumerId, score, producerScore }) => {
+      const stream = this.received.find((s) => s.consumerId === consumerId);
+      if (stream) stream.score = { score, producerScore };
+    });
     socket.on('activeSpeaker', ({ peerId }) => (this.activeSpeakerPeerId = peerId));
     socket.on('roomClosed', ({ reason }) => {
       if (!this.#leaving) this.#record('ROOM_CLOSED', `room closed: ${reason}`);

@@ -15,7 +15,7 @@ import type { MediaKind } from '../../shared/media';
 import { request } from '../request';
 import { AUDIO_LEVEL_EXTENSION_ID, isRtcp, readRtpPacket } from '../rtp/packet';
 import { StreamReceiveStats } from '../rtp/receive-stats';
-import { keyFrameRequests } from '../rtp/rtcp';
+import { keyFrameRequests, writeSenderReport } from '../rtp/rtcp';
 import { OpusLikeSource, PLAIN_PAYLOAD_TYPES, randomSsrc, SimulcastSource, Vp8LikeSource, type RtpSource } from '../rtp/sources';
 import { readVp8KeyFrameSize } from '../rtp/vp8';
 import type { EngineContext, MediaEngine, ProduceOptions, ReceivedStream, RemoteProducer, SentStream } from './engine';
@@ -25,6 +25,8 @@ import { bindLoopbackUdp, closeUdp, LOOPBACK } from './udp';
 
 /** mediasoup's bandwidth probation packets carry this payload type: not media, not counted. */
 const PROBATION_PAYLOAD_TYPE = 127;
+/** How often each video stream sends a Sender Report (simulcast layer switches need one per stream). */
+const SENDER_REPORT_INTERVAL_MS = 1_000;
 
 interface ReceiveSide {
   transportId: string;
@@ -37,6 +39,7 @@ export class PlainEngine implements MediaEngine {
   readonly #cname = `fake-${randomSsrc().toString(16)}`;
   #sendSocket: dgram.Socket | undefined;
   readonly #stopSources: Array<() => void> = [];
+  #senderReports: NodeJS.Timeout | undefined;
   #receive: Promise<ReceiveSide> | undefined;
   #closed = false;
 
@@ -99,6 +102,18 @@ export class PlainEngine implements MediaEngine {
       );
       streams.push({ producerId, kind, source });
     }
+    const video = [...sourcesBySsrc.values()].filter((s) => s.kind === 'video');
+    if (video.length > 0) {
+      this.#senderReports = setInterval(() => {
+        const wallClockMs = Date.now();
+        const now = performance.now();
+        for (const s of video) {
+          const rtpTimestamp = s.rtpTimestampAt(now);
+          if (rtpTimestamp === undefined || s.muted) continue;
+          udp.send(writeSenderReport(s.ssrc, { wallClockMs, rtpTimestamp, ...s.counters }), port, ip);
+        }
+      }, SENDER_REPORT_INTERVAL_MS);
+    }
     return streams;
   }
 
@@ -117,6 +132,7 @@ export class PlainEngine implements MediaEngine {
 
   stopSending(): void {
     for (const stop of this.#stopSources.splice(0)) stop();
+    clearInterval(this.#senderReports);
   }
 
   async close(): Promise<void> {

@@ -96,7 +96,10 @@ async function openChannel(
 function channelOpen(channel: RTCDataChannel): Promise<void> {
   if (channel.readyState === 'open') return Promise.resolve();
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => finish(new FakePeerError('WEBRTC_FAILED', `DataChannel not open within ${OPEN_TIMEOUT_MS} ms`)), OPEN_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => finish(new FakePeerError('WEBRTC_FAILED', `DataChannel not open within ${OPEN_TIMEOUT_MS} ms`)),
+      OPEN_TIMEOUT_MS,
+    );
     const { unSubscribe } = channel.stateChanged.subscribe((state) => {
       if (state === 'open') finish();
       else if (state === 'closed') finish(new FakePeerError('WEBRTC_FAILED', 'DataChannel closed before it opened'));

@@ -33,6 +33,8 @@ export interface RtpSource {
   requestKeyFrame(): void;
   /** While muted the source sends nothing (its clock goes on). */
   muted: boolean;
+  /** The RTP timestamp the stream's clock reads at `nowMs` (same clock as pull); undefined before the first pull. */
+  rtpTimestampAt(nowMs: number): number | undefined;
 }
 
 export interface SourceOptions {
@@ -50,6 +52,11 @@ class FrameClock {
   #startMs: number | undefined;
   #emitted = 0;
   constructor(readonly frameIntervalMs: number) {}
+
+  /** When frame 0 was due; undefined before the first pull. */
+  get startMs(): number | undefined {
+    return this.#startMs;
+  }
 
   /** Indices of the frames due now (the first pull yields frame 0). */
   due(nowMs: number): number[] {
@@ -79,6 +86,12 @@ abstract class BaseSource implements RtpSource {
 
   abstract pull(nowMs: number): Buffer[];
   requestKeyFrame(): void {}
+  protected abstract readonly frameClock: FrameClock;
+
+  rtpTimestampAt(nowMs: number): number | undefined {
+    const start = this.frameClock.startMs;
+    return start === undefined ? undefined : (this.#timestampBase + Math.round(((nowMs - start) / 1000) * this.clockRate)) >>> 0;
+  }
 
   protected packet(frameIndex: number, ticksPerFrame: number, payload: Buffer, marker: boolean, extensions?: RtpHeaderExtension[]): Buffer {
     const packet = writeRtpPacket(
@@ -133,7 +146,7 @@ export class OpusLikeSource extends BaseSource {
   /** dBov written into every packet's ssrc-audio-level extension; undefined: none. */
   audioLevelDbov: number | undefined;
   readonly #extensionId: number | undefined;
-  readonly #clock = new FrameClock(20);
+  protected readonly frameClock = new FrameClock(20);
 
   constructor(options: AudioSourceOptions) {
     super(options);
@@ -142,7 +155,7 @@ export class OpusLikeSource extends BaseSource {
   }
 
   pull(nowMs: number): Buffer[] {
-    const frames = this.#clock.due(nowMs);
+    const frames = this.frameClock.due(nowMs);
     if (this.muted) return [];
     const level = this.audioLevelDbov;
     return frames.map((frame) => {
@@ -196,7 +209,7 @@ export class Vp8LikeSource extends BaseSource {
   readonly clockRate = 90_000;
   static readonly FRAME_RATE = 30;
   readonly profile: VideoProfile;
-  readonly #clock = new FrameClock(1000 / Vp8LikeSource.FRAME_RATE);
+  protected readonly frameClock = new FrameClock(1000 / Vp8LikeSource.FRAME_RATE);
   readonly #keyFrameEveryFrames: number;
   #keyFrameRequested = true; // the stream starts with one
   #framesSinceKeyFrame = 0;
@@ -214,7 +227,7 @@ export class Vp8LikeSource extends BaseSource {
   }
 
   pull(nowMs: number): Buffer[] {
-    const frames = this.#clock.due(nowMs);
+    const frames = this.frameClock.due(nowMs);
     if (this.muted) return [];
     const packets: Buffer[] = [];
     for (const frame of frames) packets.push(...this.#frame(frame));
@@ -286,6 +299,10 @@ export class SimulcastSource implements RtpSource {
 
   requestKeyFrame(): void {
     for (const layer of this.layers) layer.requestKeyFrame();
+  }
+
+  rtpTimestampAt(nowMs: number): number | undefined {
+    return this.layers[0]!.rtpTimestampAt(nowMs);
   }
 }
 

@@ -98,7 +98,10 @@ test('a message from A’s data producer reaches B through SCTP, not a peer of a
   // A newcomer's join ack lists the others' data producers.
   const d = await member('data-1', 'd');
   expect(d.joined.dataProducers.map((p) => p.dataProducerId).sort()).toEqual([producer.dataProducerId, ...more].sort());
-  expect(d.joined.dataProducers.find((p) => p.label === 'extra-4')).toMatchObject({ peerId: a.joined.peerId, appData: { purpose: 'test' } });
+  expect(d.joined.dataProducers.find((p) => p.label === 'extra-4')).toMatchObject({
+    peerId: a.joined.peerId,
+    appData: { purpose: 'test' },
+  });
 
   // A closes its data producer: B's data consumer goes with it, and everyone hears dataProducerClosed.
   await request(a.socket, 'closeDataProducer', { dataProducerId: producer.dataProducerId });
