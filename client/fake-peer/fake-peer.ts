@@ -59,6 +59,8 @@ export class FakePeer {
   readonly errors: PeerError[] = [];
   /** The room's active speaker as last announced (join ack, then activeSpeaker). */
   activeSpeakerPeerId: string | undefined;
+  /** Every activeSpeaker announced since joining, oldest first (the last 1,000). */
+  readonly activeSpeakerHistory: string[] = [];
   /** Last-N notifications received. */
   readonly lastN = { pauses: 0, resumes: 0 };
   readonly #pacer: Pacer;
@@ -198,7 +200,11 @@ export class FakePeer {
       const stream = this.received.find((s) => s.consumerId === consumerId);
       if (stream) stream.score = { score, producerScore };
     });
-    socket.on('activeSpeaker', ({ peerId }) => (this.activeSpeakerPeerId = peerId));
+    socket.on('activeSpeaker', ({ peerId }) => {
+      this.activeSpeakerPeerId = peerId;
+      this.activeSpeakerHistory.push(peerId);
+      if (this.activeSpeakerHistory.length > 1_000) this.activeSpeakerHistory.shift();
+    });
     socket.on('roomClosed', ({ reason }) => {
       if (!this.#leaving) this.#record('ROOM_CLOSED', `room closed: ${reason}`);
     });
