@@ -46,7 +46,10 @@ test('resume lists the peer’s surviving data producers and data consumers', as
   const back = await dataPair(b.socket, a.socket);
 
   a.socket.disconnect();
-  await waitFor(() => server.rooms.rooms.get('data-resume')!.peers.get(a.joined.peerId)?.channel === undefined, 'the drop to be noticed');
+  await waitFor(
+    () => server.rooms.rooms.get('data-resume')!.peers.get(a.joined.peerId as never)?.channel === undefined,
+    'the drop to be noticed',
+  );
   const again = await connectToRoom(server, 'data-resume');
   sockets.push(again);
   const resumed = await request(again, 'resume', { resumeToken: a.joined.resumeToken });
