@@ -781,7 +781,7 @@ describe('who is speaking and last-N (domain rules, fake media)', () => {
     const consumers = new Map<string, { consumerId: string; serverPaused: boolean }>();
     for (const p of pubs) {
       for (const producerId of [p.camera, p.mic]) {
-        const c = await sub.consume({ transportId, producerId, rtpCapabilities: caps } as never);
+        const c = await sub.consume({ transportId, producerId, rtpCapabilities: caps });
         consumers.set(producerId, c);
         await sub.setConsumerPaused(c.consumerId, false);
       }
@@ -858,7 +858,7 @@ describe('who is speaking and last-N (domain rules, fake media)', () => {
       appData: { source: 'screen' },
     } as never);
     const recv = (await sub.createTransport({ direction: 'recv', type: 'plain' })).transportId;
-    expect((await sub.consume({ transportId: recv, producerId: screen, rtpCapabilities: caps } as never)).serverPaused).toBe(false);
+    expect((await sub.consume({ transportId: recv, producerId: screen, rtpCapabilities: caps })).serverPaused).toBe(false);
 
     // The client's own pause and last-N combine: paused if either says so.
     await sub.setConsumerPaused(cameraConsumer(2), true);
