@@ -56,7 +56,7 @@ test('the active speaker on the second worker is heard by everyone; its data rea
   expect(server.media.roomWorkerPids(ROOM)).toHaveLength(2);
   expect(carolWorker).not.toBe(home);
   // Carol's audio is piped to the first router for the speaker observer.
-  expect(server.workers.workerOf(home)!.appData.pipeProducers.has(carol.sent[0]!.producerId)).toBe(true);
+  await waitFor(() => server.workers.workerOf(home)!.appData.pipeProducers.has(carol.sent[0]!.producerId), 'carol’s audio piped home');
 
   await waitFor(() => [alice, bob, carol].every((p) => p.activeSpeakerPeerId === carol.peerId), 'everyone to hear carol', 10_000);
 
