@@ -18,6 +18,7 @@ import type { IceServer, MediaResetReason, NotificationMap, NotificationName, Re
 import { acquireCameraAndMicrophone, acquireTrack, DEFAULT_CAMERA_CONSTRAINTS, DEFAULT_MICROPHONE_CONSTRAINTS } from './devices';
 import { TypedEmitter } from './emitter';
 import { RoomClientError, toRoomClientError } from './errors';
+import { encodingsFor, type EncodingChoice, type SimulcastOption, type VideoLayer } from './encodings';
 import { Publisher, type PublisherEvents } from './publisher';
 import { SignallingChannel } from './signalling';
 import { Subscriber, type SubscriberEvents } from './subscriber';
@@ -58,6 +59,20 @@ export interface RoomClientOptions {
    * everything else, or to hide the person's address). Default 'all'.
    */
   iceTransportPolicy?: RTCIceTransportPolicy;
+  /**
+   * Camera simulcast: `true` (default) sends three VP8 layers (¼, ½ and full resolution: 180p /
+   * 360p / 720p from a 720p camera) so each receiver gets the one its screen needs; `false` one
+   * layer; or the app's own layers, lowest first. `publishCamera(…, { simulcast })` overrides it.
+   */
+  simulcast?: SimulcastOption;
+  /** Encoding of screen shares: one high layer. Default 2.5 Mbit/s at full resolution. */
+  screenLayer?: VideoLayer;
+}
+
+/** Per-publication options of `publishCamera` / `publishTrack`. */
+export interface PublishTrackOptions {
+  /** Overrides the client's `simulcast` option for this camera (ignored for other sources). */
+  simulcast?: SimulcastOption;
 }
 
 /** 'reconnecting': the connection dropped and the client is coming back by itself; requests wait. */
@@ -214,7 +229,7 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
     for (const { source, track, constraints } of wanted) {
       if (!track) continue;
       try {
-        published.push(await publisher.publish(source, track, { ownsTrack: true, constraints }));
+        published.push(await publisher.publish(source, track, { ownsTrack: true, constraints, encoding: this.#encoding(source, track) }));
       } catch (error) {
         track.stop();
         failures.push(toRoomClientError(error));
@@ -226,8 +241,12 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
     return published;
   }
 
-  async publishCamera(constraints: MediaTrackConstraints = DEFAULT_CAMERA_CONSTRAINTS): Promise<LocalTrack> {
-    return this.#publishFromDevice('camera', constraints);
+  /** Publishes the camera, with simulcast unless the client's or this call's `simulcast` option says otherwise. */
+  async publishCamera(
+    constraints: MediaTrackConstraints = DEFAULT_CAMERA_CONSTRAINTS,
+    options: PublishTrackOptions = {},
+  ): Promise<LocalTrack> {
+    return this.#publishFromDevice('camera', constraints, options);
   }
   async publishMicrophone(constraints: MediaTrackConstraints = DEFAULT_MICROPHONE_CONSTRAINTS): Promise<LocalTrack> {
     return this.#publishFromDevice('microphone', constraints);
@@ -238,8 +257,9 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
   }
 
   /** Publishes a track the app obtained itself; the SDK will not stop it (a reconnection sends it again). */
-  async publishTrack(source: TrackSource, track: MediaStreamTrack): Promise<LocalTrack> {
-    return this.#wrap(this.#requirePublisher().publish(source, track, { ownsTrack: false }));
+  async publishTrack(source: TrackSource, track: MediaStreamTrack, options: PublishTrackOptions = {}): Promise<LocalTrack> {
+    const publisher = this.#requirePublisher();
+    return this.#wrap(publisher.publish(source, track, { ownsTrack: false, encoding: this.#encoding(source, track, options) }));
   }
 
   /** Mute (false) / unmute (true). */
@@ -287,15 +307,29 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
 
   // ---- internals ---------------------------------------------------------------------------
 
-  async #publishFromDevice(source: TrackSource, constraints?: MediaTrackConstraints): Promise<LocalTrack> {
+  async #publishFromDevice(
+    source: TrackSource,
+    constraints?: MediaTrackConstraints,
+    options: PublishTrackOptions = {},
+  ): Promise<LocalTrack> {
     const publisher = this.#requirePublisher();
     const track = await acquireTrack(source, constraints);
     try {
-      return await publisher.publish(source, track, { ownsTrack: true, constraints });
+      return await publisher.publish(source, track, { ownsTrack: true, constraints, encoding: this.#encoding(source, track, options) });
     } catch (error) {
       track.stop();
       throw toRoomClientError(error);
     }
+  }
+
+  /** Simulcast for cameras, one high layer for screens, nothing special for audio. */
+  #encoding(source: TrackSource, track: MediaStreamTrack, options: PublishTrackOptions = {}): EncodingChoice | undefined {
+    const device = this.#device;
+    if (!device) return undefined;
+    return encodingsFor(source, track.kind === 'audio' ? 'audio' : 'video', device, {
+      simulcast: options.simulcast ?? this.#options.simulcast,
+      screen: this.#options.screenLayer,
+    });
   }
 
   /** Send/recv transports are created on first use and shared afterwards. */
