@@ -13,6 +13,7 @@ import {
   MediaKindSchema,
   RtpCapabilitiesSchema,
   RtpParametersSchema,
+  SctpStreamParametersSchema,
   type DtlsParameters,
   type IceCandidate,
   type IceParameters,
@@ -20,12 +21,19 @@ import {
   type RtpCapabilities,
   type RtpParameters,
   type SctpParameters,
+  type SctpStreamParameters,
 } from './media';
 
 /** Longest display name accepted (join payload and handshake auth). */
 export const DISPLAY_NAME_MAX = 64;
 /** Ids the server hands out are UUIDs; anything longer than this is refused before a look-up. */
 const ID_MAX = 64;
+/** Longest data producer `label` and `protocol` (a DataChannel's). */
+export const DATA_LABEL_MAX = 128;
+/** Most peers one `pinPeers` may name. */
+export const PIN_PEERS_MAX = 16;
+/** Highest spatial / temporal layer index a consumer may prefer (mediasoup clamps to what the producer has). */
+export const LAYER_MAX = 15;
 
 const id = z.string().min(1).max(ID_MAX);
 /** A person's name as others see it: trimmed, 1–64 characters, no control characters (C0/C1, line separators). */
@@ -80,6 +88,35 @@ export const ConsumeRequestSchema = z.object({
 
 export const ResumeRequestSchema = z.object({ resumeToken: z.string().min(16).max(128) });
 
+export const ProduceDataRequestSchema = z.object({
+  transportId: id,
+  sctpStreamParameters: SctpStreamParametersSchema,
+  /** The DataChannel's label (e.g. 'chat'). Default ''. */
+  label: z.string().max(DATA_LABEL_MAX).optional(),
+  /** The DataChannel's sub-protocol. Default ''. */
+  protocol: z.string().max(DATA_LABEL_MAX).optional(),
+  appData: ProducerAppDataSchema.optional(),
+});
+
+export const ConsumeDataRequestSchema = z.object({ transportId: id, dataProducerId: id });
+export const DataProducerRequestSchema = z.object({ dataProducerId: id });
+export const DataConsumerRequestSchema = z.object({ dataConsumerId: id });
+
+const layer = z.number().int().min(0).max(LAYER_MAX);
+export const SetConsumerPreferredLayersRequestSchema = z.object({
+  consumerId: id,
+  spatialLayer: layer,
+  /** Default: the highest temporal layer of that spatial layer. */
+  temporalLayer: layer.optional(),
+});
+export const SetConsumerPriorityRequestSchema = z.object({
+  consumerId: id,
+  /** 1–255; a higher priority gets the available bitrate first. Default of a consumer: 1. */
+  priority: z.number().int().min(1).max(255),
+});
+export const PinPeersRequestSchema = z.object({ peerIds: z.array(id).max(PIN_PEERS_MAX) });
+export const SetAudioLevelsRequestSchema = z.object({ enabled: z.boolean() });
+
 export const ConsumerRequestSchema = z.object({ consumerId: id });
 export const ProducerRequestSchema = z.object({ producerId: id });
 export const TransportRequestSchema = z.object({ transportId: id });
@@ -101,6 +138,15 @@ export const requestSchemas = {
   pauseConsumer: ConsumerRequestSchema,
   resumeConsumer: ConsumerRequestSchema,
   closeConsumer: ConsumerRequestSchema,
+  setConsumerPreferredLayers: SetConsumerPreferredLayersRequestSchema,
+  setConsumerPriority: SetConsumerPriorityRequestSchema,
+  requestKeyFrame: ConsumerRequestSchema,
+  produceData: ProduceDataRequestSchema,
+  consumeData: ConsumeDataRequestSchema,
+  closeDataProducer: DataProducerRequestSchema,
+  closeDataConsumer: DataConsumerRequestSchema,
+  pinPeers: PinPeersRequestSchema,
+  setAudioLevels: SetAudioLevelsRequestSchema,
   leave: EmptyRequestSchema,
 } as const;
 
@@ -158,6 +204,31 @@ export interface ConsumerCreated {
   type: 'simple' | 'simulcast' | 'svc' | 'pipe';
   /** Always true: the client resumes the consumer when it is ready to render it. */
   paused: true;
+  /**
+   * True when last-N (ROOM_LAST_N) holds this video consumer paused: the client's own
+   * `resumeConsumer` does not unpause it until the server sends `consumerResumed { reason: 'LAST_N' }`.
+   */
+  serverPaused: boolean;
+}
+
+/** A data producer (DataChannel) of another peer, as `join` and `newDataProducer` describe it. */
+export interface DataProducerInfo {
+  dataProducerId: string;
+  peerId: string;
+  label: string;
+  protocol: string;
+  /** What the producing client attached to `produceData` ({} when nothing). */
+  appData: ProducerAppData;
+}
+
+/** What `consumeData` answers: open a DataChannel with these SCTP stream parameters, label and protocol. */
+export interface DataConsumerCreated {
+  dataConsumerId: string;
+  dataProducerId: string;
+  sctpStreamParameters: SctpStreamParameters;
+  label: string;
+  protocol: string;
+  appData: ProducerAppData;
 }
 
 export type Empty = Record<string, never>;
@@ -170,6 +241,10 @@ export interface Joined {
   peers: PeerInfo[];
   /** Every producer of the others. */
   producers: ProducerInfo[];
+  /** Every data producer (DataChannel) of the others. */
+  dataProducers: DataProducerInfo[];
+  /** The room's active speaker, when someone has spoken. */
+  activeSpeakerPeerId?: string;
   /**
    * Presented with `resume` on a new socket after a dropped connection, within
    * `reconnectGraceMs`, to get this same peer back. Single use: `resume` answers a new one.
@@ -230,6 +305,12 @@ export interface Resumed extends Joined {
   producerIds: string[];
   /** This peer's consumers that still exist (a consumer whose producer closed is gone). */
   consumerIds: string[];
+  /** This peer's data producers that still exist. */
+  dataProducerIds: string[];
+  /** This peer's data consumers that still exist (one whose data producer closed is gone). */
+  dataConsumerIds: string[];
+  /** Of `consumerIds`, those last-N holds paused now (the `consumerPaused` / `consumerResumed` missed while away). */
+  serverPausedConsumerIds: string[];
 }
 
 /** Event name → `data` of a successful ack. */
@@ -249,6 +330,15 @@ export interface ResponseMap {
   pauseConsumer: Empty;
   resumeConsumer: Empty;
   closeConsumer: Empty;
+  setConsumerPreferredLayers: Empty;
+  setConsumerPriority: Empty;
+  requestKeyFrame: Empty;
+  produceData: { dataProducerId: string };
+  consumeData: DataConsumerCreated;
+  closeDataProducer: Empty;
+  closeDataConsumer: Empty;
+  pinPeers: Empty;
+  setAudioLevels: Empty;
   leave: Empty;
 }
 
@@ -274,6 +364,17 @@ export type ProducerPauseReason =
   /** An operator muted the peer (admin API); the peer may resume the producer itself. */
   'MUTED_BY_ADMIN';
 
+/** Why the server paused or resumed a consumer its client did not. */
+export type ConsumerPauseReason =
+  /** Last-N (ROOM_LAST_N): the producer's peer left / entered this subscriber's N most recent speakers (or its pins). */
+  'LAST_N';
+
+/** One peer's audio level: dBov from -127 (silence) to 0 (loudest), averaged over the last interval. */
+export interface AudioLevel {
+  peerId: string;
+  dBov: number;
+}
+
 /** Why the room's media was replaced. */
 export type MediaResetReason =
   /** The mediasoup worker serving the room died or hung; the room moved to a healthy one. */
@@ -291,6 +392,25 @@ export interface NotificationMap {
   producerPaused: { producerId: string; peerId: string; reason?: ProducerPauseReason };
   producerResumed: { producerId: string; peerId: string };
   consumerClosed: { consumerId: string; producerId: string };
+  /** Last-N paused this (video) consumer; it stays paused whatever the client asks until `consumerResumed`. */
+  consumerPaused: { consumerId: string; reason: ConsumerPauseReason };
+  /** Last-N resumed it (it flows again unless the client itself paused it). */
+  consumerResumed: { consumerId: string; reason: ConsumerPauseReason };
+  /** The layers the consumer now forwards (null, null: none, e.g. its producer is paused or silent). */
+  consumerLayersChanged: { consumerId: string; spatialLayer: number | null; temporalLayer: number | null };
+  /** Transmission quality 0–10 of the consumer's stream and of the producer's stream it forwards; sent when either changes. */
+  consumerScore: { consumerId: string; score: number; producerScore: number };
+  newDataProducer: DataProducerInfo;
+  dataProducerClosed: { dataProducerId: string; peerId: string };
+  /** The data consumer closed because its data producer (another peer's) closed. */
+  dataConsumerClosed: { dataConsumerId: string; dataProducerId: string };
+  /** The room's dominant speaker changed (sent to everyone, only on a change). */
+  activeSpeaker: { peerId: string };
+  /**
+   * Loudest peers of the last 250 ms, loudest first (at most 4 per second, only to peers that sent
+   * `setAudioLevels { enabled: true }`); `levels: []` once everyone is silent.
+   */
+  audioLevels: { levels: AudioLevel[] };
   roomClosed: { reason: CloseReason };
   /**
    * Every transport, producer and consumer of the room is gone (the peers stay): create the
@@ -317,4 +437,4 @@ export type ServerToClientEvents = {
 export const HandshakeAuthSchema = z.object({ displayName: displayName.optional(), token: z.unknown().optional() }).optional();
 export type HandshakeAuth = z.input<typeof HandshakeAuthSchema>;
 
-export type { DtlsParameters, MediaKind, RtpCapabilities, RtpParameters };
+export type { DtlsParameters, MediaKind, RtpCapabilities, RtpParameters, SctpStreamParameters };

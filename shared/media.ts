@@ -137,16 +137,16 @@ export const DtlsParametersSchema = z.object({
 export type DtlsParameters = z.infer<typeof DtlsParametersSchema>;
 
 /**
- * What a client sends with a data producer (`produceData`, when data channels land): the SCTP
- * stream of its DataChannel. Same policy: bounded, unknown keys stripped.
+ * The SCTP stream of a data producer's DataChannel (`produceData`), and what a data consumer's
+ * client opens (`consumeData` answers it). Same policy: bounded, unknown keys stripped. At most
+ * one of maxPacketLifeTime / maxRetransmits (mediasoup refuses both: BAD_REQUEST); neither means
+ * reliable. `ordered` defaults to true when reliable.
  */
 export const SctpStreamParametersSchema = z.object({
-  streamId: z.number().int().min(0).max(65534).optional(),
+  streamId: z.number().int().min(0).max(65534),
   ordered: z.boolean().optional(),
   maxPacketLifeTime: z.number().int().min(0).max(65535).optional(),
   maxRetransmits: z.number().int().min(0).max(65535).optional(),
-  label: z.string().max(MEDIA_LIMITS.string).optional(),
-  protocol: z.string().max(MEDIA_LIMITS.string).optional(),
 });
 export type SctpStreamParameters = z.infer<typeof SctpStreamParametersSchema>;
 
