@@ -153,6 +153,8 @@ const EnvSchema = z
     ROOM_MAX_WORKERS: int(1, 64).optional(),
     /** Maximum peers in one room. */
     ROOM_MAX_PEERS: int(1, ROOM_MAX_PEERS_LIMIT).default(50),
+    /** Last-N: each peer receives video from the N most recent speakers (plus its pins); 0: off. */
+    ROOM_LAST_N: int(0, ROOM_MAX_PEERS_LIMIT).default(0),
     /** How long an empty room keeps its router before closing; 0 closes at once. */
     ROOM_EMPTY_TIMEOUT_MS: int(0, ROOM_EMPTY_TIMEOUT_LIMIT_MS).default(5_000),
     /** A joined peer whose connection drops keeps its place this long, to resume; 0: a drop is a leave. */
@@ -299,7 +301,8 @@ export interface Config {
      */
     spread: { consumersPerWorker: number; maxWorkersPerRoom?: number };
   };
-  rooms: { maxPeers: number; emptyTimeoutMs: number; reconnectGraceMs: number };
+  /** lastN: each peer receives video from at most this many others, the most recent speakers (0: off). */
+  rooms: { maxPeers: number; emptyTimeoutMs: number; reconnectGraceMs: number; lastN: number };
   signalling: {
     joinTimeoutMs: number;
     maxMessageBytes: number;
@@ -412,7 +415,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       },
       spread: { consumersPerWorker: e.ROOM_WORKER_SPREAD_CONSUMERS, maxWorkersPerRoom: e.ROOM_MAX_WORKERS },
     },
-    rooms: { maxPeers: e.ROOM_MAX_PEERS, emptyTimeoutMs: e.ROOM_EMPTY_TIMEOUT_MS, reconnectGraceMs: e.RECONNECT_GRACE_MS },
+    rooms: {
+      maxPeers: e.ROOM_MAX_PEERS,
+      emptyTimeoutMs: e.ROOM_EMPTY_TIMEOUT_MS,
+      reconnectGraceMs: e.RECONNECT_GRACE_MS,
+      lastN: e.ROOM_LAST_N,
+    },
     signalling: {
       joinTimeoutMs: e.JOIN_TIMEOUT_MS,
       maxMessageBytes: e.MAX_MESSAGE_BYTES,

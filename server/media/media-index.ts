@@ -1,17 +1,21 @@
 /**
  * The by-id index of every mediasoup object, kept in the objects' own appData and maintained
  * ONLY from mediasoup's observer events (newworker, newrouter, newtransport, newproducer,
- * newconsumer, close), so it can never disagree with what mediasoup holds:
+ * newconsumer, newdataproducer, newdataconsumer, close), so it can never disagree with what
+ * mediasoup holds (rtpObservers: newrtpobserver):
  *
  *   worker.appData    = { routers, transports, producers, consumers,             (all of that worker)
- *                         pipeTransports, pipeProducers, pipeConsumers }       (the pipe part of those)
- *   router.appData    = { transports, producers, consumers, ...creator's appData }
- *   transport.appData = { producers, consumers, routerId, ...creator's appData }
+ *                         dataProducers, dataConsumers,
+ *                         pipeTransports, pipeProducers, pipeConsumers,        (the pipe part of those)
+ *                         pipeDataProducers, pipeDataConsumers }
+ *   router.appData    = { transports, producers, consumers, dataProducers, dataConsumers, rtpObservers,
+ *                         ...creator's appData }
+ *   transport.appData = { producers, consumers, dataProducers, dataConsumers, routerId, ...creator's appData }
  *
  * Pipes (router.pipeToRouter between the routers of a room spread over workers) are indexed like
  * everything else, plus in the worker's pipe maps: a pipe producer has the id of its origin
  * producer (on another worker), so by-id look-ups of producers skip pipe producers and find the
- * origin. The rest of the server keeps ids and resolves them here (lookups throw NotFoundError).
+ * origin; the same holds for data producers piped with their DataChannel's messages. The rest of the server keeps ids and resolves them here (lookups throw NotFoundError).
  */
 import * as mediasoup from 'mediasoup';
 import type * as ms from 'mediasoup/types';
@@ -26,13 +30,20 @@ export type WorkerAppData = {
   pipeTransports: Map<string, IndexedTransport>;
   pipeProducers: Map<string, ms.Producer>;
   pipeConsumers: Map<string, ms.Consumer>;
-  /** Worker level only: nothing looks data producers up by id yet, metrics count them. */
   dataProducers: Map<string, ms.DataProducer>;
+  dataConsumers: Map<string, ms.DataConsumer>;
+  /** The subsets of the two maps above that live on pipe transports. */
+  pipeDataProducers: Map<string, ms.DataProducer>;
+  pipeDataConsumers: Map<string, ms.DataConsumer>;
 };
 export type RouterAppData = {
   transports: Map<string, IndexedTransport>;
   producers: Map<string, ms.Producer>;
   consumers: Map<string, ms.Consumer>;
+  dataProducers: Map<string, ms.DataProducer>;
+  dataConsumers: Map<string, ms.DataConsumer>;
+  /** Router level only: the room's ActiveSpeakerObserver and AudioLevelObserver live on its first router. */
+  rtpObservers: Map<string, ms.RtpObserver>;
   /** Set by the creator: the room this router serves and its worker. */
   roomId?: string;
   workerPid?: number;
@@ -40,6 +51,8 @@ export type RouterAppData = {
 export type TransportAppData = {
   producers: Map<string, ms.Producer>;
   consumers: Map<string, ms.Consumer>;
+  dataProducers: Map<string, ms.DataProducer>;
+  dataConsumers: Map<string, ms.DataConsumer>;
   /** Set by the index: the router the transport belongs to. */
   routerId: string;
   /** Set by the creator: the owning peer and what the transport is for. */
@@ -79,6 +92,9 @@ function indexWorker(worker: ms.Worker): void {
     pipeProducers: new Map(),
     pipeConsumers: new Map(),
     dataProducers: new Map(),
+    dataConsumers: new Map(),
+    pipeDataProducers: new Map(),
+    pipeDataConsumers: new Map(),
   } satisfies WorkerAppData) as WorkerAppData;
 
   worker.observer.on('newrouter', (router) => {
@@ -86,14 +102,24 @@ function indexWorker(worker: ms.Worker): void {
       transports: new Map(),
       producers: new Map(),
       consumers: new Map(),
+      dataProducers: new Map(),
+      dataConsumers: new Map(),
+      rtpObservers: new Map(),
     } satisfies Omit<RouterAppData, 'roomId' | 'workerPid'>) as RouterAppData;
     w.routers.set(router.id, router as IndexedRouter);
     router.observer.once('close', () => w.routers.delete(router.id));
+
+    router.observer.on('newrtpobserver', (rtpObserver) => {
+      r.rtpObservers.set(rtpObserver.id, rtpObserver);
+      rtpObserver.observer.once('close', () => r.rtpObservers.delete(rtpObserver.id));
+    });
 
     router.observer.on('newtransport', (transport) => {
       const t = Object.assign(transport.appData, {
         producers: new Map(),
         consumers: new Map(),
+        dataProducers: new Map(),
+        dataConsumers: new Map(),
         routerId: router.id,
       } satisfies Omit<TransportAppData, 'peerId' | 'direction'>) as TransportAppData;
       const indexed = transport as IndexedTransport;
@@ -101,6 +127,12 @@ function indexWorker(worker: ms.Worker): void {
       const transportMaps = pipe ? [w.transports, r.transports, w.pipeTransports] : [w.transports, r.transports];
       const producerMaps = pipe ? [w.producers, r.producers, t.producers, w.pipeProducers] : [w.producers, r.producers, t.producers];
       const consumerMaps = pipe ? [w.consumers, r.consumers, t.consumers, w.pipeConsumers] : [w.consumers, r.consumers, t.consumers];
+      const dataProducerMaps = pipe
+        ? [w.dataProducers, r.dataProducers, t.dataProducers, w.pipeDataProducers]
+        : [w.dataProducers, r.dataProducers, t.dataProducers];
+      const dataConsumerMaps = pipe
+        ? [w.dataConsumers, r.dataConsumers, t.dataConsumers, w.pipeDataConsumers]
+        : [w.dataConsumers, r.dataConsumers, t.dataConsumers];
       for (const map of transportMaps) map.set(transport.id, indexed);
       transport.observer.once('close', () => {
         for (const map of transportMaps) map.delete(transport.id);
@@ -113,8 +145,16 @@ function indexWorker(worker: ms.Worker): void {
         });
       });
       transport.observer.on('newdataproducer', (dataProducer) => {
-        w.dataProducers.set(dataProducer.id, dataProducer);
-        dataProducer.observer.once('close', () => w.dataProducers.delete(dataProducer.id));
+        for (const map of dataProducerMaps) map.set(dataProducer.id, dataProducer);
+        dataProducer.observer.once('close', () => {
+          for (const map of dataProducerMaps) map.delete(dataProducer.id);
+        });
+      });
+      transport.observer.on('newdataconsumer', (dataConsumer) => {
+        for (const map of dataConsumerMaps) map.set(dataConsumer.id, dataConsumer);
+        dataConsumer.observer.once('close', () => {
+          for (const map of dataConsumerMaps) map.delete(dataConsumer.id);
+        });
       });
       transport.observer.on('newconsumer', (consumer) => {
         for (const map of consumerMaps) map.set(consumer.id, consumer);
@@ -151,6 +191,13 @@ export class MediaIndex {
   findConsumer(id: string): ms.Consumer | undefined {
     return this.find((w) => w.appData.consumers.get(id));
   }
+  /** A data producer by id: the origin, never one of its pipe data producers. */
+  findDataProducer(id: string): ms.DataProducer | undefined {
+    return this.find((w) => (w.appData.pipeDataProducers.has(id) ? undefined : w.appData.dataProducers.get(id)));
+  }
+  findDataConsumer(id: string): ms.DataConsumer | undefined {
+    return this.find((w) => w.appData.dataConsumers.get(id));
+  }
 
   getRouter(id: string): IndexedRouter {
     return this.findRouter(id) ?? notFound('router', id);
@@ -173,6 +220,12 @@ export class MediaIndex {
   getConsumer(id: string): ms.Consumer {
     return this.findConsumer(id) ?? notFound('consumer', id);
   }
+  getDataProducer(id: string): ms.DataProducer {
+    return this.findDataProducer(id) ?? notFound('data producer', id);
+  }
+  getDataConsumer(id: string): ms.DataConsumer {
+    return this.findDataConsumer(id) ?? notFound('data consumer', id);
+  }
 
   /** The router holding the origin producer with this id (not a router it is piped to). */
   findProducerRouter(id: string): IndexedRouter | undefined {
@@ -184,14 +237,38 @@ export class MediaIndex {
     return undefined;
   }
 
-  /** The pid of the worker holding the router, transport, (origin) producer or consumer with this id. */
-  workerPidOf(id: string): number | undefined {
+  /** The router holding the origin data producer with this id (not a router it is piped to). */
+  findDataProducerRouter(id: string): IndexedRouter | undefined {
     for (const worker of this.workers()) {
-      const { routers, transports, producers, consumers, pipeProducers } = worker.appData;
-      const producer = producers.has(id) && !pipeProducers.has(id);
-      if (routers.has(id) || transports.has(id) || producer || consumers.has(id)) return worker.pid;
+      const { dataProducers, pipeDataProducers, routers } = worker.appData;
+      if (!dataProducers.has(id) || pipeDataProducers.has(id)) continue;
+      for (const router of routers.values()) if (router.appData.dataProducers.has(id)) return router;
     }
     return undefined;
+  }
+
+  /** The pid of the worker holding the router, transport, (origin) producer or consumer, (origin) data producer or data consumer with this id. */
+  workerPidOf(id: string): number | undefined {
+    for (const worker of this.workers()) {
+      const { routers, transports, producers, consumers, pipeProducers, dataProducers, dataConsumers, pipeDataProducers } = worker.appData;
+      const producer = producers.has(id) && !pipeProducers.has(id);
+      const dataProducer = dataProducers.has(id) && !pipeDataProducers.has(id);
+      if (routers.has(id) || transports.has(id) || producer || consumers.has(id) || dataProducer || dataConsumers.has(id))
+        return worker.pid;
+    }
+    return undefined;
+  }
+
+  /** Data producers and consumers over all workers, pipes included (leak checks). */
+  dataCounts(): { dataProducers: number; dataConsumers: number; pipeDataProducers: number; pipeDataConsumers: number } {
+    const total = { dataProducers: 0, dataConsumers: 0, pipeDataProducers: 0, pipeDataConsumers: 0 };
+    for (const { appData } of this.workers()) {
+      total.dataProducers += appData.dataProducers.size;
+      total.dataConsumers += appData.dataConsumers.size;
+      total.pipeDataProducers += appData.pipeDataProducers.size;
+      total.pipeDataConsumers += appData.pipeDataConsumers.size;
+    }
+    return total;
   }
 
   /** Object counts over all workers (metrics, leak checks). */
@@ -235,7 +312,7 @@ export class MediaIndex {
       census.transports += appData.transports.size - appData.pipeTransports.size;
       for (const producer of appData.producers.values()) if (!appData.pipeProducers.has(producer.id)) census.producers[producer.kind]++;
       for (const consumer of appData.consumers.values()) if (!appData.pipeConsumers.has(consumer.id)) census.consumers[consumer.kind]++;
-      census.dataProducers += appData.dataProducers.size;
+      census.dataProducers += appData.dataProducers.size - appData.pipeDataProducers.size;
     }
     return census;
   }

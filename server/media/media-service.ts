@@ -11,7 +11,12 @@
  * when something there needs it: a consumer, or whoever calls ensurePiped. A router other than
  * the room's first is closed when its last peer transport closes. When any router of a room dies
  * with its worker, the room's whole media is re-created (one router on a live worker) and the
- * room hears `onMediaReset`.
+ * room hears `onMediaReset`. Data producers are piped the same way for their data consumers.
+ *
+ * Who is speaking: the room's first router has one ActiveSpeakerObserver and one AudioLevelObserver
+ * (paused until a peer asks for levels); every audio producer of the room is added to both, piped
+ * to the first router when it is on another one. They report the producer's peer
+ * (`appData.peerId`) to the room; paused producers count as silent, closed ones leave by themselves.
  *
  * Every request to a worker has a deadline (MEDIA_REQUEST_TIMEOUT_MS): a miss fails the request
  * with INTERNAL, is logged at error level, and has the pool check that worker at once (a hung
@@ -20,17 +25,33 @@
  */
 import type * as ms from 'mediasoup/types';
 import { UnsupportedError, WorkerClosedError } from 'mediasoup/errors';
-import type { ConsumerCreated, ParsedRequest, RtpCapabilities, TransportCreated } from '../../shared/contract';
-import type { IceParameters, MediaKind, RtpParameters } from '../../shared/media';
+import type {
+  AudioLevel,
+  ConsumerCreated,
+  DataConsumerCreated,
+  ParsedRequest,
+  RtpCapabilities,
+  TransportCreated,
+} from '../../shared/contract';
+import type { IceParameters, MediaKind, RtpParameters, SctpStreamParameters } from '../../shared/media';
 import type { Config } from '../config';
 import { AppError, BadRequestError, NotFoundError } from '../errors';
 import type { Logger } from '../logger';
-import type { ConsumeHooks, MediaPort, RoomMediaEvents } from '../rooms/ports';
+import type { ConsumeHooks, ConsumerLayers, DataConsumeHooks, MediaPort, RoomMediaEvents } from '../rooms/ports';
 import { MediaTimeoutError, withDeadline } from './deadline';
 import { MediaIndex, type IndexedRouter, type IndexedWorker, type RouterAppData, type TransportAppData } from './media-index';
 import { ROUTER_MEDIA_CODECS, pipeListenInfo, plainTransportOptions, webRtcTransportOptions } from './settings';
 import { choosePlacement } from './spread-policy';
 import type { WorkerPool } from './worker-pool';
+
+/** How often the room's dominant speaker is re-evaluated (mediasoup's default). */
+const ACTIVE_SPEAKER_INTERVAL_MS = 300;
+/** Audio levels are reported at most this often (4 per second). */
+const AUDIO_LEVEL_INTERVAL_MS = 250;
+/** Peers in one audio level report, loudest first. */
+const AUDIO_LEVEL_MAX_ENTRIES = 8;
+/** Quieter than this (dBov) counts as silent in audio level reports. */
+const AUDIO_LEVEL_THRESHOLD_DBOV = -70;
 
 /**
  * Refusals of the client's own parameters that the worker reports as a plain Error (e.g.
@@ -73,6 +94,10 @@ interface RoomMedia {
   spreading: Promise<IndexedRouter | undefined> | undefined;
   /** Bumped when the media is re-created or closed: work begun before does not land on the new media. */
   epoch: number;
+  /** Ids of the observers on the first router (recreated with it after a reset). */
+  observers: { activeSpeaker: string; audioLevel: string } | undefined;
+  /** Whether some peer wants audio levels: the AudioLevelObserver runs only then. */
+  audioLevelsEnabled: boolean;
 }
 
 export class MediaService implements MediaPort {
@@ -94,7 +119,22 @@ export class MediaService implements MediaPort {
   async openRoom(roomId: string, events: RoomMediaEvents): Promise<void> {
     const worker = await this.#pool.liveWorker(this.#config.requestTimeoutMs);
     const router = await this.#createRouter(roomId, worker);
-    const media: RoomMedia = { roomId, events, routerIds: [router.id], placing: new Map(), spreading: undefined, epoch: 0 };
+    const media: RoomMedia = {
+      roomId,
+      events,
+      routerIds: [router.id],
+      placing: new Map(),
+      spreading: undefined,
+      epoch: 0,
+      observers: undefined,
+      audioLevelsEnabled: false,
+    };
+    try {
+      media.observers = await this.#observeSpeakers(media, router);
+    } catch (error) {
+      router.close();
+      throw error;
+    }
     this.#rooms.set(roomId, media);
     this.#watchRouter(media, router);
   }
@@ -227,6 +267,7 @@ export class MediaService implements MediaPort {
       () => transport.produce({ kind, rtpParameters: rtpParameters as ms.RtpParameters, appData: { ...appData } }),
       (late) => late.close(),
     );
+    if (kind === 'audio') await this.#addToSpeakerObservers(producer.id, transport.appData.routerId);
     return producer.id;
   }
 
@@ -259,7 +300,7 @@ export class MediaService implements MediaPort {
     transportId: string,
     { producerId, rtpCapabilities }: { producerId: string; rtpCapabilities: RtpCapabilities },
     hooks: ConsumeHooks,
-  ): Promise<ConsumerCreated> {
+  ): Promise<Omit<ConsumerCreated, 'serverPaused'>> {
     const transport = this.index.getTransport(transportId);
     // A producer of another router of the room is piped here first (once per producer and router).
     await this.ensurePiped(producerId, transport.appData.routerId);
@@ -271,6 +312,8 @@ export class MediaService implements MediaPort {
     );
     // Fires for a pipe producer too: it closes when its origin closes.
     consumer.once('producerclose', () => hooks.onProducerClosed());
+    consumer.on('layerschange', (layers) => hooks.onLayersChanged(layers));
+    consumer.on('score', ({ score, producerScore }) => hooks.onScore({ score, producerScore }));
     return {
       consumerId: consumer.id,
       producerId,
@@ -288,8 +331,172 @@ export class MediaService implements MediaPort {
     );
   }
 
+  async setConsumerPreferredLayers(consumerId: string, layers: ConsumerLayers): Promise<void> {
+    const consumer = this.index.getConsumer(consumerId);
+    await this.#call('setConsumerPreferredLayers', this.index.workerPidOf(consumerId), () => consumer.setPreferredLayers(layers));
+  }
+
+  async setConsumerPriority(consumerId: string, priority: number): Promise<void> {
+    const consumer = this.index.getConsumer(consumerId);
+    await this.#call('setConsumerPriority', this.index.workerPidOf(consumerId), () => consumer.setPriority(priority));
+  }
+
+  async requestKeyFrame(consumerId: string): Promise<void> {
+    const consumer = this.index.getConsumer(consumerId);
+    await this.#call('requestKeyFrame', this.index.workerPidOf(consumerId), () => consumer.requestKeyFrame());
+  }
+
   closeConsumer(consumerId: string): void {
     this.index.findConsumer(consumerId)?.close();
+  }
+
+  // ---- data producers and consumers (SCTP over WebRTC transports) --------------------------
+
+  async produceData(
+    transportId: string,
+    options: { sctpStreamParameters: SctpStreamParameters; label: string; protocol: string; appData: Record<string, unknown> },
+  ): Promise<string> {
+    const transport = this.index.getTransport(transportId);
+    const dataProducer = await this.#call(
+      'produceData',
+      this.index.workerPidOf(transportId),
+      () =>
+        transport.produceData({
+          sctpStreamParameters: options.sctpStreamParameters,
+          label: options.label,
+          protocol: options.protocol,
+          appData: { ...options.appData },
+        }),
+      (late) => late.close(),
+    );
+    return dataProducer.id;
+  }
+
+  /** Closes the origin data producer: its pipe data consumers close with it, and so its pipe data producers. */
+  closeDataProducer(dataProducerId: string): void {
+    this.index.findDataProducer(dataProducerId)?.close();
+  }
+
+  async consumeData(
+    transportId: string,
+    { dataProducerId }: { dataProducerId: string },
+    hooks: DataConsumeHooks,
+  ): Promise<Omit<DataConsumerCreated, 'appData'>> {
+    const transport = this.index.getTransport(transportId);
+    await this.#ensureDataPiped(dataProducerId, transport.appData.routerId);
+    const dataConsumer = await this.#call(
+      'consumeData',
+      this.index.workerPidOf(transportId),
+      () => transport.consumeData({ dataProducerId }),
+      (late) => late.close(),
+    );
+    dataConsumer.once('dataproducerclose', () => hooks.onDataProducerClosed());
+    const { streamId, ordered, maxPacketLifeTime, maxRetransmits } = dataConsumer.sctpStreamParameters ?? { streamId: 0 };
+    return {
+      dataConsumerId: dataConsumer.id,
+      dataProducerId,
+      // Only the fields of the contract (mediasoup's object may grow).
+      sctpStreamParameters: {
+        streamId,
+        ...(ordered !== undefined ? { ordered } : {}),
+        ...(maxPacketLifeTime !== undefined ? { maxPacketLifeTime } : {}),
+        ...(maxRetransmits !== undefined ? { maxRetransmits } : {}),
+      },
+      label: dataConsumer.label,
+      protocol: dataConsumer.protocol,
+    };
+  }
+
+  closeDataConsumer(dataConsumerId: string): void {
+    this.index.findDataConsumer(dataConsumerId)?.close();
+  }
+
+  // ---- who is speaking ----------------------------------------------------------------------
+
+  setAudioLevelsEnabled(roomId: string, enabled: boolean): void {
+    const media = this.#rooms.get(roomId);
+    if (!media || media.audioLevelsEnabled === enabled) return;
+    media.audioLevelsEnabled = enabled;
+    void this.#applyAudioLevelsEnabled(media);
+  }
+
+  async #applyAudioLevelsEnabled(media: RoomMedia): Promise<void> {
+    const observer = media.observers && this.#homeRouterOf(media)?.appData.rtpObservers.get(media.observers.audioLevel);
+    if (!observer || observer.closed) return;
+    const enabled = media.audioLevelsEnabled;
+    try {
+      await this.#call(enabled ? 'resumeAudioLevelObserver' : 'pauseAudioLevelObserver', this.index.workerPidOf(media.routerIds[0]!), () =>
+        enabled ? observer.resume() : observer.pause(),
+      );
+    } catch (error) {
+      this.#logger.warn('setAudioLevelsEnabled() | could not switch the audio level observer', { roomId: media.roomId, enabled, error });
+    }
+  }
+
+  /**
+   * The room's speaker observers on its first router: dominant speaker changes and, while some
+   * peer wants them, audio levels, both reported by peer (the producer's appData.peerId).
+   */
+  async #observeSpeakers(media: RoomMedia, router: IndexedRouter): Promise<{ activeSpeaker: string; audioLevel: string }> {
+    const workerPid = router.appData.workerPid;
+    const activeSpeaker = await this.#call(
+      'createActiveSpeakerObserver',
+      workerPid,
+      () => router.createActiveSpeakerObserver({ interval: ACTIVE_SPEAKER_INTERVAL_MS }),
+      (late) => late.close(),
+    );
+    const audioLevel = await this.#call(
+      'createAudioLevelObserver',
+      workerPid,
+      () =>
+        router.createAudioLevelObserver({
+          interval: AUDIO_LEVEL_INTERVAL_MS,
+          maxEntries: AUDIO_LEVEL_MAX_ENTRIES,
+          threshold: AUDIO_LEVEL_THRESHOLD_DBOV,
+        }),
+      (late) => late.close(),
+    );
+    const peerOf = (producer: ms.Producer): string | undefined =>
+      typeof producer.appData.peerId === 'string' ? producer.appData.peerId : undefined;
+    activeSpeaker.on('dominantspeaker', ({ producer }) => {
+      const peerId = peerOf(producer);
+      if (peerId !== undefined) media.events.onActiveSpeaker(peerId);
+    });
+    audioLevel.on('volumes', (volumes) => {
+      // One entry per peer (a peer may have two audio producers): its loudest.
+      const levels: AudioLevel[] = [];
+      for (const { producer, volume } of volumes) {
+        const peerId = peerOf(producer);
+        if (peerId !== undefined && !levels.some((l) => l.peerId === peerId)) levels.push({ peerId, dBov: volume });
+      }
+      media.events.onAudioLevels(levels);
+    });
+    audioLevel.on('silence', () => media.events.onAudioLevels([]));
+    if (!media.audioLevelsEnabled) {
+      await this.#call('pauseAudioLevelObserver', workerPid, () => audioLevel.pause());
+    }
+    return { activeSpeaker: activeSpeaker.id, audioLevel: audioLevel.id };
+  }
+
+  /**
+   * Adds an audio producer to its room's speaker observers, piping it to the room's first router
+   * when it is on another. A failure only costs the room that producer's speaker detection: logged.
+   */
+  async #addToSpeakerObservers(producerId: string, routerId: string): Promise<void> {
+    const roomId = this.index.findRouter(routerId)?.appData.roomId;
+    const media = roomId === undefined ? undefined : this.#rooms.get(roomId);
+    const home = media && this.#homeRouterOf(media);
+    if (!media?.observers || !home) return;
+    try {
+      await this.ensurePiped(producerId, home.id);
+      for (const observerId of [media.observers.activeSpeaker, media.observers.audioLevel]) {
+        const observer = home.appData.rtpObservers.get(observerId);
+        if (!observer || observer.closed) continue;
+        await this.#call('addProducerToObserver', home.appData.workerPid, () => observer.addProducer({ producerId }));
+      }
+    } catch (error) {
+      this.#logger.warn('produce() | audio producer not added to the speaker observers', { roomId, producerId, error });
+    }
   }
 
   // ---- pipes -------------------------------------------------------------------------------
@@ -306,37 +513,55 @@ export class MediaService implements MediaPort {
     if (target.appData.producers.has(producerId)) return;
     const origin = this.index.findProducerRouter(producerId);
     if (!origin || origin.appData.roomId !== target.appData.roomId) throw new NotFoundError('producer', producerId);
-    const key = `${producerId}>${routerId}`;
+    await this.#shared(`${producerId}>${routerId}`, () => this.#pipe({ producerId }, origin, target));
+  }
+
+  /** ensurePiped for a data producer: its messages reach the data consumers of another router of the room. */
+  async #ensureDataPiped(dataProducerId: string, routerId: string): Promise<void> {
+    const target = this.index.getRouter(routerId);
+    if (target.appData.dataProducers.has(dataProducerId)) return;
+    const origin = this.index.findDataProducerRouter(dataProducerId);
+    if (!origin || origin.appData.roomId !== target.appData.roomId) throw new NotFoundError('data producer', dataProducerId);
+    await this.#shared(`data:${dataProducerId}>${routerId}`, () => this.#pipe({ dataProducerId }, origin, target));
+  }
+
+  /** Concurrent calls with the same key share one run. */
+  async #shared(key: string, run: () => Promise<void>): Promise<void> {
     let piping = this.#piping.get(key);
     if (!piping) {
-      piping = this.#pipe(producerId, origin, target).finally(() => this.#piping.delete(key));
+      piping = run().finally(() => this.#piping.delete(key));
       this.#piping.set(key, piping);
     }
     await piping;
   }
 
-  async #pipe(producerId: string, origin: IndexedRouter, target: IndexedRouter): Promise<void> {
+  async #pipe(what: { producerId: string } | { dataProducerId: string }, origin: IndexedRouter, target: IndexedRouter): Promise<void> {
+    const data = 'dataProducerId' in what;
+    const id = data ? what.dataProducerId : what.producerId;
     // One request sequence over two workers (pipe transports on both the first time, then a
     // consume on one and a produce on the other): one deadline over all of it; a miss checks both.
+    // The pipe transports of a pair of routers are shared by media and data: always with SCTP.
     try {
       await this.#call(
         'pipeToRouter',
         [origin.appData.workerPid, target.appData.workerPid],
-        () => origin.pipeToRouter({ producerId, router: target, listenInfo: pipeListenInfo(this.#config), enableSctp: false }),
-        ({ pipeConsumer, pipeProducer }) => {
+        () => origin.pipeToRouter({ ...what, router: target, listenInfo: pipeListenInfo(this.#config), enableSctp: true }),
+        ({ pipeConsumer, pipeProducer, pipeDataConsumer, pipeDataProducer }) => {
           pipeConsumer?.close();
           pipeProducer?.close();
+          pipeDataConsumer?.close();
+          pipeDataProducer?.close();
         },
       );
     } catch (error) {
       // The producer closed meanwhile (mediasoup closes what it had piped): as if it never existed.
-      if (!(error instanceof MediaTimeoutError) && !origin.appData.producers.has(producerId))
-        throw new NotFoundError('producer', producerId);
+      const still = data ? origin.appData.dataProducers.has(id) : origin.appData.producers.has(id);
+      if (!(error instanceof MediaTimeoutError) && !still) throw new NotFoundError(data ? 'data producer' : 'producer', id);
       throw error;
     }
-    this.#logger.debug('pipeToRouter() | producer piped', {
+    this.#logger.debug(`pipeToRouter() | ${data ? 'data producer' : 'producer'} piped`, {
       roomId: target.appData.roomId,
-      producerId,
+      [data ? 'dataProducerId' : 'producerId']: id,
       fromWorkerPid: origin.appData.workerPid,
       toWorkerPid: target.appData.workerPid,
     });
@@ -389,6 +614,13 @@ export class MediaService implements MediaPort {
       const router = this.index.findRouter(id);
       return router && !router.closed ? [router] : [];
     });
+  }
+
+  /** The room's first router if it is open. */
+  #homeRouterOf(media: RoomMedia): IndexedRouter | undefined {
+    const routerId = media.routerIds[0];
+    const router = routerId === undefined ? undefined : this.index.findRouter(routerId);
+    return router && !router.closed ? router : undefined;
   }
 
   #homeRouter(roomId: string): IndexedRouter {
@@ -564,6 +796,7 @@ export class MediaService implements MediaPort {
     media.epoch++;
     const routerIds = media.routerIds;
     media.routerIds = [];
+    media.observers = undefined;
     media.placing.clear();
     for (const id of routerIds) this.index.findRouter(id)?.close();
     void this.#reopen(media);
@@ -579,11 +812,19 @@ export class MediaService implements MediaPort {
     try {
       const worker = await this.#pool.liveWorker(this.#config.respawn.maxDelayMs + this.#config.requestTimeoutMs);
       const router = await this.#createRouter(roomId, worker);
+      let observers: RoomMedia['observers'];
+      try {
+        observers = await this.#observeSpeakers(media, router);
+      } catch (error) {
+        router.close();
+        throw error;
+      }
       if (this.#rooms.get(roomId) !== media || media.epoch !== epoch) {
         router.close(); // the room closed meanwhile
         return;
       }
       media.routerIds = [router.id];
+      media.observers = observers;
       this.#watchRouter(media, router);
       this.#logger.info('room media re-created on a live worker', { roomId, workerPid: worker.pid });
       media.events.onMediaReset();

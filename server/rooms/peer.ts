@@ -8,6 +8,8 @@ import {
   TRACK_SOURCE_KINDS,
   TrackSources,
   type ConsumerCreated,
+  type DataConsumerCreated,
+  type DataProducerInfo,
   type Grants,
   type NotificationMap,
   type NotificationName,
@@ -23,11 +25,13 @@ import type { IceParameters, MediaKind } from '../../shared/media';
 import { AppError, BadRequestError, ForbiddenError, NotFoundError } from '../errors';
 import type { Logger } from '../logger';
 import { sameAddress } from './addresses';
-import type { MediaPort, PeerChannel, RoomLink } from './ports';
+import type { ConsumerLayers, MediaPort, PeerChannel, RoomLink } from './ports';
 
 interface TransportRecord {
   direction: 'send' | 'recv';
   type: 'webrtc' | 'plain';
+  /** A WebRTC transport created with `sctp: true`: it may carry data producers / consumers. */
+  sctp: boolean;
   connected: boolean;
 }
 interface ProducerRecord {
@@ -38,6 +42,28 @@ interface ProducerRecord {
 }
 interface ConsumerRecord {
   producerId: string;
+  transportId: string;
+  /** The producer as it was when consumed (its peer, kind and source decide last-N). */
+  producer: ProducerInfo;
+  /** The client's own pause (consumers start paused; the client resumes when it renders). */
+  clientPaused: boolean;
+  /** Last-N's pause (server side). Effective: clientPaused || serverPaused. */
+  serverPaused: boolean;
+  /** What mediasoup has now. */
+  applied: boolean;
+  /** Pause/resume requests to mediasoup, one at a time in order (client and last-N both change it). */
+  sync: Promise<void>;
+  /** Last score sent (only changes are pushed). */
+  lastScore: string | undefined;
+}
+interface DataProducerRecord {
+  transportId: string;
+  label: string;
+  protocol: string;
+  appData: ProducerAppData;
+}
+interface DataConsumerRecord {
+  dataProducerId: string;
   transportId: string;
 }
 
@@ -92,10 +118,15 @@ export class Peer {
   readonly #transports = new Map<string, TransportRecord>();
   readonly #producers = new Map<string, ProducerRecord>();
   readonly #consumers = new Map<string, ConsumerRecord>();
-  /** Creations under way, counted against the quotas (a request's await must not let a second one slip past). */
-  readonly #pending = { transports: 0, producers: 0, consumers: new Set<string>() };
-  /** Data producers (data channels): counted here when they land; see assertMayProduceData(). */
-  readonly #dataProducers = new Set<string>();
+  readonly #dataProducers = new Map<string, DataProducerRecord>();
+  readonly #dataConsumers = new Map<string, DataConsumerRecord>();
+  /**
+   * Creations under way, counted against the quotas (a request's await must not let a second one
+   * slip past). `consumers` holds `${transportId}/${producerId}` pairs, media and data alike.
+   */
+  readonly #pending = { transports: 0, producers: 0, dataProducers: 0, consumers: new Set<string>() };
+  /** Whether this peer asked for `audioLevels` pushes. */
+  #wantsAudioLevels = false;
   readonly #media: MediaPort;
   readonly #room: RoomLink;
   readonly #log: Logger;
@@ -138,17 +169,46 @@ export class Peer {
     return p && this.#producerInfo(producerId, p);
   }
 
+  dataProducerInfos(): DataProducerInfo[] {
+    return [...this.#dataProducers].map(([dataProducerId, d]) => this.#dataProducerInfo(dataProducerId, d));
+  }
+
+  findDataProducer(dataProducerId: string): DataProducerInfo | undefined {
+    const d = this.#dataProducers.get(dataProducerId);
+    return d && this.#dataProducerInfo(dataProducerId, d);
+  }
+
+  /** Whether this peer receives `audioLevels` pushes. */
+  get wantsAudioLevels(): boolean {
+    return this.#wantsAudioLevels;
+  }
+
   /** Sizes, for leak checks and stats. */
   counts(): { transports: number; producers: number; consumers: number } {
     return { transports: this.#transports.size, producers: this.#producers.size, consumers: this.#consumers.size };
   }
 
+  /** Data channel sizes, for leak checks and stats. */
+  dataCounts(): { dataProducers: number; dataConsumers: number } {
+    return { dataProducers: this.#dataProducers.size, dataConsumers: this.#dataConsumers.size };
+  }
+
   /** Ids of what this peer still owns (the resume snapshot). */
-  owned(): { transportIds: string[]; producerIds: string[]; consumerIds: string[] } {
+  owned(): {
+    transportIds: string[];
+    producerIds: string[];
+    consumerIds: string[];
+    dataProducerIds: string[];
+    dataConsumerIds: string[];
+    serverPausedConsumerIds: string[];
+  } {
     return {
       transportIds: [...this.#transports.keys()],
       producerIds: [...this.#producers.keys()],
       consumerIds: [...this.#consumers.keys()],
+      dataProducerIds: [...this.#dataProducers.keys()],
+      dataConsumerIds: [...this.#dataConsumers.keys()],
+      serverPausedConsumerIds: [...this.#consumers].filter(([, c]) => c.serverPaused).map(([id]) => id),
     };
   }
 
@@ -190,7 +250,12 @@ export class Peer {
       this.#media.closeTransport(created.transportId);
       throw new AppError('ROOM_CLOSED', 'the peer left while the transport was being created');
     }
-    this.#transports.set(created.transportId, { direction: options.direction, type: options.type, connected: false });
+    this.#transports.set(created.transportId, {
+      direction: options.direction,
+      type: options.type,
+      sctp: 'sctpParameters' in created && created.sctpParameters !== undefined,
+      connected: false,
+    });
     this.#log.debug('createTransport() | transport created', {
       transportId: created.transportId,
       direction: options.direction,
@@ -240,6 +305,12 @@ export class Peer {
     for (const [consumerId, consumer] of this.#consumers) {
       if (consumer.transportId === transportId) this.#consumers.delete(consumerId);
     }
+    for (const [dataProducerId, dataProducer] of this.#dataProducers) {
+      if (dataProducer.transportId === transportId) this.#forgetDataProducer(dataProducerId);
+    }
+    for (const [dataConsumerId, dataConsumer] of this.#dataConsumers) {
+      if (dataConsumer.transportId === transportId) this.#dataConsumers.delete(dataConsumerId);
+    }
     this.#log.debug('closeTransport() | transport closed', { transportId });
   }
 
@@ -255,11 +326,7 @@ export class Peer {
     const foreign = req.rtpParameters.codecs.find((codec) => !codec.mimeType.toLowerCase().startsWith(`${req.kind}/`));
     if (foreign) throw new BadRequestError(`codec ${foreign.mimeType} does not match kind '${req.kind}'`);
     this.#assertBelow('producers', this.#producers.size + this.#pending.producers, this.#limits.maxProducers);
-    // appData is repeated to every peer (join snapshots, newProducer): its size is a quota.
-    const appDataBytes = Buffer.byteLength(JSON.stringify(appData));
-    if (appDataBytes > this.#limits.appDataMaxBytes) {
-      throw new AppError('LIMIT_EXCEEDED', `appData is ${appDataBytes} bytes serialised; at most ${this.#limits.appDataMaxBytes}`);
-    }
+    this.#assertAppDataSize(appData);
     let producerId: string;
     this.#pending.producers++;
     try {
@@ -338,17 +405,21 @@ export class Peer {
     if (duplicate || this.#pending.consumers.has(pair)) {
       throw new ForbiddenError(`producer ${req.producerId} is already consumed on transport ${req.transportId}`);
     }
-    this.#assertBelow('consumers', this.#consumers.size + this.#pending.consumers.size, this.#limits.maxConsumers);
+    this.#assertBelowConsumers();
     if (!this.#media.canConsume(this.#room.roomId, req.producerId, req.rtpCapabilities)) {
       throw new AppError('CANNOT_CONSUME', `these rtpCapabilities cannot consume producer ${req.producerId}`);
     }
-    let created: ConsumerCreated;
+    let created: Omit<ConsumerCreated, 'serverPaused'>;
     this.#pending.consumers.add(pair);
     try {
       created = await this.#media.consume(
         req.transportId,
         { producerId: req.producerId, rtpCapabilities: req.rtpCapabilities },
-        { onProducerClosed: () => this.#consumerLostProducer(created.consumerId) },
+        {
+          onProducerClosed: () => this.#consumerLostProducer(created.consumerId),
+          onLayersChanged: (layers) => this.#consumerLayersChanged(created.consumerId, layers),
+          onScore: (score) => this.#consumerScore(created.consumerId, score),
+        },
       );
     } finally {
       this.#pending.consumers.delete(pair);
@@ -357,15 +428,54 @@ export class Peer {
       this.#media.closeConsumer(created.consumerId);
       throw new AppError('ROOM_CLOSED', 'the transport closed while the consumer was being created');
     }
-    this.#consumers.set(created.consumerId, { producerId: req.producerId, transportId: req.transportId });
-    this.#log.debug('consume() | consumer created', { consumerId: created.consumerId, producerId: req.producerId, kind: created.kind });
-    return created;
+    // Decided now, with the room as it is: last-N changes after this arrive as consumerPaused / consumerResumed.
+    const serverPaused = this.#room.lastNPaused(this.id, producer);
+    this.#consumers.set(created.consumerId, {
+      producerId: req.producerId,
+      transportId: req.transportId,
+      producer,
+      clientPaused: true,
+      serverPaused,
+      applied: true,
+      sync: Promise.resolve(),
+      lastScore: undefined,
+    });
+    this.#log.debug('consume() | consumer created', {
+      consumerId: created.consumerId,
+      producerId: req.producerId,
+      kind: created.kind,
+      serverPaused,
+    });
+    return { ...created, serverPaused };
   }
 
+  /**
+   * The client pauses or resumes its consumer. Resuming one that last-N holds paused is accepted
+   * (the client's wish is recorded) but it stays paused until last-N lets it through.
+   */
   async setConsumerPaused(consumerId: string, paused: boolean): Promise<void> {
+    const consumer = this.#getConsumer(consumerId);
+    consumer.clientPaused = paused;
+    await this.#syncConsumer(consumerId, consumer);
+    this.#log.debug(`${paused ? 'pauseConsumer' : 'resumeConsumer'}() | done`, { consumerId, serverPaused: consumer.serverPaused });
+  }
+
+  async setConsumerPreferredLayers(consumerId: string, layers: ConsumerLayers): Promise<void> {
     this.#getConsumer(consumerId);
-    await this.#media.setConsumerPaused(consumerId, paused);
-    this.#log.debug(`${paused ? 'pauseConsumer' : 'resumeConsumer'}() | done`, { consumerId });
+    await this.#media.setConsumerPreferredLayers(consumerId, layers);
+    this.#log.debug('setConsumerPreferredLayers() | done', { consumerId, ...layers });
+  }
+
+  async setConsumerPriority(consumerId: string, priority: number): Promise<void> {
+    this.#getConsumer(consumerId);
+    await this.#media.setConsumerPriority(consumerId, priority);
+    this.#log.debug('setConsumerPriority() | done', { consumerId, priority });
+  }
+
+  async requestKeyFrame(consumerId: string): Promise<void> {
+    this.#getConsumer(consumerId);
+    await this.#media.requestKeyFrame(consumerId);
+    this.#log.debug('requestKeyFrame() | done', { consumerId });
   }
 
   closeConsumer(consumerId: string): void {
@@ -375,15 +485,163 @@ export class Peer {
     this.#log.debug('closeConsumer() | consumer closed', { consumerId });
   }
 
-  // ---- data producers (data channels) -------------------------------------------------------
+  /**
+   * Last-N moved: `paused(producer)` says which of this peer's consumers it holds paused now.
+   * Each one that changes is told to the client (consumerPaused / consumerResumed, reason
+   * LAST_N) and applied in mediasoup in the background (a failure is logged: the consumer may
+   * be closing).
+   */
+  applyLastN(paused: (producer: ProducerInfo) => boolean): void {
+    if (this.#closed) return;
+    for (const [consumerId, consumer] of this.#consumers) {
+      const serverPaused = paused(consumer.producer);
+      if (serverPaused === consumer.serverPaused) continue;
+      consumer.serverPaused = serverPaused;
+      this.send(serverPaused ? 'consumerPaused' : 'consumerResumed', { consumerId, reason: 'LAST_N' });
+      this.#log.debug(`lastN() | consumer ${serverPaused ? 'paused' : 'resumed'}`, {
+        consumerId,
+        producerPeerId: consumer.producer.peerId,
+      });
+      this.#syncConsumer(consumerId, consumer).catch((error: unknown) => {
+        if (!(error instanceof NotFoundError)) this.#log.warn('lastN() | could not apply to the consumer', { consumerId, error });
+      });
+    }
+  }
+
+  /**
+   * Brings mediasoup's pause of the consumer to clientPaused || serverPaused. Calls run one after
+   * the other per consumer, each reading the wish at its turn, so the last wish wins whatever
+   * the order the client and last-N changed it in.
+   */
+  #syncConsumer(consumerId: string, consumer: ConsumerRecord): Promise<void> {
+    const run = consumer.sync
+      .catch(() => undefined)
+      .then(async () => {
+        if (this.#consumers.get(consumerId) !== consumer) return;
+        const want = consumer.clientPaused || consumer.serverPaused;
+        if (want === consumer.applied) return;
+        await this.#media.setConsumerPaused(consumerId, want);
+        consumer.applied = want;
+      });
+    consumer.sync = run;
+    return run;
+  }
+
+  // ---- data producers and consumers (data channels) ----------------------------------------
+
+  async produceData(req: ParsedRequest<'produceData'>): Promise<string> {
+    const transport = this.#getTransport(req.transportId);
+    if (transport.direction !== 'send')
+      throw new ForbiddenError(`transport ${req.transportId} is a recv transport: produceData needs a send transport`);
+    this.assertMayProduceData();
+    if (!transport.sctp) throw new BadRequestError(`transport ${req.transportId} has no SCTP: create it with { sctp: true }`);
+    const appData = req.appData ?? {};
+    this.#assertAppDataSize(appData);
+    const label = req.label ?? '';
+    const protocol = req.protocol ?? '';
+    let dataProducerId: string;
+    this.#pending.dataProducers++;
+    try {
+      dataProducerId = await this.#media.produceData(req.transportId, {
+        sctpStreamParameters: req.sctpStreamParameters,
+        label,
+        protocol,
+        appData: { ...appData, peerId: this.id },
+      });
+    } finally {
+      this.#pending.dataProducers--;
+    }
+    if (this.#closed || !this.#transports.has(req.transportId)) {
+      this.#media.closeDataProducer(dataProducerId);
+      throw new AppError('ROOM_CLOSED', 'the transport closed while the data producer was being created');
+    }
+    const record: DataProducerRecord = { transportId: req.transportId, label, protocol, appData };
+    this.#dataProducers.set(dataProducerId, record);
+    this.#log.debug('produceData() | data producer created', { dataProducerId, label, transportId: req.transportId });
+    this.#room.dataProducerOpened(this.#dataProducerInfo(dataProducerId, record));
+    return dataProducerId;
+  }
+
+  closeDataProducer(dataProducerId: string): void {
+    this.#getDataProducer(dataProducerId);
+    this.#media.closeDataProducer(dataProducerId);
+    this.#forgetDataProducer(dataProducerId);
+    this.#log.debug('closeDataProducer() | data producer closed', { dataProducerId });
+  }
+
+  async consumeData(req: ParsedRequest<'consumeData'>): Promise<DataConsumerCreated> {
+    const transport = this.#getTransport(req.transportId);
+    if (transport.direction !== 'recv')
+      throw new ForbiddenError(`transport ${req.transportId} is a send transport: consumeData needs a recv transport`);
+    if (!this.grants.subscribe) throw new ForbiddenError('consuming needs the `subscribe` grant');
+    if (!transport.sctp) throw new BadRequestError(`transport ${req.transportId} has no SCTP: create it with { sctp: true }`);
+    // Only data producers of this peer's own room (another room's id is NOT_FOUND).
+    const dataProducer = this.#room.findDataProducer(req.dataProducerId);
+    if (!dataProducer) throw new NotFoundError('data producer', req.dataProducerId);
+    if (dataProducer.peerId === this.id) {
+      throw new ForbiddenError(`data producer ${req.dataProducerId} is this peer's own: it cannot be consumed`);
+    }
+    const pair = `${req.transportId}/${req.dataProducerId}`;
+    const duplicate = [...this.#dataConsumers.values()].some(
+      (c) => c.transportId === req.transportId && c.dataProducerId === req.dataProducerId,
+    );
+    if (duplicate || this.#pending.consumers.has(pair)) {
+      throw new ForbiddenError(`data producer ${req.dataProducerId} is already consumed on transport ${req.transportId}`);
+    }
+    this.#assertBelowConsumers();
+    let created: Omit<DataConsumerCreated, 'appData'>;
+    this.#pending.consumers.add(pair);
+    try {
+      created = await this.#media.consumeData(
+        req.transportId,
+        { dataProducerId: req.dataProducerId },
+        { onDataProducerClosed: () => this.#dataConsumerLostProducer(created.dataConsumerId) },
+      );
+    } finally {
+      this.#pending.consumers.delete(pair);
+    }
+    if (this.#closed || !this.#transports.has(req.transportId)) {
+      this.#media.closeDataConsumer(created.dataConsumerId);
+      throw new AppError('ROOM_CLOSED', 'the transport closed while the data consumer was being created');
+    }
+    this.#dataConsumers.set(created.dataConsumerId, { dataProducerId: req.dataProducerId, transportId: req.transportId });
+    this.#log.debug('consumeData() | data consumer created', {
+      dataConsumerId: created.dataConsumerId,
+      dataProducerId: req.dataProducerId,
+      streamId: created.sctpStreamParameters.streamId,
+    });
+    return { ...created, appData: dataProducer.appData };
+  }
+
+  closeDataConsumer(dataConsumerId: string): void {
+    this.#getDataConsumer(dataConsumerId);
+    this.#media.closeDataConsumer(dataConsumerId);
+    this.#dataConsumers.delete(dataConsumerId);
+    this.#log.debug('closeDataConsumer() | data consumer closed', { dataConsumerId });
+  }
 
   /**
    * Whether this peer may open one more data producer: the `publishData` grant and the quota.
-   * Throws FORBIDDEN or LIMIT_EXCEEDED. For `produceData`, when data channels land.
+   * Throws FORBIDDEN or LIMIT_EXCEEDED.
    */
   assertMayProduceData(): void {
     if (!this.grants.publishData) throw new ForbiddenError('data producers need the `publishData` grant');
-    this.#assertBelow('data producers', this.#dataProducers.size, this.#limits.maxDataProducers);
+    this.#assertBelow('data producers', this.#dataProducers.size + this.#pending.dataProducers, this.#limits.maxDataProducers);
+  }
+
+  // ---- room features: last-N pins, audio levels ---------------------------------------------
+
+  /** Replaces this peer's last-N pins (ids of peers not in the room are ignored). */
+  pinPeers(peerIds: readonly string[]): void {
+    this.#room.pinPeers(this.id, peerIds);
+    this.#log.debug('pinPeers() | pins replaced', { pins: peerIds.length });
+  }
+
+  setAudioLevels(enabled: boolean): void {
+    if (this.#wantsAudioLevels === enabled) return;
+    this.#wantsAudioLevels = enabled;
+    this.#room.audioLevelsWanted(this.id, enabled);
+    this.#log.debug('setAudioLevels() | done', { enabled });
   }
 
   // ---- lifecycle ---------------------------------------------------------------------------
@@ -397,6 +655,8 @@ export class Peer {
     this.#transports.clear();
     this.#producers.clear();
     this.#consumers.clear();
+    this.#dataProducers.clear();
+    this.#dataConsumers.clear();
   }
 
   /** Closes every transport (and so every producer and consumer), announcing its producers' end. Idempotent. */
@@ -406,13 +666,20 @@ export class Peer {
     for (const transportId of this.#transports.keys()) this.#media.closeTransport(transportId);
     this.#transports.clear();
     for (const producerId of [...this.#producers.keys()]) this.#forgetProducer(producerId);
+    for (const dataProducerId of [...this.#dataProducers.keys()]) this.#forgetDataProducer(dataProducerId);
     this.#consumers.clear();
+    this.#dataConsumers.clear();
     this.#channel = undefined;
   }
 
   #forgetProducer(producerId: string): void {
     if (!this.#producers.delete(producerId)) return;
     this.#room.producerClosed({ producerId, peerId: this.id });
+  }
+
+  #forgetDataProducer(dataProducerId: string): void {
+    if (!this.#dataProducers.delete(dataProducerId)) return;
+    this.#room.dataProducerClosed({ dataProducerId, peerId: this.id });
   }
 
   #consumerLostProducer(consumerId: string): void {
@@ -423,8 +690,39 @@ export class Peer {
     this.send('consumerClosed', { consumerId, producerId: consumer.producerId });
   }
 
+  #dataConsumerLostProducer(dataConsumerId: string): void {
+    const dataConsumer = this.#dataConsumers.get(dataConsumerId);
+    if (!dataConsumer || this.#closed) return;
+    this.#dataConsumers.delete(dataConsumerId);
+    this.#log.debug('data consumer closed: its data producer closed', { dataConsumerId, dataProducerId: dataConsumer.dataProducerId });
+    this.send('dataConsumerClosed', { dataConsumerId, dataProducerId: dataConsumer.dataProducerId });
+  }
+
+  #consumerLayersChanged(consumerId: string, layers: ConsumerLayers | undefined): void {
+    if (!this.#consumers.has(consumerId) || this.#closed) return;
+    this.send('consumerLayersChanged', {
+      consumerId,
+      spatialLayer: layers?.spatialLayer ?? null,
+      temporalLayer: layers?.temporalLayer ?? null,
+    });
+  }
+
+  /** Pushed only when the pair changes (mediasoup may repeat a score). */
+  #consumerScore(consumerId: string, { score, producerScore }: { score: number; producerScore: number }): void {
+    const consumer = this.#consumers.get(consumerId);
+    if (!consumer || this.#closed) return;
+    const key = `${score}/${producerScore}`;
+    if (consumer.lastScore === key) return;
+    consumer.lastScore = key;
+    this.send('consumerScore', { consumerId, score, producerScore });
+  }
+
   #producerInfo(producerId: string, p: ProducerRecord): ProducerInfo {
     return { producerId, peerId: this.id, kind: p.kind, paused: p.paused, appData: p.appData };
+  }
+
+  #dataProducerInfo(dataProducerId: string, d: DataProducerRecord): DataProducerInfo {
+    return { dataProducerId, peerId: this.id, label: d.label, protocol: d.protocol, appData: d.appData };
   }
 
   /**
@@ -448,6 +746,23 @@ export class Peer {
     }
   }
 
+  /** appData is repeated to every peer (join snapshots, newProducer, newDataProducer): its size is a quota. */
+  #assertAppDataSize(appData: ProducerAppData): void {
+    const appDataBytes = Buffer.byteLength(JSON.stringify(appData));
+    if (appDataBytes > this.#limits.appDataMaxBytes) {
+      throw new AppError('LIMIT_EXCEEDED', `appData is ${appDataBytes} bytes serialised; at most ${this.#limits.appDataMaxBytes}`);
+    }
+  }
+
+  /** Media and data consumers share the consumer quota. */
+  #assertBelowConsumers(): void {
+    this.#assertBelow(
+      'consumers',
+      this.#consumers.size + this.#dataConsumers.size + this.#pending.consumers.size,
+      this.#limits.maxConsumers,
+    );
+  }
+
   #assertBelow(what: string, count: number, max: number): void {
     if (count >= max) throw new AppError('LIMIT_EXCEEDED', `at most ${max} ${what} per peer`);
   }
@@ -460,6 +775,12 @@ export class Peer {
   }
   #getConsumer(id: string): ConsumerRecord {
     return this.#consumers.get(id) ?? notFound('consumer', id);
+  }
+  #getDataProducer(id: string): DataProducerRecord {
+    return this.#dataProducers.get(id) ?? notFound('data producer', id);
+  }
+  #getDataConsumer(id: string): DataConsumerRecord {
+    return this.#dataConsumers.get(id) ?? notFound('data consumer', id);
   }
 }
 

@@ -6,8 +6,11 @@
  *  - RoomLink: what a Peer may ask of its Room (implemented by Room).
  */
 import type {
+  AudioLevel,
   CloseReason,
   ConsumerCreated,
+  DataConsumerCreated,
+  DataProducerInfo,
   NotificationMap,
   NotificationName,
   ParsedRequest,
@@ -17,7 +20,7 @@ import type {
   RtpParameters,
   TransportCreated,
 } from '../../shared/contract';
-import type { IceParameters, MediaKind } from '../../shared/media';
+import type { IceParameters, MediaKind, SctpStreamParameters } from '../../shared/media';
 
 export interface PeerChannel {
   /** Fire-and-forget notification to this peer's client. */
@@ -35,11 +38,30 @@ export interface RoomMediaEvents {
   onMediaReset(): void;
   /** The room's media was lost and could not be replaced. */
   onMediaFailed(): void;
+  /** The room's dominant speaker changed (mediasoup's ActiveSpeakerObserver): the peer whose audio producer it is. */
+  onActiveSpeaker(peerId: string): void;
+  /** Audio levels of the last interval, loudest first; [] once everyone is silent. Only while enabled (setAudioLevelsEnabled). */
+  onAudioLevels(levels: AudioLevel[]): void;
+}
+
+/** Spatial and temporal layer a simulcast/SVC consumer forwards; undefined: none. */
+export interface ConsumerLayers {
+  spatialLayer: number;
+  temporalLayer?: number;
 }
 
 export interface ConsumeHooks {
   /** The consumer closed because its producer (another peer's) closed. */
   onProducerClosed(): void;
+  /** The layers the consumer forwards changed (simulcast / SVC only). */
+  onLayersChanged(layers: ConsumerLayers | undefined): void;
+  /** The consumer's or its producer's stream score changed. */
+  onScore(score: { score: number; producerScore: number }): void;
+}
+
+export interface DataConsumeHooks {
+  /** The data consumer closed because its data producer (another peer's) closed. */
+  onDataProducerClosed(): void;
 }
 
 /**
@@ -71,9 +93,29 @@ export interface MediaPort {
     transportId: string,
     options: { producerId: string; rtpCapabilities: RtpCapabilities },
     hooks: ConsumeHooks,
-  ): Promise<ConsumerCreated>;
+  ): Promise<Omit<ConsumerCreated, 'serverPaused'>>;
   setConsumerPaused(consumerId: string, paused: boolean): Promise<void>;
+  setConsumerPreferredLayers(consumerId: string, layers: ConsumerLayers): Promise<void>;
+  setConsumerPriority(consumerId: string, priority: number): Promise<void>;
+  requestKeyFrame(consumerId: string): Promise<void>;
   closeConsumer(consumerId: string): void;
+
+  /** A data producer on a WebRTC transport with SCTP. */
+  produceData(
+    transportId: string,
+    options: { sctpStreamParameters: SctpStreamParameters; label: string; protocol: string; appData: Record<string, unknown> },
+  ): Promise<string>;
+  closeDataProducer(dataProducerId: string): void;
+  /** A data consumer of a data producer of the same room (piped to the transport's router if needed). `appData` is left to the caller. */
+  consumeData(
+    transportId: string,
+    options: { dataProducerId: string },
+    hooks: DataConsumeHooks,
+  ): Promise<Omit<DataConsumerCreated, 'appData'>>;
+  closeDataConsumer(dataConsumerId: string): void;
+
+  /** Turns the room's audio level reports (onAudioLevels) on or off; off by default. */
+  setAudioLevelsEnabled(roomId: string, enabled: boolean): void;
 }
 
 /**
@@ -88,4 +130,17 @@ export interface RoomLink {
   producerClosed(producer: { producerId: string; peerId: string }): void;
   /** `reason` when the server, not the owner, paused it: then the owner is told too. */
   producerPauseChanged(producer: { producerId: string; peerId: string; paused: boolean; reason?: ProducerPauseReason }): void;
+  /** A data producer of this room (any peer's), or undefined. */
+  findDataProducer(dataProducerId: string): DataProducerInfo | undefined;
+  dataProducerOpened(dataProducer: DataProducerInfo): void;
+  dataProducerClosed(dataProducer: { dataProducerId: string; peerId: string }): void;
+  /**
+   * Whether last-N holds video of `producerPeerId` paused for `subscriberPeerId` (always false
+   * when last-N is off, for audio and for screen shares).
+   */
+  lastNPaused(subscriberPeerId: string, producer: ProducerInfo): boolean;
+  /** The peer's pin set for last-N (replaces its previous one). */
+  pinPeers(peerId: string, peerIds: readonly string[]): void;
+  /** The peer wants `audioLevels` pushes (or no longer). */
+  audioLevelsWanted(peerId: string, enabled: boolean): void;
 }

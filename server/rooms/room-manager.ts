@@ -16,6 +16,8 @@ export interface RoomManagerOptions {
   maxPeers: number;
   emptyTimeoutMs: number;
   reconnectGraceMs: number;
+  /** Last-N of every room (0: off). Default 0. */
+  lastN?: number;
   /** Quotas of the whole server and of each peer. Default: DEFAULT_SERVER_LIMITS, DEFAULT_PEER_LIMITS. */
   limits?: { server: ServerLimits; peer: PeerLimits };
   logger: Logger;
@@ -98,6 +100,7 @@ export class RoomManager {
       emptyTimeoutMs: settings.emptyTimeoutMs ?? this.#opts.emptyTimeoutMs,
       reconnectGraceMs: this.#opts.reconnectGraceMs,
       peerLimits: this.#opts.limits?.peer,
+      lastN: this.#opts.lastN,
       observer: this.observer,
       logger: this.#opts.logger,
     })

@@ -1,13 +1,15 @@
 /**
  * A room: its peers and the coordination between them — admission under the peer cap,
  * announcements, a dropped peer's grace period and its resume, a media reset after a worker
- * crash, and closing when empty. Everything a single peer owns is in Peer; the media behind
+ * crash, who is speaking and last-N, and closing when empty. Everything a single peer owns is in Peer; the media behind
  * the room is the MediaPort's, addressed by the room's id.
  */
 import { randomBytes } from 'node:crypto';
 import { v4 as uuidv4 } from 'uuid';
 import type {
+  AudioLevel,
   CloseReason,
+  DataProducerInfo,
   Grants,
   NotificationMap,
   NotificationName,
@@ -36,6 +38,11 @@ export interface RoomOptions {
   reconnectGraceMs: number;
   /** Quotas of each peer. Default: DEFAULT_PEER_LIMITS. */
   peerLimits?: PeerLimits;
+  /**
+   * Last-N: each peer receives video from at most this many others, the most recent speakers
+   * (plus its pins); 0 (default): off.
+   */
+  lastN?: number;
   observer: RoomObserver;
   logger: Logger;
 }
@@ -57,6 +64,9 @@ export interface JoinResult {
   peers: PeerInfo[];
   /** The others' producers. */
   producers: ProducerInfo[];
+  /** The others' data producers. */
+  dataProducers: DataProducerInfo[];
+  activeSpeakerPeerId?: string;
   resumeToken: string;
 }
 
@@ -82,6 +92,15 @@ export class Room {
   readonly #log: Logger;
   readonly #closeListeners: Array<(reason: RoomCloseReason) => void> = [];
   readonly #link: RoomLink;
+  readonly #lastN: number;
+  /**
+   * Peers by last-N rank: most recent speaker first, then those who never spoke in join order
+   * (before anyone spoke, the first N joiners are seen).
+   */
+  readonly #order: PeerId[] = [];
+  /** Each peer's pins: peers whose video it receives whatever last-N says. */
+  readonly #pins = new Map<PeerId, ReadonlySet<string>>();
+  #activeSpeaker: PeerId | undefined;
   #emptyTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -95,6 +114,8 @@ export class Room {
         lost = true;
         created.room?.close('MEDIA_FAILURE');
       },
+      onActiveSpeaker: (peerId) => created.room?.activeSpeakerChanged(peerId),
+      onAudioLevels: (levels) => created.room?.audioLevels(levels),
     });
     const room = new Room(opts);
     created.room = room;
@@ -109,10 +130,11 @@ export class Room {
     this.#emptyTimeoutMs = opts.emptyTimeoutMs;
     this.#reconnectGraceMs = opts.reconnectGraceMs;
     this.#peerLimits = opts.peerLimits;
+    this.#lastN = opts.lastN ?? 0;
     this.#observer = opts.observer;
     this.#log = opts.logger.child({ component: 'room', roomId: opts.roomId });
     this.#link = this.#createLink();
-    this.#log.info('room opened', { maxPeers: opts.maxPeers });
+    this.#log.info('room opened', { maxPeers: opts.maxPeers, lastN: this.#lastN });
     this.#observer.emit('roomOpened', { roomId: this.id });
     this.#scheduleCloseIfEmpty();
   }
@@ -137,6 +159,11 @@ export class Room {
 
   get peers(): ReadonlyMap<PeerId, Peer> {
     return this.#peers;
+  }
+
+  /** The dominant speaker, if anyone spoke. */
+  get activeSpeakerPeerId(): PeerId | undefined {
+    return this.#activeSpeaker;
   }
 
   /** The router's RTP capabilities (what a client's Device loads). */
@@ -188,6 +215,7 @@ export class Room {
     });
     const snapshot = this.#snapshotFor(peer);
     this.#peers.set(peerId, peer);
+    this.#order.push(peerId);
     clearTimeout(this.#emptyTimer);
     this.#emptyTimer = undefined;
     this.#log.info('join() | peer joined', { peerId, peers: this.#peers.size });
@@ -249,6 +277,7 @@ export class Room {
     this.#peers.delete(peer.id);
     this.#forgetConnection(peer);
     peer.close(); // announces its producers' end to the others (producerClosed)
+    this.#forgetSpeaker(peer);
     this.#broadcast('peerLeft', { peerId: peer.id });
     this.#log.info('leave() | peer left', { peerId: peer.id, reason, peers: this.#peers.size });
     this.#observer.emit('peerLeft', { roomId: this.id, peer: peer.info(), reason });
@@ -311,15 +340,87 @@ export class Room {
     for (const listener of this.#closeListeners) listener(reason);
   }
 
-  #snapshotFor(peer: Peer): { peers: PeerInfo[]; producers: ProducerInfo[] } {
+  /**
+   * mediasoup's ActiveSpeakerObserver named a new dominant speaker: everyone hears it (only on a
+   * change), and with last-N it moves to the front of the order.
+   */
+  activeSpeakerChanged(peerId: string): void {
+    const peer = this.#peers.get(peerId as PeerId);
+    if (this.#closed || !peer || this.#activeSpeaker === peer.id) return;
+    this.#activeSpeaker = peer.id;
+    this.#order.splice(this.#order.indexOf(peer.id), 1);
+    this.#order.unshift(peer.id);
+    this.#log.debug('activeSpeaker() | the dominant speaker changed', { peerId });
+    this.#broadcast('activeSpeaker', { peerId });
+    this.#applyLastN();
+  }
+
+  /** An audio level report: to the peers that asked for them, about peers still here. */
+  audioLevels(levels: AudioLevel[]): void {
+    if (this.#closed) return;
+    const known = levels.filter((l) => this.#peers.has(l.peerId as PeerId));
+    for (const peer of this.#peers.values()) if (peer.wantsAudioLevels) peer.send('audioLevels', { levels: known });
+  }
+
+  /** Whether last-N holds `producer`'s video paused for `subscriberId`: only camera-like video, and only when last-N is on. */
+  #lastNPaused(subscriberId: PeerId, producer: ProducerInfo, seen?: ReadonlySet<string>): boolean {
+    // Audio is never cut; a screen share is shown to all (someone presenting is watched whoever speaks).
+    if (this.#lastN === 0 || producer.kind !== 'video' || producer.appData.source === 'screen') return false;
+    return !(seen ?? this.#seenBy(subscriberId)).has(producer.peerId);
+  }
+
+  /** The peers whose video `subscriberId` receives under last-N: the N first others of the order, and its pins. */
+  #seenBy(subscriberId: PeerId): ReadonlySet<string> {
+    const seen = new Set<string>(this.#pins.get(subscriberId));
+    let taken = 0;
+    for (const peerId of this.#order) {
+      if (taken === this.#lastN) break;
+      if (peerId === subscriberId) continue;
+      seen.add(peerId);
+      taken++;
+    }
+    return seen;
+  }
+
+  /** Recomputes last-N for every peer (or one) and lets each apply what changed. */
+  #applyLastN(only?: Peer): void {
+    if (this.#lastN === 0 || this.#closed) return;
+    for (const peer of only ? [only] : this.#peers.values()) {
+      const seen = this.#seenBy(peer.id);
+      peer.applyLastN((producer) => this.#lastNPaused(peer.id, producer, seen));
+    }
+  }
+
+  /** A peer left: out of the order, the pins and the speaker slot; whoever it made invisible may now be seen. */
+  #forgetSpeaker(peer: Peer): void {
+    const at = this.#order.indexOf(peer.id);
+    if (at >= 0) this.#order.splice(at, 1);
+    this.#pins.delete(peer.id);
+    for (const [pinner, pins] of this.#pins) {
+      if (pins.has(peer.id)) this.#pins.set(pinner, new Set([...pins].filter((id) => id !== peer.id)));
+    }
+    if (this.#activeSpeaker === peer.id) this.#activeSpeaker = undefined;
+    if (peer.wantsAudioLevels) this.#updateAudioLevelsEnabled();
+    this.#applyLastN();
+  }
+
+  #updateAudioLevelsEnabled(): void {
+    if (this.#closed) return;
+    const wanted = [...this.#peers.values()].some((p) => p.wantsAudioLevels);
+    this.#media.setAudioLevelsEnabled(this.id, wanted);
+  }
+
+  #snapshotFor(peer: Peer): Omit<JoinResult, 'peer' | 'resumeToken'> {
     const peers: PeerInfo[] = [];
     const producers: ProducerInfo[] = [];
+    const dataProducers: DataProducerInfo[] = [];
     for (const other of this.#peers.values()) {
       if (other === peer) continue;
       peers.push(other.info());
       producers.push(...other.producerInfos());
+      dataProducers.push(...other.dataProducerInfos());
     }
-    return { peers, producers };
+    return { peers, producers, dataProducers, ...(this.#activeSpeaker ? { activeSpeakerPeerId: this.#activeSpeaker } : {}) };
   }
 
   #issueResumeToken(peer: Peer): string {
@@ -378,6 +479,24 @@ export class Room {
         if (paused && reason) this.#broadcast('producerPaused', { producerId, peerId, reason });
         else this.#broadcastFrom(peerId, paused ? 'producerPaused' : 'producerResumed', { producerId, peerId });
       },
+      findDataProducer: (dataProducerId) => {
+        for (const peer of this.#peers.values()) {
+          const found = peer.findDataProducer(dataProducerId);
+          if (found) return found;
+        }
+        return undefined;
+      },
+      dataProducerOpened: (dataProducer) => this.#broadcastFrom(dataProducer.peerId, 'newDataProducer', dataProducer),
+      dataProducerClosed: ({ dataProducerId, peerId }) => this.#broadcastFrom(peerId, 'dataProducerClosed', { dataProducerId, peerId }),
+      lastNPaused: (subscriberId, producer) => this.#lastNPaused(subscriberId as PeerId, producer),
+      pinPeers: (peerId, peerIds) => {
+        const peer = this.#peers.get(peerId as PeerId);
+        if (!peer) return;
+        // Peers not here (left meanwhile, another room's, made up) and oneself are ignored.
+        this.#pins.set(peer.id, new Set(peerIds.filter((id) => id !== peerId && this.#peers.has(id as PeerId))));
+        this.#applyLastN(peer);
+      },
+      audioLevelsWanted: () => this.#updateAudioLevelsEnabled(),
     };
   }
 

@@ -3,6 +3,7 @@
  * Timers are jest's fake timers where the empty timeout matters.
  */
 import type { CloseReason, NotificationMap, NotificationName } from '../../shared/contract';
+import type { MediaKind } from '../../shared/media';
 import { AppError } from '../../server/errors';
 import { createSilentLogger } from '../../server/logger';
 import { DEFAULT_PEER_LIMITS } from '../../server/rooms/peer';
@@ -61,19 +62,55 @@ class FakeMedia implements MediaPort {
   closeTransport(transportId: string): void {
     this.transports.delete(transportId);
   }
-  produce(): Promise<string> {
-    return Promise.resolve(`producer-${++this.#next}`);
+  /** producerId → kind */
+  readonly producers = new Map<string, MediaKind>();
+  /** consumerId → paused in the (fake) media now */
+  readonly consumers = new Map<string, boolean>();
+  /** Speaker observers switched on (setAudioLevelsEnabled). */
+  audioLevelsEnabled = false;
+  produce(_transportId: string, { kind }: { kind: MediaKind }): Promise<string> {
+    const producerId = `producer-${++this.#next}`;
+    this.producers.set(producerId, kind);
+    return Promise.resolve(producerId);
   }
   async setProducerPaused(): Promise<void> {}
   closeProducer(): void {}
   canConsume(): boolean {
     return true;
   }
-  consume(): Promise<never> {
+  consume(_transportId: string, { producerId }: { producerId: string }) {
+    const consumerId = `consumer-${++this.#next}`;
+    this.consumers.set(consumerId, true);
+    return Promise.resolve({
+      consumerId,
+      producerId,
+      kind: this.producers.get(producerId) ?? 'audio',
+      rtpParameters: { codecs: [{ mimeType: 'audio/opus', payloadType: 100, clockRate: 48000 }] },
+      type: 'simple' as const,
+      paused: true as const,
+    });
+  }
+  setConsumerPaused(consumerId: string, paused: boolean): Promise<void> {
+    this.consumers.set(consumerId, paused);
+    return Promise.resolve();
+  }
+  async setConsumerPreferredLayers(): Promise<void> {}
+  async setConsumerPriority(): Promise<void> {}
+  async requestKeyFrame(): Promise<void> {}
+  closeConsumer(consumerId: string): void {
+    this.consumers.delete(consumerId);
+  }
+  produceData(): Promise<string> {
+    return Promise.resolve(`data-producer-${++this.#next}`);
+  }
+  closeDataProducer(): void {}
+  consumeData(): Promise<never> {
     return Promise.reject(new Error('not used by these tests'));
   }
-  async setConsumerPaused(): Promise<void> {}
-  closeConsumer(): void {}
+  closeDataConsumer(): void {}
+  setAudioLevelsEnabled(_roomId: string, enabled: boolean): void {
+    this.audioLevelsEnabled = enabled;
+  }
 }
 
 /** A PeerChannel that records what it was sent and how it was closed. */
@@ -97,7 +134,7 @@ class FakeChannel implements PeerChannel {
 
 function makeRoom(
   media: FakeMedia,
-  opts: { maxPeers?: number; emptyTimeoutMs?: number; reconnectGraceMs?: number; observer?: RoomObserver } = {},
+  opts: { maxPeers?: number; emptyTimeoutMs?: number; reconnectGraceMs?: number; observer?: RoomObserver; lastN?: number } = {},
 ): Promise<Room> {
   return Room.create({
     roomId: 'r',
@@ -105,6 +142,7 @@ function makeRoom(
     maxPeers: opts.maxPeers ?? 3,
     emptyTimeoutMs: opts.emptyTimeoutMs ?? 1_000,
     reconnectGraceMs: opts.reconnectGraceMs ?? 0,
+    lastN: opts.lastN,
     observer: opts.observer ?? new RoomObserver(logger),
     logger,
   });
@@ -342,7 +380,14 @@ describe('Room: dropped connections, resume, media reset', () => {
     const back = new FakeChannel();
     const resumed = room.resume(joined.resumeToken, back);
     expect(resumed.peer).toBe(joined.peer);
-    expect(resumed.owned).toEqual({ transportIds: [t.transportId], producerIds: [producerId], consumerIds: [] });
+    expect(resumed.owned).toEqual({
+      transportIds: [t.transportId],
+      producerIds: [producerId],
+      consumerIds: [],
+      dataProducerIds: [],
+      dataConsumerIds: [],
+      serverPausedConsumerIds: [],
+    });
     expect(resumed.producers.map((p) => p.producerId)).toEqual([bProducer]); // missed while away: re-synced
     expect(resumed.resumeToken).not.toBe(joined.resumeToken);
     expect(code(() => room.resume(joined.resumeToken, new FakeChannel()))).toBe('RESUME_FAILED');

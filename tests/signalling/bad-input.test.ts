@@ -41,7 +41,8 @@ let sinkPort: number;
 
 beforeAll(async () => {
   // A drop is a leave here (grace 0), so a socket closed for bad input frees what it owned at once.
-  server = await startTestServer({ MAX_MESSAGE_BYTES: String(MAX_MESSAGE_BYTES), RECONNECT_GRACE_MS: '0' });
+  // Hundreds of bad requests from two sockets: over the default per-socket burst.
+  server = await startTestServer({ MAX_MESSAGE_BYTES: String(MAX_MESSAGE_BYTES), RECONNECT_GRACE_MS: '0', RATE_LIMIT_REQUESTS_BURST: '1000' });
   const sink = await bindUdp();
   udp.push(sink);
   sinkPort = udpPort(sink);
@@ -90,6 +91,15 @@ const WELL_FORMED: Record<RequestName, unknown> = {
   pauseConsumer: { consumerId: UNKNOWN_ID },
   resumeConsumer: { consumerId: UNKNOWN_ID },
   closeConsumer: { consumerId: UNKNOWN_ID },
+  setConsumerPreferredLayers: { consumerId: UNKNOWN_ID, spatialLayer: 0 },
+  setConsumerPriority: { consumerId: UNKNOWN_ID, priority: 10 },
+  requestKeyFrame: { consumerId: UNKNOWN_ID },
+  produceData: { transportId: UNKNOWN_ID, sctpStreamParameters: { streamId: 1 }, label: 'chat' },
+  consumeData: { transportId: UNKNOWN_ID, dataProducerId: UNKNOWN_ID },
+  closeDataProducer: { dataProducerId: UNKNOWN_ID },
+  closeDataConsumer: { dataConsumerId: UNKNOWN_ID },
+  pinPeers: { peerIds: [UNKNOWN_ID] },
+  setAudioLevels: { enabled: true },
   leave: {},
 };
 
@@ -199,6 +209,51 @@ const MALFORMED: Record<RequestName, Array<[string, unknown]>> = {
   pauseConsumer: badIds('consumerId'),
   resumeConsumer: badIds('consumerId'),
   closeConsumer: badIds('consumerId'),
+  setConsumerPreferredLayers: [
+    ...badIds('consumerId', { spatialLayer: 0 }),
+    ['spatialLayer missing', { consumerId: UNKNOWN_ID }],
+    ['spatialLayer negative', { consumerId: UNKNOWN_ID, spatialLayer: -1 }],
+    ['spatialLayer 16', { consumerId: UNKNOWN_ID, spatialLayer: 16 }],
+    ['spatialLayer fractional', { consumerId: UNKNOWN_ID, spatialLayer: 0.5 }],
+    ['spatialLayer a string', { consumerId: UNKNOWN_ID, spatialLayer: '2' }],
+    ['temporalLayer 99', { consumerId: UNKNOWN_ID, spatialLayer: 0, temporalLayer: 99 }],
+  ],
+  setConsumerPriority: [
+    ...badIds('consumerId', { priority: 1 }),
+    ['priority missing', { consumerId: UNKNOWN_ID }],
+    ['priority 0', { consumerId: UNKNOWN_ID, priority: 0 }],
+    ['priority 256', { consumerId: UNKNOWN_ID, priority: 256 }],
+    ['priority a string', { consumerId: UNKNOWN_ID, priority: '5' }],
+  ],
+  requestKeyFrame: badIds('consumerId'),
+  produceData: [
+    ...badIds('transportId', { sctpStreamParameters: { streamId: 1 } }),
+    ['sctpStreamParameters missing', { transportId: UNKNOWN_ID }],
+    ['streamId missing', { transportId: UNKNOWN_ID, sctpStreamParameters: {} }],
+    ['streamId 65535', { transportId: UNKNOWN_ID, sctpStreamParameters: { streamId: 65_535 } }],
+    ['streamId negative', { transportId: UNKNOWN_ID, sctpStreamParameters: { streamId: -1 } }],
+    ['ordered a string', { transportId: UNKNOWN_ID, sctpStreamParameters: { streamId: 1, ordered: 'yes' } }],
+    ['label 129 chars', { transportId: UNKNOWN_ID, sctpStreamParameters: { streamId: 1 }, label: 'x'.repeat(129) }],
+    ['label huge', { transportId: UNKNOWN_ID, sctpStreamParameters: { streamId: 1 }, label: HUGE }],
+    ['protocol a number', { transportId: UNKNOWN_ID, sctpStreamParameters: { streamId: 1 }, protocol: 7 }],
+    ['appData nested', { transportId: UNKNOWN_ID, sctpStreamParameters: { streamId: 1 }, appData: { a: { b: 1 } } }],
+  ],
+  consumeData: [...badIds('transportId', { dataProducerId: UNKNOWN_ID }), ...badIds('dataProducerId', { transportId: UNKNOWN_ID })],
+  closeDataProducer: badIds('dataProducerId'),
+  closeDataConsumer: badIds('dataConsumerId'),
+  pinPeers: [
+    ['peerIds missing', {}],
+    ['peerIds not an array', { peerIds: UNKNOWN_ID }],
+    ['17 peerIds', { peerIds: Array.from({ length: 17 }, () => UNKNOWN_ID) }],
+    ['a peerId a number', { peerIds: [42] }],
+    ['a peerId empty', { peerIds: [''] }],
+    ['a peerId huge', { peerIds: [HUGE] }],
+  ],
+  setAudioLevels: [
+    ['enabled missing', {}],
+    ['enabled a string', { enabled: 'yes' }],
+    ['enabled a number', { enabled: 1 }],
+  ],
   leave: [],
 };
 
@@ -261,6 +316,15 @@ test('before join, every event but getRouterRtpCapabilities and join is NOT_JOIN
     pauseConsumer: 'NOT_JOINED',
     resumeConsumer: 'NOT_JOINED',
     closeConsumer: 'NOT_JOINED',
+    setConsumerPreferredLayers: 'NOT_JOINED',
+    setConsumerPriority: 'NOT_JOINED',
+    requestKeyFrame: 'NOT_JOINED',
+    produceData: 'NOT_JOINED',
+    consumeData: 'NOT_JOINED',
+    closeDataProducer: 'NOT_JOINED',
+    closeDataConsumer: 'NOT_JOINED',
+    pinPeers: 'NOT_JOINED',
+    setAudioLevels: 'NOT_JOINED',
     leave: 'NOT_JOINED',
   };
   const got: Record<string, string> = {};
@@ -293,6 +357,16 @@ test('after join, unknown ids are NOT_FOUND, a second join is ALREADY_JOINED, le
     pauseConsumer: 'NOT_FOUND',
     resumeConsumer: 'NOT_FOUND',
     closeConsumer: 'NOT_FOUND',
+    setConsumerPreferredLayers: 'NOT_FOUND',
+    setConsumerPriority: 'NOT_FOUND',
+    requestKeyFrame: 'NOT_FOUND',
+    produceData: 'NOT_FOUND',
+    consumeData: 'NOT_FOUND',
+    closeDataProducer: 'NOT_FOUND',
+    closeDataConsumer: 'NOT_FOUND',
+    // Unknown peers are ignored (a pinned peer may have just left); levels are a subscription.
+    pinPeers: 'ok',
+    setAudioLevels: 'ok',
     leave: 'ok',
   };
   const got: Record<string, string> = {};

@@ -175,6 +175,19 @@ class Generator {
       pauseConsumer: () => ({ consumerId: id() }),
       resumeConsumer: () => ({ consumerId: id() }),
       closeConsumer: () => ({ consumerId: id() }),
+      setConsumerPreferredLayers: () => ({ consumerId: id(), spatialLayer: this.int(4), temporalLayer: this.int(4) }),
+      setConsumerPriority: () => ({ consumerId: id(), priority: this.pick([0, 1, 128, 255, 256]) }),
+      requestKeyFrame: () => ({ consumerId: id() }),
+      produceData: () => ({
+        transportId: id(),
+        sctpStreamParameters: { streamId: this.int(2_000), ordered: this.chance(0.5) },
+        label: this.pick(['chat', '', 'x'.repeat(200)]),
+      }),
+      consumeData: () => ({ transportId: id(), dataProducerId: id() }),
+      closeDataProducer: () => ({ dataProducerId: id() }),
+      closeDataConsumer: () => ({ dataConsumerId: id() }),
+      pinPeers: () => ({ peerIds: [id(), id()] }),
+      setAudioLevels: () => ({ enabled: this.chance(0.5) }),
       leave: () => ({}),
     };
     const payload = payloads[event]();
@@ -269,7 +282,8 @@ test(`fuzzed events (seed ${SEED}): every ack is one documented answer, the serv
           checkAck(ack, tally);
           // What the fuzz created becomes a target too.
           const data = (ack as { ok?: boolean; data?: Record<string, unknown> }).data;
-          for (const key of ['transportId', 'producerId', 'consumerId']) if (typeof data?.[key] === 'string') gen.ids.push(data[key]);
+          for (const key of ['transportId', 'producerId', 'consumerId', 'dataProducerId', 'dataConsumerId'])
+            if (typeof data?.[key] === 'string') gen.ids.push(data[key]);
         });
       } else {
         untyped(socket).emit(event as string, ...args);

@@ -20,6 +20,15 @@ import { closeTransport } from './close-transport';
 import { connectTransport } from './connect-transport';
 import { createTransport } from './create-transport';
 import { restartIce } from './restart-ice';
+import { closeDataConsumer } from './close-data-consumer';
+import { closeDataProducer } from './close-data-producer';
+import { consumeData } from './consume-data';
+import { pinPeers } from './pin-peers';
+import { produceData } from './produce-data';
+import { requestKeyFrame } from './request-key-frame';
+import { setAudioLevels } from './set-audio-levels';
+import { setConsumerPreferredLayers } from './set-consumer-preferred-layers';
+import { setConsumerPriority } from './set-consumer-priority';
 import type { HandlerEntry } from './types';
 
 export const handlers: { readonly [E in RequestName]: HandlerEntry<E> } = {
@@ -38,6 +47,15 @@ export const handlers: { readonly [E in RequestName]: HandlerEntry<E> } = {
   pauseConsumer,
   resumeConsumer,
   closeConsumer,
+  setConsumerPreferredLayers,
+  setConsumerPriority,
+  requestKeyFrame,
+  produceData,
+  consumeData,
+  closeDataProducer,
+  closeDataConsumer,
+  pinPeers,
+  setAudioLevels,
   leave,
 };
 

@@ -3,7 +3,7 @@ import { sessionHandler } from './types';
 
 export const join = sessionHandler<'join'>(async (session, req) => {
   if (session.member) throw new AppError('ALREADY_JOINED', 'this socket already joined the room');
-  const { room, peer, peers, producers, resumeToken } = await session.rooms.join(
+  const { room, peer, peers, producers, dataProducers, activeSpeakerPeerId, resumeToken } = await session.rooms.join(
     session.roomId,
     session.profile(req.displayName),
     session.channel,
@@ -15,6 +15,8 @@ export const join = sessionHandler<'join'>(async (session, req) => {
       roomId: room.id,
       peers,
       producers,
+      dataProducers,
+      ...(activeSpeakerPeerId ? { activeSpeakerPeerId } : {}),
       resumeToken,
       reconnectGraceMs: room.reconnectGraceMs,
       grants: peer.grants,

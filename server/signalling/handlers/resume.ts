@@ -4,7 +4,7 @@ import { sessionHandler } from './types';
 /** The same peer back on this new socket after its previous connection dropped. */
 export const resume = sessionHandler<'resume'>((session, req) => {
   if (session.member) throw new AppError('ALREADY_JOINED', 'this socket already joined the room');
-  const { room, peer, peers, producers, resumeToken, owned } = session.rooms.resume(
+  const { room, peer, peers, producers, dataProducers, activeSpeakerPeerId, resumeToken, owned } = session.rooms.resume(
     session.roomId,
     req.resumeToken,
     session.channel,
@@ -18,6 +18,8 @@ export const resume = sessionHandler<'resume'>((session, req) => {
       roomId: room.id,
       peers,
       producers,
+      dataProducers,
+      ...(activeSpeakerPeerId ? { activeSpeakerPeerId } : {}),
       resumeToken,
       reconnectGraceMs: room.reconnectGraceMs,
       grants: peer.grants,

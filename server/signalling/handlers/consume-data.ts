@@ -1,0 +1,3 @@
+import { peerHandler } from './types';
+
+export const consumeData = peerHandler<'consumeData'>((peer, req) => peer.consumeData(req));
