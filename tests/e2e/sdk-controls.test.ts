@@ -1,0 +1,177 @@
+/**
+ * The SDK's data channels, track controls and last-N state, in Node against the real server
+ * (mediasoup-client's FakeHandler: signalling and server state are real, no media flows; real
+ * data messages and adaptive stream are checked in Chromium by demo-features.test.ts):
+ *  - a data channel opened by Ada is received by Bo (a server data consumer on his transport), is
+ *    still received after Ada's connection is cut and resumed, and is opened again with a new id
+ *    and received again after the room's worker is killed;
+ *  - preferred layers and priority of a received simulcast camera reach the server's consumer,
+ *    and lifting the cap restores the top layer;
+ *  - with ROOM_LAST_N=1 the third peer gets the second one's camera held by the server
+ *    (`serverPaused`), pinning that peer resumes it (trackServerResumed), the state survives a
+ *    reconnection (pins re-sent), and unpinning pauses it again; audio is never held.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { RoomClient, RoomClientOptions } from '../../client/sdk';
+import { startTestServer, type TestServer } from '../helpers/server';
+import { startTcpLink, type TcpLink } from '../helpers/tcp-link';
+import { nextEvent, nodeRoomClient, testTrack, waitUntil } from './support/node-sdk';
+
+describe('SDK data channels, track controls and last-N, in Node', () => {
+  let tmpDir: string;
+  let server: TestServer;
+  let link: TcpLink;
+  const clients: RoomClient[] = [];
+  const stamp = Date.now().toString(36);
+
+  /** Clients go through the link (cut by the tests) when asked. */
+  function newClient(
+    roomId: string,
+    displayName: string,
+    { viaLink = false, ...options }: Partial<RoomClientOptions> & { viaLink?: boolean } = {},
+  ) {
+    const client = nodeRoomClient({
+      roomId,
+      displayName,
+      serverUrl: viaLink ? `https://127.0.0.1:${link.port}` : server.url,
+      socketOptions: { rejectUnauthorized: false, transports: ['websocket'] },
+      ...options,
+    });
+    clients.push(client);
+    return client;
+  }
+
+  /** Every data producer and data consumer the server holds, by id, with the data producer each consumer receives. */
+  function serverData(): { producers: string[]; consumers: Array<{ id: string; dataProducerId: string }> } {
+    const producers: string[] = [];
+    const consumers: Array<{ id: string; dataProducerId: string }> = [];
+    for (const worker of server.workers.workers) {
+      producers.push(...worker.appData.dataProducers.keys());
+      for (const consumer of worker.appData.dataConsumers.values())
+        consumers.push({ id: consumer.id, dataProducerId: consumer.dataProducerId });
+    }
+    return { producers, consumers };
+  }
+
+  beforeAll(async () => {
+    tmpDir = await mkdtemp(path.join(os.tmpdir(), 'e2e-sdk-controls-'));
+    // Last-N applies to the room `lastn-…` only in effect: the other rooms' peers see at most one other camera anyway.
+    server = await startTestServer({ RECONNECT_GRACE_MS: '5000', ROOM_LAST_N: '1', CERTS_DIR: tmpDir });
+    link = await startTcpLink(server.port);
+  });
+
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.leave()));
+    await link?.close();
+    await server?.close();
+    if (tmpDir) await rm(tmpDir, { recursive: true, force: true });
+  });
+
+  test('a data channel is received by the other peer, survives a reconnection, and comes back after a worker crash', async () => {
+    const roomId = `data-${stamp}`;
+    const ada = newClient(roomId, 'Ada', { viaLink: true });
+    const bo = newClient(roomId, 'Bo');
+    await ada.join();
+    await bo.join();
+    expect(bo.dataChannelsReceived).toBe(0);
+
+    await ada.openDataChannel({ label: 'chat' });
+    await waitUntil(() => bo.dataChannelsReceived === 1, 'Bo to receive Ada’s channel');
+    const first = serverData();
+    expect(first.producers).toHaveLength(1);
+    expect(first.consumers).toEqual([{ id: expect.any(String) as string, dataProducerId: first.producers[0] }]);
+    // Opening the same channel again is a no-op; another label or reliability is another channel.
+    await ada.openDataChannel({ label: 'chat' });
+    expect(serverData().producers).toHaveLength(1);
+
+    // Ada's link is cut and comes back: her data producer survived on the server, nothing is re-created.
+    const reconnected = nextEvent(ada, 'reconnected');
+    link.cut();
+    await nextEvent(ada, 'reconnecting');
+    link.restore();
+    await reconnected;
+    await new Promise((resolve) => setTimeout(resolve, 300)); // room for a wrong re-creation to show
+    expect(serverData()).toEqual(first);
+    expect(bo.dataChannelsReceived).toBe(1);
+
+    // The worker dies: Ada opens her channel again at once (new id) and Bo receives the new one.
+    const resets = [nextEvent(ada, 'mediaReset'), nextEvent(bo, 'mediaReset')];
+    process.kill(server.media.roomWorkerPid(roomId)!, 'SIGKILL');
+    await Promise.all(resets);
+    await waitUntil(() => serverData().consumers.length === 1 && bo.dataChannelsReceived === 1, 'Bo to receive Ada’s new channel', 10_000);
+    const after = serverData();
+    expect(after.producers).toHaveLength(1);
+    expect(after.producers[0]).not.toBe(first.producers[0]);
+    expect(after.consumers[0]?.dataProducerId).toBe(after.producers[0]);
+  });
+
+  test('preferred layers and priority of a received simulcast camera reach the server’s consumer', async () => {
+    const roomId = `layers-${stamp}`;
+    const ada = newClient(roomId, 'Ada');
+    const bo = newClient(roomId, 'Bo');
+    await ada.join();
+    await bo.join();
+    const added = nextEvent(bo, 'trackAdded', (t) => t.source === 'camera');
+    const camera = await ada.publishTrack('camera', testTrack('video'));
+    const track = await added;
+    const consumer = () => server.media.index.getConsumer(track.consumerId);
+    // Three layers by default; the consumer starts at the top one.
+    expect(consumer().type).toBe('simulcast');
+    expect(consumer().preferredLayers?.spatialLayer).toBe(2);
+
+    // (The fake handler's layers have one temporal layer each: temporal 0.)
+    await bo.setPreferredLayers(camera.producerId, { spatialLayer: 1, temporalLayer: 0 });
+    expect(consumer().preferredLayers).toEqual({ spatialLayer: 1, temporalLayer: 0 });
+    await bo.setPriority(camera.producerId, 7);
+    expect(consumer().priority).toBe(7);
+    await bo.requestKeyFrame(camera.producerId);
+    await bo.setPreferredLayers(camera.producerId, null);
+    expect(consumer().preferredLayers?.spatialLayer).toBe(2);
+    await expect(bo.setPriority('no-such-producer', 2)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+
+    // One layer asked for: a camera published without simulcast is a simple consumer.
+    const single = nextEvent(ada, 'trackAdded', (t) => t.source === 'camera');
+    await bo.publishTrack('camera', testTrack('video'), { simulcast: false });
+    expect(server.media.index.getConsumer((await single).consumerId).type).toBe('simple');
+  });
+
+  test('last-N: a held camera is reported, pinning its peer resumes it, across a reconnection, and unpinning holds it again', async () => {
+    const roomId = `lastn-${stamp}`;
+    const ada = newClient(roomId, 'Ada');
+    const bo = newClient(roomId, 'Bo');
+    const cy = newClient(roomId, 'Cy', { viaLink: true });
+    for (const client of [ada, bo]) {
+      await client.join();
+      await client.publishTrack('camera', testTrack('video'));
+      await client.publishTrack('microphone', testTrack('audio'));
+    }
+    await cy.join();
+    await waitUntil(() => cy.remoteTracks.length === 4, 'Cy to receive both cameras and microphones');
+    const boCamera = () => cy.remoteTracks.find((t) => t.peerId === bo.peerId && t.source === 'camera');
+    // Nobody spoke yet: the order is the join order, so Cy's one video slot is Ada's.
+    const held = cy.remoteTracks.filter((t) => t.serverPaused).map((t) => `${t.peerId === ada.peerId ? 'ada' : 'bo'}:${t.source}`);
+    expect(held).toEqual(['bo:camera']);
+    expect(boCamera()?.serverPauseReason).toBe('LAST_N');
+    expect(server.media.index.getConsumer(boCamera()!.consumerId).paused).toBe(true);
+
+    const resumed = nextEvent(cy, 'trackServerResumed');
+    await cy.pinPeers([bo.peerId!]);
+    expect(await resumed).toMatchObject({ peerId: bo.peerId, source: 'camera', serverPaused: false });
+    expect(boCamera()?.serverPauseReason).toBeUndefined();
+    await waitUntil(() => !server.media.index.getConsumer(boCamera()!.consumerId).paused, 'the server to resume Bo’s camera for Cy');
+
+    // Cut and back: the state is the server's (snapshot), and the pin is still in force.
+    const reconnected = nextEvent(cy, 'reconnected');
+    link.cut();
+    await nextEvent(cy, 'reconnecting');
+    link.restore();
+    await reconnected;
+    expect(cy.remoteTracks.filter((t) => t.serverPaused)).toEqual([]);
+
+    const paused = nextEvent(cy, 'trackServerPaused');
+    await cy.pinPeers([]);
+    expect(await paused).toMatchObject({ peerId: bo.peerId, source: 'camera', serverPaused: true, serverPauseReason: 'LAST_N' });
+  });
+});
