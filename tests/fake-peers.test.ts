@@ -11,7 +11,7 @@ import { parseCliArgs, runFakePeers, UsageError, type RunOptions } from '../clie
 import { readRtpPacket } from '../client/rtp/packet';
 import { StreamReceiveStats } from '../client/rtp/receive-stats';
 import { keyFrameRequests, writePli } from '../client/rtp/rtcp';
-import { Vp8LikeSource } from '../client/rtp/sources';
+import { DEFAULT_VIDEO_PROFILE, Vp8LikeSource } from '../client/rtp/sources';
 
 const execFileAsync = promisify(execFile);
 const ROOT = path.join(__dirname, '..');
@@ -43,11 +43,11 @@ describe('building blocks (no server)', () => {
       return (payload[0]! & 0x10) !== 0 && (payload[6]! & 0x01) === 0;
     };
     const first = source.pull(0);
-    expect(first).toHaveLength(Vp8LikeSource.PACKETS_PER_KEY_FRAME);
+    expect(first).toHaveLength(DEFAULT_VIDEO_PROFILE.packetsPerKeyFrame);
     expect(isKeyFrameStart(first[0]!)).toBe(true);
     expect(readRtpPacket(first[first.length - 1]!)!.marker).toBe(true);
     const delta = source.pull(34);
-    expect(delta).toHaveLength(Vp8LikeSource.PACKETS_PER_DELTA_FRAME);
+    expect(delta).toHaveLength(DEFAULT_VIDEO_PROFILE.packetsPerDeltaFrame);
     expect(isKeyFrameStart(delta[0]!)).toBe(false);
 
     const [ssrc] = keyFrameRequests(writePli(1, source.ssrc));

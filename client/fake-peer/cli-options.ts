@@ -21,6 +21,11 @@ consumes every other peer's streams, counting packets, loss (RTP sequence number
   --engine E         plain (PlainTransport RTP over UDP) or webrtc (werift: ICE+DTLS+SRTP)
                                                                    (default plain)
   --insecure         accept self-signed TLS certificates
+  --token T          access token for every peer (a server with AUTH_SECRET; one room)
+  --simulcast        send each camera as simulcast: 3 VP8 encodings (~180p/360p/720p; plain engine)
+  --layer L          spatial layer every peer asks for on received video (0 lowest; default: highest)
+  --speakers N       microphones on per room (the first N peers; the rest join muted)  (default: all)
+  --speaker-switch S the loud speaker changes every S seconds (0: never)       (default 0)
   --json [FILE]      write the summary as JSON to FILE, or to stdout (the table then goes to stderr)
   --max-loss PCT     fail when downlink loss exceeds PCT percent   (default 1)
   --max-errors N     fail when more than N errors occur            (default 0)
@@ -63,6 +68,11 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
         ramp: { type: 'string', default: '2' },
         engine: { type: 'string', default: 'plain' },
         insecure: { type: 'boolean', default: false },
+        token: { type: 'string' },
+        simulcast: { type: 'boolean', default: false },
+        layer: { type: 'string' },
+        speakers: { type: 'string' },
+        'speaker-switch': { type: 'string', default: '0' },
         json: { type: 'string' },
         'max-loss': { type: 'string', default: '1' },
         'max-errors': { type: 'string', default: '0' },
@@ -103,6 +113,11 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
       durationS: number('--duration', v.duration, 0, 86_400),
       rampS: number('--ramp', v.ramp, 0, 3_600),
       insecure: v.insecure,
+      ...(v.token !== undefined ? { token: v.token } : {}),
+      simulcast: v.simulcast,
+      ...(v.layer !== undefined ? { preferredSpatialLayer: integer('--layer', v.layer, 0, 2) } : {}),
+      ...(v.speakers !== undefined ? { speakers: integer('--speakers', v.speakers, 0, 10_000) } : {}),
+      speakerSwitchS: number('--speaker-switch', v['speaker-switch'], 0, 3_600),
       thresholds: { maxLossPct: number('--max-loss', v['max-loss'], 0, 100), maxErrors: integer('--max-errors', v['max-errors'], 0, 1e9) },
     },
   };

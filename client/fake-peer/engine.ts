@@ -35,6 +35,26 @@ export interface ReceivedStream {
   stats: StreamReceiveStats;
   /** The consumer or its producer was closed by the server (stop expecting media). */
   closed: boolean;
+  /** Last-N holds the consumer paused (consume ack, then consumerPaused / consumerResumed): silence is expected. */
+  serverPaused: boolean;
+  /** When last-N last resumed it (performance.now() ms): media is due from then on. */
+  serverResumedAtMs?: number;
+  /** Picture size of the last VP8 key frame received (video, plain engine): which simulcast layer arrives. */
+  keyFrameSize?: { width: number; height: number };
+  /** Last consumerScore pushed for it. */
+  score?: { score: number; producerScore: number };
+  /** Layers last reported by consumerLayersChanged (simulcast). */
+  layers?: { spatialLayer: number | null; temporalLayer: number | null };
+}
+
+export interface ProduceOptions {
+  /** Video as a simulcast camera: three VP8 encodings (SIMULCAST_LAYERS). Plain engine only. Default false. */
+  simulcast?: boolean;
+  /**
+   * Audio: loudness sent in the ssrc-audio-level header extension, dBov (-127 silence … 0); undefined:
+   * no extension. Plain engine only.
+   */
+  audioLevelDbov?: number;
 }
 
 export interface EngineContext {
@@ -48,7 +68,7 @@ export interface EngineContext {
 
 export interface MediaEngine {
   /** Creates the send transport and one producer per kind; media flows once connected. */
-  produce(kinds: readonly MediaKind[]): Promise<SentStream[]>;
+  produce(kinds: readonly MediaKind[], options?: ProduceOptions): Promise<SentStream[]>;
   /**
    * Consumes `producers` (creating the receive transport on first use) and resumes the consumers.
    * Settles per producer: a failed one is returned as an error, not thrown.

@@ -3,9 +3,15 @@
  * consumes every other peer's producers (those listed at join and those announced later), then
  * reports what it sent, what it received and what went wrong. Failures are counted, not thrown:
  * a load run wants to know how many peers failed and why.
+ *
+ * For speaker and last-N runs it can send a simulcast camera, speak at a loudness that changes at
+ * run time (ssrc-audio-level), mute its microphone (pauseProducer, and no packets), ask for a
+ * simulcast layer of what it receives, and it follows last-N (consumerPaused / consumerResumed)
+ * and the active speaker.
  */
 import type { MediaKind } from '../../shared/media';
 import { request, type RoomSocket } from '../request';
+import { OpusLikeSource } from '../rtp/sources';
 import type { EngineContext, EngineName, MediaEngine, ReceivedStream, RemoteProducer, SentStream } from './engine';
 import { errorCodeOf, errorMessageOf, type FakePeerErrorCode } from './errors';
 import type { Pacer } from './pacer';
@@ -22,6 +28,16 @@ export interface FakePeerOptions {
   insecure: boolean;
   /** Also consume other peers' producers. Default true. */
   consume?: boolean;
+  /** Access token (handshake `auth.token`) for a server with AUTH_SECRET. */
+  token?: string;
+  /** Send the camera as simulcast (three VP8 encodings; plain engine). Default false. */
+  simulcast?: boolean;
+  /** Loudness of the microphone in its ssrc-audio-level header extension, dBov (plain engine); undefined: none. */
+  audioLevelDbov?: number;
+  /** Start with the microphone muted (producer paused, nothing sent). Default false. */
+  micMuted?: boolean;
+  /** Spatial layer asked for every video consumer (setConsumerPreferredLayers); undefined: the server's default (highest). */
+  preferredSpatialLayer?: number;
 }
 
 export type PeerPhase = 'idle' | 'connecting' | 'joining' | 'producing' | 'ready' | 'stopped' | 'failed';
@@ -41,7 +57,15 @@ export class FakePeer {
   readonly sent: SentStream[] = [];
   readonly received: ReceivedStream[] = [];
   readonly errors: PeerError[] = [];
+  /** The room's active speaker as last announced (join ack, then activeSpeaker). */
+  activeSpeakerPeerId: string | undefined;
+  /** Every activeSpeaker announced since joining, oldest first (the last 1,000). */
+  readonly activeSpeakerHistory: string[] = [];
+  /** Last-N notifications received. */
+  readonly lastN = { pauses: 0, resumes: 0 };
   readonly #pacer: Pacer;
+  /** Last-N state by consumer from notifications (they may overtake the consume's own bookkeeping). */
+  readonly #serverPaused = new Map<string, boolean>();
   #socket: RoomSocket | undefined;
   #engine: MediaEngine | undefined;
   /** Producers waiting to be consumed; drained one batch at a time. */
@@ -64,6 +88,7 @@ export class FakePeer {
         roomId: this.options.roomId,
         displayName: this.options.displayName,
         insecure: this.options.insecure,
+        token: this.options.token,
       });
       this.#socket = socket;
       this.#listen(socket);
@@ -73,6 +98,7 @@ export class FakePeer {
       const joined = await request(socket, 'join', { displayName: this.options.displayName });
       this.joinMs = performance.now() - this.startedAtMs;
       this.peerId = joined.peerId;
+      this.activeSpeakerPeerId = joined.activeSpeakerPeerId;
       const knownAtMs = performance.now();
       this.#enqueue(
         joined.producers.map((p) => ({ producerId: p.producerId, peerId: p.peerId, kind: p.kind, knownAtMs, paused: p.paused })),
@@ -86,7 +112,13 @@ export class FakePeer {
       };
       this.#engine = this.options.engine === 'webrtc' ? new WebRtcEngine(context) : new PlainEngine(context);
       this.phase = 'producing';
-      this.sent.push(...(await this.#engine.produce(this.options.kinds)));
+      this.sent.push(
+        ...(await this.#engine.produce(this.options.kinds, {
+          simulcast: this.options.simulcast,
+          audioLevelDbov: this.options.audioLevelDbov,
+        })),
+      );
+      if (this.options.micMuted) await this.setMicrophoneMuted(true);
       this.#drain();
       await this.#draining;
       this.phase = 'ready';
@@ -97,6 +129,27 @@ export class FakePeer {
 
   stopSending(): void {
     this.#engine?.stopSending();
+  }
+
+  /** The peer's room socket once connected (tests and benchmarks send their own requests on it). */
+  get socket(): RoomSocket | undefined {
+    return this.#socket;
+  }
+
+  /** Changes the loudness the microphone reports (ssrc-audio-level), e.g. to become the loudest. */
+  setAudioLevel(dBov: number): void {
+    for (const { source } of this.sent) if (source instanceof OpusLikeSource) source.audioLevelDbov = dBov;
+  }
+
+  /** Mutes (pauses the producer on the server, sends nothing) or unmutes the microphone. */
+  async setMicrophoneMuted(muted: boolean): Promise<void> {
+    const socket = this.#socket;
+    if (!socket) return;
+    for (const stream of this.sent) {
+      if (stream.kind !== 'audio') continue;
+      stream.source.muted = muted;
+      await request(socket, muted ? 'pauseProducer' : 'resumeProducer', { producerId: stream.producerId });
+    }
   }
 
   /** Leaves the room and releases everything. Never throws. */
@@ -130,6 +183,28 @@ export class FakePeer {
     socket.on('consumerClosed', ({ consumerId }) => {
       for (const stream of this.received) if (stream.consumerId === consumerId) stream.closed = true;
     });
+    const lastN = (consumerId: string, paused: boolean): void => {
+      this.#serverPaused.set(consumerId, paused);
+      if (paused) this.lastN.pauses++;
+      else this.lastN.resumes++;
+      const stream = this.received.find((s) => s.consumerId === consumerId);
+      if (stream) this.#setServerPaused(stream, paused);
+    };
+    socket.on('consumerPaused', ({ consumerId }) => lastN(consumerId, true));
+    socket.on('consumerResumed', ({ consumerId }) => lastN(consumerId, false));
+    socket.on('consumerLayersChanged', ({ consumerId, spatialLayer, temporalLayer }) => {
+      const stream = this.received.find((s) => s.consumerId === consumerId);
+      if (stream) stream.layers = { spatialLayer, temporalLayer };
+    });
+    socket.on('consumerScore', ({ consumerId, score, producerScore }) => {
+      const stream = this.received.find((s) => s.consumerId === consumerId);
+      if (stream) stream.score = { score, producerScore };
+    });
+    socket.on('activeSpeaker', ({ peerId }) => {
+      this.activeSpeakerPeerId = peerId;
+      this.activeSpeakerHistory.push(peerId);
+      if (this.activeSpeakerHistory.length > 1_000) this.activeSpeakerHistory.shift();
+    });
     socket.on('roomClosed', ({ reason }) => {
       if (!this.#leaving) this.#record('ROOM_CLOSED', `room closed: ${reason}`);
     });
@@ -151,8 +226,14 @@ export class FakePeer {
       while (this.#pending.length > 0 && !this.#leaving) {
         const batch = this.#pending.splice(0);
         for (const result of await engine.consume(batch)) {
-          if ('error' in result) this.#record(errorCodeOf(result.error), errorMessageOf(result.error));
-          else this.received.push(result);
+          if ('error' in result) {
+            this.#record(errorCodeOf(result.error), errorMessageOf(result.error));
+            continue;
+          }
+          const notified = this.#serverPaused.get(result.consumerId);
+          if (notified !== undefined) this.#setServerPaused(result, notified);
+          this.received.push(result);
+          await this.#preferLayer(result);
         }
       }
     })()
@@ -162,6 +243,18 @@ export class FakePeer {
         // A producer announced between the loop's last check and here would otherwise wait forever.
         if (this.#pending.length > 0 && !this.#leaving) this.#drain();
       });
+  }
+
+  #setServerPaused(stream: ReceivedStream, paused: boolean): void {
+    if (stream.serverPaused === paused) return;
+    stream.serverPaused = paused;
+    if (!paused) stream.serverResumedAtMs = performance.now();
+  }
+
+  async #preferLayer(stream: ReceivedStream): Promise<void> {
+    const spatialLayer = this.options.preferredSpatialLayer;
+    if (spatialLayer === undefined || stream.producer.kind !== 'video' || !this.#socket) return;
+    await request(this.#socket, 'setConsumerPreferredLayers', { consumerId: stream.consumerId, spatialLayer });
   }
 
   #fail(error: unknown): void {

@@ -4,23 +4,29 @@
  * work as with WebRTC clients (minus SRTP).
  *  - send: one plain transport connected to our UDP socket (so mediasoup's RTCP — PLI/FIR — reaches
  *    us and the video source answers with a key frame); RTP for every producer from that socket;
- *  - receive: one plain transport connected to a second UDP socket; consumers are told apart by SSRC.
+ *    a simulcast camera sends three encodings, each on its own SSRC; audio may carry the
+ *    ssrc-audio-level header extension;
+ *  - receive: one plain transport connected to a second UDP socket; consumers are told apart by SSRC;
+ *    each video key frame's picture size is noted (which simulcast layer arrives).
  */
 import type dgram from 'node:dgram';
 import type { PlainTransportCreated } from '../../shared/contract';
 import type { MediaKind } from '../../shared/media';
 import { request } from '../request';
-import { isRtcp } from '../rtp/packet';
+import { AUDIO_LEVEL_EXTENSION_ID, isRtcp, readRtpPacket } from '../rtp/packet';
 import { StreamReceiveStats } from '../rtp/receive-stats';
-import { keyFrameRequests } from '../rtp/rtcp';
-import { createSource, PLAIN_PAYLOAD_TYPES, randomSsrc, type RtpSource } from '../rtp/sources';
-import type { EngineContext, MediaEngine, ReceivedStream, RemoteProducer, SentStream } from './engine';
+import { keyFrameRequests, writeSenderReport } from '../rtp/rtcp';
+import { OpusLikeSource, PLAIN_PAYLOAD_TYPES, randomSsrc, SimulcastSource, Vp8LikeSource, type RtpSource } from '../rtp/sources';
+import { readVp8KeyFrameSize } from '../rtp/vp8';
+import type { EngineContext, MediaEngine, ProduceOptions, ReceivedStream, RemoteProducer, SentStream } from './engine';
 import { FakePeerError } from './errors';
 import { produceRtpParameters } from './rtp-parameters';
 import { bindLoopbackUdp, closeUdp, LOOPBACK } from './udp';
 
 /** mediasoup's bandwidth probation packets carry this payload type: not media, not counted. */
 const PROBATION_PAYLOAD_TYPE = 127;
+/** How often each video stream sends a Sender Report (simulcast layer switches need one per stream). */
+const SENDER_REPORT_INTERVAL_MS = 1_000;
 
 interface ReceiveSide {
   transportId: string;
@@ -33,6 +39,7 @@ export class PlainEngine implements MediaEngine {
   readonly #cname = `fake-${randomSsrc().toString(16)}`;
   #sendSocket: dgram.Socket | undefined;
   readonly #stopSources: Array<() => void> = [];
+  #senderReports: NodeJS.Timeout | undefined;
   #receive: Promise<ReceiveSide> | undefined;
   #closed = false;
 
@@ -40,7 +47,7 @@ export class PlainEngine implements MediaEngine {
     this.#ctx = ctx;
   }
 
-  async produce(kinds: readonly MediaKind[]): Promise<SentStream[]> {
+  async produce(kinds: readonly MediaKind[], options: ProduceOptions = {}): Promise<SentStream[]> {
     if (kinds.length === 0) return [];
     const { socket } = this.#ctx;
     const transport = await request(socket, 'createTransport', { direction: 'send', type: 'plain', rtcpMux: true, comedia: false });
@@ -58,19 +65,54 @@ export class PlainEngine implements MediaEngine {
 
     const streams: SentStream[] = [];
     for (const kind of kinds) {
-      const source = createSource(kind, { ssrc: randomSsrc(), payloadType: PLAIN_PAYLOAD_TYPES[kind] });
+      const payloadType = PLAIN_PAYLOAD_TYPES[kind];
+      const withLevel = kind === 'audio' && options.audioLevelDbov !== undefined;
+      const simulcast =
+        kind === 'video' && options.simulcast === true
+          ? new SimulcastSource([randomSsrc(), randomSsrc(), randomSsrc()], payloadType)
+          : undefined;
+      const source: RtpSource =
+        simulcast ??
+        (kind === 'audio'
+          ? new OpusLikeSource({
+              ssrc: randomSsrc(),
+              payloadType,
+              audioLevelDbov: options.audioLevelDbov,
+              audioLevelExtensionId: AUDIO_LEVEL_EXTENSION_ID,
+            })
+          : new Vp8LikeSource({ ssrc: randomSsrc(), payloadType }));
       const { producerId } = await request(socket, 'produce', {
         transportId,
         kind,
-        rtpParameters: produceRtpParameters(kind, { payloadType: source.payloadType, ssrc: source.ssrc, cname: this.#cname }),
+        rtpParameters: produceRtpParameters(kind, {
+          payloadType,
+          ssrc: source.ssrc,
+          cname: this.#cname,
+          ...(simulcast ? { simulcastSsrcs: simulcast.layers.map((l) => l.ssrc) } : {}),
+          ...(withLevel ? { audioLevelExtensionId: AUDIO_LEVEL_EXTENSION_ID } : {}),
+        }),
+        appData: { source: kind === 'audio' ? 'microphone' : 'camera' },
       });
-      sourcesBySsrc.set(source.ssrc, source);
+      // A key frame request names one SSRC: a simulcast layer answers for itself.
+      for (const layer of simulcast?.layers ?? [source]) sourcesBySsrc.set(layer.ssrc, layer);
       this.#stopSources.push(
         this.#ctx.pacer.add(source, (packets) => {
           for (const packet of packets) udp.send(packet, port, ip);
         }),
       );
       streams.push({ producerId, kind, source });
+    }
+    const video = [...sourcesBySsrc.values()].filter((s) => s.kind === 'video');
+    if (video.length > 0) {
+      this.#senderReports = setInterval(() => {
+        const wallClockMs = Date.now();
+        const now = performance.now();
+        for (const s of video) {
+          const rtpTimestamp = s.rtpTimestampAt(now);
+          if (rtpTimestamp === undefined || s.muted) continue;
+          udp.send(writeSenderReport(s.ssrc, { wallClockMs, rtpTimestamp, ...s.counters }), port, ip);
+        }
+      }, SENDER_REPORT_INTERVAL_MS);
     }
     return streams;
   }
@@ -90,6 +132,7 @@ export class PlainEngine implements MediaEngine {
 
   stopSending(): void {
     for (const stop of this.#stopSources.splice(0)) stop();
+    clearInterval(this.#senderReports);
   }
 
   async close(): Promise<void> {
@@ -111,7 +154,13 @@ export class PlainEngine implements MediaEngine {
       // Parse only the fixed header: this handler runs for every packet of every consumer.
       if (message.length < 12 || isRtcp(message) || (message[1]! & 0x7f) === PROBATION_PAYLOAD_TYPE) return;
       const stream = streamsBySsrc.get(message.readUInt32BE(8));
-      stream?.stats.record(message.readUInt16BE(2), message.readUInt32BE(4), message.length, performance.now());
+      if (!stream) return;
+      stream.stats.record(message.readUInt16BE(2), message.readUInt32BE(4), message.length, performance.now());
+      if (stream.producer.kind === 'video') {
+        const payload = readRtpPacket(message)?.payload;
+        const size = payload && readVp8KeyFrameSize(payload);
+        if (size) stream.keyFrameSize = size;
+      }
     });
     await request(socket, 'connectTransport', { transportId, ip: LOOPBACK, port: udp.address().port });
     return { transportId, socket: udp, streamsBySsrc };
@@ -132,6 +181,7 @@ export class PlainEngine implements MediaEngine {
       producer,
       stats: new StreamReceiveStats(codec.clockRate),
       closed: false,
+      serverPaused: consumer.serverPaused,
     };
     side.streamsBySsrc.set(ssrc, stream); // before resuming: the first packet may follow the ack
     await request(socket, 'resumeConsumer', { consumerId: consumer.consumerId });

@@ -7,7 +7,8 @@ export function formatProgress(p: RunProgress): string {
   return (
     `[fake-peers ${p.elapsedS.toFixed(0).padStart(3)}s] ${p.stage.padEnd(8)} ` +
     `joined ${p.peersJoined}/${p.peersTotal}${p.peersFailed ? ` (failed ${p.peersFailed})` : ''} | ` +
-    `sending ${p.streamsSending} | receiving ${p.streamsWithMedia}/${p.streamsReceiving} streams, ` +
+    `sending ${p.streamsSending} | receiving ${p.streamsWithMedia}/${p.streamsReceiving} streams` +
+    `${p.streamsServerPaused ? ` (last-N holds ${p.streamsServerPaused})` : ''}, ` +
     `${Math.round(p.receivedPps)} pkt/s, loss ${p.lossPct.toFixed(2)} % | errors ${p.errors}`
   );
 }
@@ -64,6 +65,18 @@ export function formatSummary(s: RunSummary): string {
     ),
   );
   lines.push('');
+  if (s.lastN.pauses + s.lastN.resumes + s.lastN.serverPausedStreams > 0) {
+    lines.push(
+      `Last-N: ${s.lastN.flowingVideoStreams} video streams flowing, ${s.lastN.serverPausedStreams} held paused by the server; ` +
+        `${s.lastN.pauses} pauses / ${s.lastN.resumes} resumes notified`,
+    );
+  }
+  if (s.forwarding) {
+    lines.push(
+      `Forwarding: ${s.forwarding.receivedPps} pkt/s received; a full mesh would need ${s.forwarding.fullMeshPps} pkt/s` +
+        (s.forwarding.fullMeshPps > 0 ? ` (${((s.forwarding.receivedPps / s.forwarding.fullMeshPps) * 100).toFixed(0)} %)` : ''),
+    );
+  }
   const codes = Object.entries(s.errors.byCode);
   lines.push(codes.length === 0 ? 'Errors: none' : `Errors: ${s.errors.total} (${codes.map(([code, n]) => `${code} × ${n}`).join(', ')})`);
   for (const sample of s.errors.samples) lines.push(`  ${sample}`);

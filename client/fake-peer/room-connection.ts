@@ -12,6 +12,8 @@ export interface RoomConnectionOptions {
   url: string;
   roomId: string;
   displayName?: string;
+  /** Access token (handshake `auth.token`). */
+  token?: string;
   /** Accept self-signed certificates. Default false. */
   insecure?: boolean;
   /** Milliseconds to wait for the namespace to accept. Default 10,000. */
@@ -21,7 +23,10 @@ export interface RoomConnectionOptions {
 export async function connectRoom(options: RoomConnectionOptions): Promise<RoomSocket> {
   try {
     return await connectRoomSocket(options.url, options.roomId, {
-      auth: options.displayName ? { displayName: options.displayName } : {},
+      auth: {
+        ...(options.displayName ? { displayName: options.displayName } : {}),
+        ...(options.token ? { token: options.token } : {}),
+      },
       insecure: options.insecure,
       timeoutMs: options.timeoutMs,
     });

@@ -106,3 +106,45 @@ export function readLocalSdp(sdp: string): LocalSdpInfo {
   }
   return { fingerprint, sections };
 }
+
+/**
+ * The remote description of a transport carrying only SCTP (DataChannels), answering werift's
+ * offer: one `m=application` section, DTLS passive. The SCTP port is the transport's (5000).
+ */
+export function remoteDataSdp(transport: WebRtcTransportCreated, mid: string): string {
+  const fingerprint = transport.dtlsParameters.fingerprints.find((f) => f.algorithm === 'sha-256');
+  if (!fingerprint) throw new Error('transport has no sha-256 DTLS fingerprint');
+  if (!transport.sctpParameters) throw new Error('transport has no SCTP: create it with { sctp: true }');
+  const candidates = transport.iceCandidates.filter((c) => c.protocol === 'udp');
+  const first = candidates[0];
+  if (!first) throw new Error('transport has no UDP ICE candidate');
+  const lines = [
+    'v=0',
+    'o=mediasoup 1000 1 IN IP4 0.0.0.0',
+    's=-',
+    't=0 0',
+    'a=ice-lite',
+    `a=group:BUNDLE ${mid}`,
+    'a=msid-semantic: WMS *',
+    `m=application ${first.port} UDP/DTLS/SCTP webrtc-datachannel`,
+    `c=IN IP4 ${first.address}`,
+    `a=mid:${mid}`,
+    `a=ice-ufrag:${transport.iceParameters.usernameFragment}`,
+    `a=ice-pwd:${transport.iceParameters.password}`,
+    `a=fingerprint:sha-256 ${fingerprint.value}`,
+    'a=setup:passive',
+    ...candidates.map((c) => `a=candidate:${c.foundation} 1 udp ${c.priority} ${c.address} ${c.port} typ host`),
+    'a=end-of-candidates',
+    `a=sctp-port:${transport.sctpParameters.port}`,
+    `a=max-message-size:${transport.sctpParameters.maxMessageSize}`,
+  ];
+  return `${lines.join('\r\n')}\r\n`;
+}
+
+/** The mid of werift's `m=application` section. */
+export function readApplicationMid(sdp: string): string | undefined {
+  for (const media of sdp.split(/\r?\nm=/).slice(1)) {
+    if (media.startsWith('application')) return /a=mid:(\S+)/.exec(media)?.[1];
+  }
+  return undefined;
+}

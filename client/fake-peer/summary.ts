@@ -60,6 +60,10 @@ export interface RunSummary {
     engine: EngineName;
     durationS: number;
     rampS: number;
+    simulcast?: boolean;
+    /** Unmuted microphones per room. */
+    speakers?: number;
+    preferredSpatialLayer?: number;
   };
   startedAt: string;
   elapsedS: number;
@@ -71,6 +75,14 @@ export interface RunSummary {
   sent: Record<KindOrTotal, SentTotals>;
   received: Record<KindOrTotal, ReceivedTotals>;
   errors: { total: number; byCode: Partial<Record<FakePeerErrorCode, number>>; samples: string[] };
+  /** Last-N as the peers saw it: video streams held paused at the end, and the notifications. */
+  lastN: { serverPausedStreams: number; flowingVideoStreams: number; pauses: number; resumes: number };
+  /**
+   * Packets per second while everyone was in (the `running` stage): what the peers received, and
+   * what a full mesh would have delivered (every stream of every peer to every other peer of its
+   * room, a simulcast camera at the layer the receivers ask for). Absent for runs without that stage.
+   */
+  forwarding?: { receivedPps: number; fullMeshPps: number };
   thresholds: Thresholds;
   verdict: { ok: boolean; failures: string[] };
   perPeer: PeerSummary[];
@@ -88,6 +100,7 @@ export interface SummaryInput {
   thresholds: Thresholds;
   /** When senders stopped (performance.now() ms): streams known after this minus the grace are not judged. */
   stoppedAtMs: number;
+  forwarding?: { receivedPps: number; fullMeshPps: number };
 }
 
 export function summarize(input: SummaryInput): RunSummary {
@@ -95,7 +108,9 @@ export function summarize(input: SummaryInput): RunSummary {
   const errors = peers.flatMap((peer) => peer.errors.map((e) => ({ ...e, peer: peer.options.displayName })));
   for (const peer of peers) {
     for (const stream of peer.received) {
-      const judged = !stream.closed && !stream.producer.paused && stream.producer.knownAtMs < input.stoppedAtMs - NO_MEDIA_GRACE_MS;
+      // Silence is expected from a paused producer and from a consumer last-N holds paused (or resumed late).
+      const dueFromMs = Math.max(stream.producer.knownAtMs, stream.serverResumedAtMs ?? 0);
+      const judged = !stream.closed && !stream.producer.paused && !stream.serverPaused && dueFromMs < input.stoppedAtMs - NO_MEDIA_GRACE_MS;
       if (judged && stream.stats.snapshot().packets === 0) {
         errors.push({
           code: 'NO_MEDIA',
@@ -142,6 +157,18 @@ export function summarize(input: SummaryInput): RunSummary {
       byCode,
       samples: errors.slice(0, ERROR_SAMPLES).map((e) => `${e.peer}: ${e.code}: ${e.message}`),
     },
+    lastN: {
+      serverPausedStreams: peers.reduce((n, p) => n + p.received.filter((r) => r.serverPaused && !r.closed).length, 0),
+      flowingVideoStreams: peers.reduce(
+        (n, p) => n + p.received.filter((r) => r.producer.kind === 'video' && !r.serverPaused && !r.closed).length,
+        0,
+      ),
+      pauses: peers.reduce((n, p) => n + p.lastN.pauses, 0),
+      resumes: peers.reduce((n, p) => n + p.lastN.resumes, 0),
+    },
+    ...(input.forwarding
+      ? { forwarding: { receivedPps: round(input.forwarding.receivedPps, 0), fullMeshPps: round(input.forwarding.fullMeshPps, 0) } }
+      : {}),
     thresholds: input.thresholds,
     verdict: { ok: failures.length === 0, failures },
     perPeer: peers.map(peerSummary),

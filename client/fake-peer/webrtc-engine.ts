@@ -5,7 +5,8 @@
  *  - send: werift offers one sendonly m-section per kind; the answer stands for the transport;
  *  - receive: the server side is the offerer (one sendonly m-section per consumer); each new batch
  *    of consumers renegotiates the same peer connection.
- * Loopback only: werift gathers candidates on 127.0.0.1.
+ * Loopback only: werift gathers candidates on 127.0.0.1. Simulcast and audio levels are the plain
+ * engine's (produce options are ignored here).
  */
 import { MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, type PeerConfig, type RtpPacket } from 'werift';
 import type { WebRtcTransportCreated } from '../../shared/contract';
@@ -34,7 +35,7 @@ const SEND_CODECS: Record<MediaKind, SdpCodec> = {
 const RECEIVABLE_MIME_TYPES = new Set(['audio/opus', 'video/vp8']);
 const RECEIVABLE_FEEDBACK = new Set(['nack', 'nack pli', 'ccm fir']);
 
-function peerConfig(): Partial<PeerConfig> {
+export function peerConfig(): Partial<PeerConfig> {
   const codec = (c: SdpCodec): RTCRtpCodecParameters =>
     new RTCRtpCodecParameters({
       mimeType: c.mimeType,
@@ -62,7 +63,7 @@ function peerConfig(): Partial<PeerConfig> {
  * waits 5 s for an answer that cannot come offline. Clear it before each gathering
  * (setLocalDescription); transports exist by then (addTransceiver / setRemoteDescription).
  */
-function withoutStunServer(pc: RTCPeerConnection): void {
+export function withoutStunServer(pc: RTCPeerConnection): void {
   for (const transport of pc.iceTransports) transport.connection.stunServer = undefined;
 }
 
@@ -79,7 +80,7 @@ export function receivableCapabilities(router: RtpCapabilities): RtpCapabilities
   };
 }
 
-async function connected(pc: RTCPeerConnection, what: string): Promise<void> {
+export async function connected(pc: RTCPeerConnection, what: string): Promise<void> {
   if (pc.connectionState === 'connected') return;
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(
@@ -99,7 +100,7 @@ async function connected(pc: RTCPeerConnection, what: string): Promise<void> {
   });
 }
 
-function asWebRtc(transport: unknown): WebRtcTransportCreated {
+export function asWebRtc(transport: unknown): WebRtcTransportCreated {
   const created = transport as Partial<WebRtcTransportCreated>;
   if (!created.iceParameters || !created.dtlsParameters || !created.iceCandidates || !created.transportId) {
     throw new FakePeerError('CLIENT_ERROR', 'createTransport(type: webrtc) answered without ICE/DTLS parameters');
@@ -201,6 +202,7 @@ export class WebRtcEngine implements MediaEngine {
           producer,
           stats: new StreamReceiveStats(codec.clockRate),
           closed: false,
+          serverPaused: consumer.serverPaused,
         };
         added.push({ stream, mid });
       } catch (error) {

@@ -1,7 +1,9 @@
 /**
- * The little RTCP a fake sender needs to understand: whether a (compound) RTCP packet asks for a
- * key frame (PLI or FIR, RFC 4585 / RFC 5104). mediasoup sends one when a video consumer resumes,
- * and drops that consumer's packets until a key frame arrives.
+ * The little RTCP a fake sender needs: whether a (compound) RTCP packet asks for a key frame (PLI
+ * or FIR, RFC 4585 / RFC 5104) — mediasoup sends one when a video consumer resumes, and drops that
+ * consumer's packets until a key frame arrives — and Sender Reports (RFC 3550 §6.4.1), which map
+ * each stream's RTP clock to wall-clock time: mediasoup switches a consumer between simulcast
+ * streams only once it has that mapping for both.
  */
 const RTCP_PSFB = 206; // payload-specific feedback
 const PSFB_PLI = 1;
@@ -37,5 +39,28 @@ export function writePli(senderSsrc: number, mediaSsrc: number): Buffer {
   packet.writeUInt16BE(2, 2);
   packet.writeUInt32BE(senderSsrc >>> 0, 4);
   packet.writeUInt32BE(mediaSsrc >>> 0, 8);
+  return packet;
+}
+
+const RTCP_SR = 200;
+/** Seconds from 1900 (NTP epoch) to 1970 (Unix epoch). */
+const NTP_UNIX_OFFSET_S = 2_208_988_800;
+
+/** A Sender Report without report blocks: `wallClockMs` (Unix ms) is when the stream's RTP clock read `rtpTimestamp`. */
+export function writeSenderReport(
+  ssrc: number,
+  { wallClockMs, rtpTimestamp, packets, bytes }: { wallClockMs: number; rtpTimestamp: number; packets: number; bytes: number },
+): Buffer {
+  const packet = Buffer.alloc(28);
+  packet[0] = 0x80;
+  packet[1] = RTCP_SR;
+  packet.writeUInt16BE(6, 2);
+  packet.writeUInt32BE(ssrc >>> 0, 4);
+  const seconds = Math.floor(wallClockMs / 1000);
+  packet.writeUInt32BE((seconds + NTP_UNIX_OFFSET_S) >>> 0, 8);
+  packet.writeUInt32BE(Math.floor(((wallClockMs % 1000) / 1000) * 0x1_0000_0000) >>> 0, 12);
+  packet.writeUInt32BE(rtpTimestamp >>> 0, 16);
+  packet.writeUInt32BE(packets >>> 0, 20);
+  packet.writeUInt32BE(bytes >>> 0, 24);
   return packet;
 }

@@ -12,6 +12,9 @@ export interface Vp8FramePosition {
   /** First packet of the frame (S bit, partition 0). */
   startOfFrame: boolean;
   keyFrame: boolean;
+  /** Picture size written into a key frame's header. Default 640×360. */
+  width?: number;
+  height?: number;
 }
 
 /** Writes descriptor + the first byte(s) of the VP8 payload header into `out` (≥ 16 bytes). */
@@ -28,14 +31,39 @@ export function writeVp8Descriptor(out: Buffer, frame: Vp8FramePosition): number
     out[offset++] = 0x02;
     out[offset++] = 0x00;
     if (frame.keyFrame) {
-      // Key frame start code and 640x360.
+      // Key frame start code and the picture size (14 bits each, no scaling).
       out[offset++] = 0x9d;
       out[offset++] = 0x01;
       out[offset++] = 0x2a;
-      out.writeUInt16LE(640, offset);
-      out.writeUInt16LE(360, offset + 2);
+      out.writeUInt16LE(frame.width ?? 640, offset);
+      out.writeUInt16LE(frame.height ?? 360, offset + 2);
       offset += 4;
     }
   }
   return offset;
+}
+
+/**
+ * The picture size of a VP8 key frame, from an RTP payload that starts one (as written above, or
+ * by a browser): the receiving end's "frame width". undefined for anything else.
+ */
+export function readVp8KeyFrameSize(payload: Buffer): { width: number; height: number } | undefined {
+  if (payload.length < 1) return undefined;
+  const x = (payload[0]! & 0x80) !== 0;
+  const start = (payload[0]! & 0x10) !== 0;
+  const partition = payload[0]! & 0x0f;
+  if (!start || partition !== 0) return undefined;
+  let offset = 1;
+  if (x) {
+    if (payload.length < 2) return undefined;
+    const ext = payload[1]!;
+    offset = 2;
+    if (ext & 0x80) offset += payload.length > offset && payload[offset]! & 0x80 ? 2 : 1; // I: picture id, 7 or 15 bits
+    if (ext & 0x40) offset += 1; // L: TL0PICIDX
+    if (ext & 0x30) offset += 1; // T or K: TID/KEYIDX
+  }
+  // Frame tag (3 bytes, bit 0 clear on a key frame), start code 9d 01 2a, then width and height.
+  if (payload.length < offset + 10 || (payload[offset]! & 0x01) !== 0) return undefined;
+  if (payload[offset + 3] !== 0x9d || payload[offset + 4] !== 0x01 || payload[offset + 5] !== 0x2a) return undefined;
+  return { width: payload.readUInt16LE(offset + 6) & 0x3fff, height: payload.readUInt16LE(offset + 8) & 0x3fff };
 }

@@ -267,7 +267,8 @@ export class MediaService implements MediaPort {
       () => transport.produce({ kind, rtpParameters: rtpParameters as ms.RtpParameters, appData: { ...appData } }),
       (late) => late.close(),
     );
-    if (kind === 'audio') await this.#addToSpeakerObservers(producer.id, transport.appData.routerId);
+    // In the background: a few worker requests (and a pipe in a spread room) the produce ack need not wait for.
+    if (kind === 'audio') void this.#addToSpeakerObservers(producer.id, transport.appData.routerId);
     return producer.id;
   }
 
@@ -495,7 +496,9 @@ export class MediaService implements MediaPort {
         await this.#call('addProducerToObserver', home.appData.workerPid, () => observer.addProducer({ producerId }));
       }
     } catch (error) {
-      this.#logger.warn('produce() | audio producer not added to the speaker observers', { roomId, producerId, error });
+      // A producer closed meanwhile simply is not observed; anything else costs its speaker detection.
+      const gone = !this.index.findProducer(producerId);
+      this.#logger[gone ? 'debug' : 'warn']('produce() | audio producer not added to the speaker observers', { roomId, producerId, error });
     }
   }
 

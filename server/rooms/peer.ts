@@ -410,17 +410,20 @@ export class Peer {
       throw new AppError('CANNOT_CONSUME', `these rtpCapabilities cannot consume producer ${req.producerId}`);
     }
     let created: Omit<ConsumerCreated, 'serverPaused'>;
+    // The worker may report on the consumer before this await returns: such news finds no record and is dropped.
+    let consumerId: string | undefined;
     this.#pending.consumers.add(pair);
     try {
       created = await this.#media.consume(
         req.transportId,
         { producerId: req.producerId, rtpCapabilities: req.rtpCapabilities },
         {
-          onProducerClosed: () => this.#consumerLostProducer(created.consumerId),
-          onLayersChanged: (layers) => this.#consumerLayersChanged(created.consumerId, layers),
-          onScore: (score) => this.#consumerScore(created.consumerId, score),
+          onProducerClosed: () => consumerId && this.#consumerLostProducer(consumerId),
+          onLayersChanged: (layers) => consumerId && this.#consumerLayersChanged(consumerId, layers),
+          onScore: (score) => consumerId && this.#consumerScore(consumerId, score),
         },
       );
+      consumerId = created.consumerId;
     } finally {
       this.#pending.consumers.delete(pair);
     }
@@ -590,13 +593,15 @@ export class Peer {
     }
     this.#assertBelowConsumers();
     let created: Omit<DataConsumerCreated, 'appData'>;
+    let dataConsumerId: string | undefined;
     this.#pending.consumers.add(pair);
     try {
       created = await this.#media.consumeData(
         req.transportId,
         { dataProducerId: req.dataProducerId },
-        { onDataProducerClosed: () => this.#dataConsumerLostProducer(created.dataConsumerId) },
+        { onDataProducerClosed: () => dataConsumerId && this.#dataConsumerLostProducer(dataConsumerId) },
       );
+      dataConsumerId = created.dataConsumerId;
     } finally {
       this.#pending.consumers.delete(pair);
     }

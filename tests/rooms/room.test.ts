@@ -752,3 +752,125 @@ describe('trust in the domain', () => {
     room.close('SERVER_SHUTDOWN');
   });
 });
+
+describe('who is speaking and last-N (domain rules, fake media)', () => {
+  const codecs = (mimeType: string) => ({ codecs: [{ mimeType, payloadType: 100, clockRate: 48000 }], encodings: [{ ssrc: 1 }] });
+  const caps = { codecs: [], headerExtensions: [] };
+
+  /** Peers that each publish a camera (and a screen share for the first), and a subscriber consuming all of them. */
+  async function lastNRoom(lastN: number, publishers: number) {
+    const media = new FakeMedia();
+    const room = await makeRoom(media, { maxPeers: 10, lastN });
+    const pubs = [];
+    for (let i = 0; i < publishers; i++) {
+      const channel = new FakeChannel();
+      const { peer } = room.join(as(`p${i}`), channel);
+      const { transportId } = await peer.createTransport({ direction: 'send', type: 'plain' });
+      const camera = await peer.produce({
+        transportId,
+        kind: 'video',
+        rtpParameters: codecs('video/VP8'),
+        appData: { source: 'camera' },
+      } as never);
+      const mic = await peer.produce({ transportId, kind: 'audio', rtpParameters: codecs('audio/opus') } as never);
+      pubs.push({ peer, channel, camera, mic });
+    }
+    const subChannel = new FakeChannel();
+    const { peer: sub } = room.join(as('sub'), subChannel);
+    const { transportId } = await sub.createTransport({ direction: 'recv', type: 'plain' });
+    const consumers = new Map<string, { consumerId: string; serverPaused: boolean }>();
+    for (const p of pubs) {
+      for (const producerId of [p.camera, p.mic]) {
+        const c = await sub.consume({ transportId, producerId, rtpCapabilities: caps });
+        consumers.set(producerId, c);
+        await sub.setConsumerPaused(c.consumerId, false);
+      }
+    }
+    return { media, room, pubs, sub, subChannel, consumers };
+  }
+
+  test('activeSpeaker goes to everyone only on a change, for peers of the room only', async () => {
+    const media = new FakeMedia();
+    const room = await makeRoom(media);
+    const [a, b] = [new FakeChannel(), new FakeChannel()];
+    const { peer } = room.join(as('a'), a);
+    room.join(as('b'), b);
+    const events = media.rooms.get('r')!.events;
+    events.onActiveSpeaker(peer.id);
+    events.onActiveSpeaker(peer.id);
+    events.onActiveSpeaker('someone-else');
+    expect(a.sent.filter((s) => s.event === 'activeSpeaker')).toEqual([{ event: 'activeSpeaker', payload: { peerId: peer.id } }]);
+    expect(b.sent.filter((s) => s.event === 'activeSpeaker')).toHaveLength(1);
+    expect(room.activeSpeakerPeerId).toBe(peer.id);
+    expect(room.join(as('c'), new FakeChannel()).activeSpeakerPeerId).toBe(peer.id);
+  });
+
+  test('audio levels run only while a peer wants them, and reach only those peers', async () => {
+    const media = new FakeMedia();
+    const room = await makeRoom(media);
+    const [a, b] = [new FakeChannel(), new FakeChannel()];
+    const { peer } = room.join(as('a'), a);
+    const { peer: other } = room.join(as('b'), b);
+    peer.setAudioLevels(true);
+    expect(media.audioLevelsEnabled).toBe(true);
+    media.rooms.get('r')!.events.onAudioLevels([
+      { peerId: other.id, dBov: -20 },
+      { peerId: 'gone', dBov: -30 },
+    ]);
+    expect(a.sent.filter((s) => s.event === 'audioLevels')).toEqual([
+      { event: 'audioLevels', payload: { levels: [{ peerId: other.id, dBov: -20 }] } },
+    ]);
+    expect(b.sent.filter((s) => s.event === 'audioLevels')).toEqual([]);
+    room.leave(peer);
+    expect(media.audioLevelsEnabled).toBe(false);
+  });
+
+  test('last-N pauses video beyond the N first of the order, never audio nor screens; pins add; speaking reorders', async () => {
+    const { media, room, pubs, subChannel, consumers, sub } = await lastNRoom(1, 3);
+    const paused = (producerId: string) => consumers.get(producerId)!.serverPaused;
+    // Before anyone spoke: the first joiner.
+    expect(pubs.map((p) => paused(p.camera))).toEqual([false, true, true]);
+    expect(pubs.map((p) => paused(p.mic))).toEqual([false, false, false]);
+    expect(pubs.map((p) => media.consumers.get(consumers.get(p.camera)!.consumerId))).toEqual([false, true, true]);
+
+    subChannel.sent.length = 0;
+    media.rooms.get('r')!.events.onActiveSpeaker(pubs[2]!.peer.id);
+    await new Promise((r) => setImmediate(r));
+    const cameraConsumer = (i: number) => consumers.get(pubs[i]!.camera)!.consumerId;
+    expect(subChannel.sent.filter((s) => s.event.startsWith('consumer'))).toEqual([
+      { event: 'consumerPaused', payload: { consumerId: cameraConsumer(0), reason: 'LAST_N' } },
+      { event: 'consumerResumed', payload: { consumerId: cameraConsumer(2), reason: 'LAST_N' } },
+    ]);
+    expect([0, 1, 2].map((i) => media.consumers.get(cameraConsumer(i)))).toEqual([true, true, false]);
+
+    // Pins (unknown ids and oneself ignored) add to last-N.
+    sub.pinPeers([pubs[1]!.peer.id, 'nobody', sub.id]);
+    await new Promise((r) => setImmediate(r));
+    expect([0, 1, 2].map((i) => media.consumers.get(cameraConsumer(i)))).toEqual([true, false, false]);
+    expect(sub.owned().serverPausedConsumerIds).toEqual([cameraConsumer(0)]);
+
+    // A screen share is never held.
+    const { transportId } = await pubs[0]!.peer.createTransport({ direction: 'send', type: 'plain' });
+    const screen = await pubs[0]!.peer.produce({
+      transportId,
+      kind: 'video',
+      rtpParameters: codecs('video/VP8'),
+      appData: { source: 'screen' },
+    } as never);
+    const recv = (await sub.createTransport({ direction: 'recv', type: 'plain' })).transportId;
+    expect((await sub.consume({ transportId: recv, producerId: screen, rtpCapabilities: caps })).serverPaused).toBe(false);
+
+    // The client's own pause and last-N combine: paused if either says so.
+    await sub.setConsumerPaused(cameraConsumer(2), true);
+    expect(media.consumers.get(cameraConsumer(2))).toBe(true);
+    await sub.setConsumerPaused(cameraConsumer(2), false);
+    expect(media.consumers.get(cameraConsumer(2))).toBe(false);
+    await sub.setConsumerPaused(cameraConsumer(0), false); // last-N holds it
+    expect(media.consumers.get(cameraConsumer(0))).toBe(true);
+
+    // The speaker leaves: the next of the order comes in.
+    room.leave(pubs[2]!.peer);
+    await new Promise((r) => setImmediate(r));
+    expect(media.consumers.get(cameraConsumer(0))).toBe(false);
+  });
+});

@@ -42,7 +42,11 @@ let sinkPort: number;
 beforeAll(async () => {
   // A drop is a leave here (grace 0), so a socket closed for bad input frees what it owned at once.
   // Hundreds of bad requests from two sockets: over the default per-socket burst.
-  server = await startTestServer({ MAX_MESSAGE_BYTES: String(MAX_MESSAGE_BYTES), RECONNECT_GRACE_MS: '0', RATE_LIMIT_REQUESTS_BURST: '1000' });
+  server = await startTestServer({
+    MAX_MESSAGE_BYTES: String(MAX_MESSAGE_BYTES),
+    RECONNECT_GRACE_MS: '0',
+    RATE_LIMIT_REQUESTS_BURST: '1000',
+  });
   const sink = await bindUdp();
   udp.push(sink);
   sinkPort = udpPort(sink);

@@ -1,0 +1,112 @@
+/**
+ * Who is speaking, end to end: three plain-RTP fake peers send Opus-like audio carrying the
+ * ssrc-audio-level header extension; mediasoup's ActiveSpeakerObserver on the room's router picks
+ * the loudest and every peer hears `activeSpeaker` for it, only on a change; making another peer
+ * the loudest moves it. `audioLevels` reaches only the peer that asked, at most 4 times a second,
+ * and `levels: []` once every microphone is muted.
+ */
+import { request } from '../../client/request';
+import { FakePeer, Pacer } from '../../client/fake-peer';
+import type { AudioLevel } from '../../shared/contract';
+import { startTestServer, waitFor, type TestServer } from '../helpers/server';
+import { barrier, Recorder } from '../signalling/support/harness';
+
+const ROOM = 'speakers';
+const LOUD = -15;
+/** Not talking: below the sources' noise floor. */
+const QUIET = -127;
+
+let server: TestServer;
+const pacer = new Pacer();
+const peers: FakePeer[] = [];
+
+beforeAll(async () => {
+  server = await startTestServer();
+});
+
+afterAll(async () => {
+  pacer.stop();
+  await Promise.all(peers.map((p) => p.stop()));
+  await server?.close();
+});
+
+async function speaker(name: string, dBov: number): Promise<FakePeer> {
+  const peer = new FakePeer(
+    {
+      url: server.url,
+      roomId: ROOM,
+      displayName: name,
+      kinds: ['audio'],
+      engine: 'plain',
+      insecure: true,
+      consume: false,
+      audioLevelDbov: dBov,
+    },
+    pacer,
+  );
+  peers.push(peer);
+  await peer.start();
+  expect(peer.errors).toEqual([]);
+  return peer;
+}
+
+test('the loudest peer becomes the active speaker for everyone; switching loudness switches it', async () => {
+  const [a, b, c] = [await speaker('a', LOUD), await speaker('b', QUIET), await speaker('c', QUIET)];
+  const recorders = [a, b, c].map((p) => new Recorder(p.socket!));
+  await waitFor(() => [a, b, c].every((p) => p.activeSpeakerPeerId === a.peerId), 'everyone to hear a as active speaker', 10_000);
+
+  a.setAudioLevel(QUIET);
+  b.setAudioLevel(LOUD);
+  await waitFor(() => [a, b, c].every((p) => p.activeSpeakerPeerId === b.peerId), 'everyone to hear b as active speaker', 10_000);
+  await Promise.all([a, b, c].map((p) => barrier(p.socket!)));
+
+  // Pushed only on a change: a, then b, never the same twice in a row, the same sequence for all.
+  const sequences = recorders.map((r) => r.of('activeSpeaker').map((e) => e.peerId));
+  for (const sequence of sequences) {
+    expect(sequence.at(-1)).toBe(b.peerId);
+    expect(sequence).toContain(a.peerId);
+    expect(sequence.every((id, i) => i === 0 || id !== sequence[i - 1])).toBe(true);
+  }
+  expect(sequences[1]).toEqual(sequences[0]);
+  expect(sequences[2]).toEqual(sequences[0]);
+
+  // A newcomer learns it from its join ack.
+  const late = await speaker('late', QUIET);
+  expect(late.activeSpeakerPeerId).toBe(b.peerId);
+});
+
+test('audioLevels go only to the peer that enabled them, at most 4 per second; [] once everyone is muted', async () => {
+  const [listener, other, loud] = peers; // b (loud so far) is `other`: it goes quiet, c talks
+  const listening = new Recorder(listener!.socket!);
+  const notListening = new Recorder(other!.socket!);
+  other!.setAudioLevel(-50);
+  loud!.setAudioLevel(LOUD);
+  await request(listener!.socket!, 'setAudioLevels', { enabled: true });
+
+  await waitFor(() => listening.of('audioLevels').some((e) => e.levels.length > 0), 'a first audioLevels', 5_000);
+  listening.clear();
+  const windowMs = 2_000;
+  await new Promise((r) => setTimeout(r, windowMs));
+  const reports = listening.of('audioLevels');
+  // The observer's 250 ms interval: 8 in 2 s, one more if the window straddles a tick.
+  expect(reports.length).toBeGreaterThanOrEqual(4);
+  expect(reports.length).toBeLessThanOrEqual(9);
+  // Loudest first: c (about LOUD, pauses averaged in), then b; the silent ones are below the threshold.
+  const last = reports.at(-1)!;
+  expect(last.levels.map((l: AudioLevel) => l.peerId)).toEqual([loud!.peerId, other!.peerId]);
+  expect(last.levels[0]!.dBov).toBeGreaterThan(-40);
+  expect(last.levels[0]!.dBov).toBeGreaterThan(last.levels[1]!.dBov + 10);
+  expect(notListening.of('audioLevels')).toEqual([]);
+
+  // Every microphone paused: mediasoup reports silence once, as an empty list.
+  await Promise.all(peers.map((p) => p.setMicrophoneMuted(true)));
+  await waitFor(() => listening.of('audioLevels').at(-1)?.levels.length === 0, 'an empty audioLevels', 5_000);
+  expect(notListening.of('audioLevels')).toEqual([]);
+
+  // Turned off: nothing more, even when someone speaks again.
+  await request(listener!.socket!, 'setAudioLevels', { enabled: false });
+  await loud!.setMicrophoneMuted(false);
+  listening.clear();
+  await new Promise((r) => setTimeout(r, 800));
+  expect(listening.of('audioLevels')).toEqual([]);
+});
