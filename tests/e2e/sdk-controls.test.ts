@@ -9,11 +9,15 @@
  *    and lifting the cap restores the top layer;
  *  - with ROOM_LAST_N=1 the third peer gets the second one's camera held by the server
  *    (`serverPaused`), pinning that peer resumes it (trackServerResumed), the state survives a
- *    reconnection (pins re-sent), and unpinning pauses it again; audio is never held.
+ *    reconnection (pins re-sent), and unpinning pauses it again; audio is never held;
+ *  - a talking fake peer (plain RTP with ssrc-audio-level) becomes `activeSpeaker` for an SDK
+ *    client, a late SDK joiner knows it from the join, and `audioLevels` arrive once enabled and
+ *    still after a reconnection.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { FakePeer, Pacer } from '../../client/fake-peer';
 import type { RoomClient, RoomClientOptions } from '../../client/sdk';
 import { startTestServer, type TestServer } from '../helpers/server';
 import { startTcpLink, type TcpLink } from '../helpers/tcp-link';
@@ -62,7 +66,12 @@ describe('SDK data channels, track controls and last-N, in Node', () => {
     link = await startTcpLink(server.port);
   });
 
+  const pacer = new Pacer();
+  const fakePeers: FakePeer[] = [];
+
   afterAll(async () => {
+    pacer.stop();
+    await Promise.all(fakePeers.map((peer) => peer.stop()));
     await Promise.all(clients.map((c) => c.leave()));
     await link?.close();
     await server?.close();
@@ -173,5 +182,50 @@ describe('SDK data channels, track controls and last-N, in Node', () => {
     const paused = nextEvent(cy, 'trackServerPaused');
     await cy.pinPeers([]);
     expect(await paused).toMatchObject({ peerId: bo.peerId, source: 'camera', serverPaused: true, serverPauseReason: 'LAST_N' });
+  });
+
+  test('a talking peer is the active speaker for SDK clients; audio levels arrive once enabled, also after a reconnection', async () => {
+    const roomId = `speakers-${stamp}`;
+    const ada = newClient(roomId, 'Ada', { viaLink: true });
+    await ada.join();
+    expect(ada.activeSpeakerPeerId).toBeNull();
+    const speaking = nextEvent(ada, 'activeSpeaker', () => true, 10_000);
+    // Plain RTP with the ssrc-audio-level extension, in a speech-like rhythm at -15 dBov.
+    const talker = new FakePeer(
+      {
+        url: server.url,
+        roomId,
+        displayName: 'Talker',
+        kinds: ['audio'],
+        engine: 'plain',
+        insecure: true,
+        consume: false,
+        audioLevelDbov: -15,
+      },
+      pacer,
+    );
+    fakePeers.push(talker);
+    await talker.start();
+    expect(await speaking).toEqual({ peerId: talker.peerId });
+    expect(ada.activeSpeakerPeerId).toBe(talker.peerId);
+
+    const late = newClient(roomId, 'Late');
+    const lateHears = nextEvent(late, 'activeSpeaker', () => true, 1_000);
+    await late.join();
+    expect(await lateHears).toEqual({ peerId: talker.peerId });
+    expect(late.activeSpeakerPeerId).toBe(talker.peerId);
+
+    const levels = nextEvent(ada, 'audioLevels', ({ levels }) => levels.some((l) => l.peerId === talker.peerId), 5_000);
+    await ada.setAudioLevelsEnabled(true);
+    const loudest = (await levels).levels.find((l) => l.peerId === talker.peerId);
+    expect(loudest?.dBov).toBeGreaterThan(-40);
+
+    // Cut and back: audio levels keep coming (the SDK asks for them again, whatever the server kept).
+    const reconnected = nextEvent(ada, 'reconnected');
+    link.cut();
+    await nextEvent(ada, 'reconnecting');
+    link.restore();
+    await reconnected;
+    await nextEvent(ada, 'audioLevels', ({ levels }) => levels.some((l) => l.peerId === talker.peerId), 5_000);
   });
 });
