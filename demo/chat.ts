@@ -26,7 +26,10 @@ export class ChatPanel {
     });
   }
 
-  /** Starts the chat on a joined client: opens our channel at once, so the others receive it before the first message. */
+  /**
+   * Starts the chat on a joined client: opens our channel at once, so the others receive it before
+   * the first message. Without the `publishData` grant the chat is read-only.
+   */
   start(client: RoomClient, peerName: (peerId: string) => string): void {
     this.#client = client;
     this.clear();
@@ -34,7 +37,10 @@ export class ChatPanel {
       if (this.#client !== client || label !== CHAT_LABEL || typeof payload !== 'string') return;
       this.#append(peerName(peerId), payload, false);
     });
-    client.openDataChannel({ label: CHAT_LABEL }).catch(this.onError);
+    const mayWrite = client.grants?.publishData ?? false;
+    this.input.disabled = !mayWrite;
+    this.input.placeholder = mayWrite ? 'Say something to the room' : 'Your invitation does not allow writing here';
+    if (mayWrite) client.openDataChannel({ label: CHAT_LABEL }).catch(this.onError);
   }
 
   stop(): void {
@@ -59,7 +65,7 @@ export class ChatPanel {
     } catch (error) {
       this.onError(error);
     } finally {
-      this.input.disabled = false;
+      this.input.disabled = !(client.grants?.publishData ?? false);
       this.input.focus({ preventScroll: true });
     }
   }

@@ -15,6 +15,7 @@ export type {
   ClosedReason,
   ConsumerLayers,
   ConsumerPauseReason,
+  Grants,
   LocalTrack,
   LocalTrackStats,
   MediaKind,

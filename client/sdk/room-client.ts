@@ -14,7 +14,7 @@
  *   await client.publishCameraAndMicrophone();
  */
 import { Device, type types as ms } from 'mediasoup-client';
-import type { IceServer, MediaResetReason, NotificationMap, NotificationName, Resumed } from '../../shared/contract';
+import type { Grants, IceServer, MediaResetReason, NotificationMap, NotificationName, Resumed } from '../../shared/contract';
 import { acquireCameraAndMicrophone, acquireTrack, DEFAULT_CAMERA_CONSTRAINTS, DEFAULT_MICROPHONE_CONSTRAINTS } from './devices';
 import { TypedEmitter } from './emitter';
 import { RoomClientError, toRoomClientError } from './errors';
@@ -137,6 +137,7 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
   #resumeToken = '';
   #reconnectGraceMs = 0;
   #iceServers: IceServer[] | undefined;
+  #grants: Grants | undefined;
   /** Wakes a reconnection backoff early (the browser is back online). */
   #wakeReconnect: (() => void) | undefined;
 
@@ -180,6 +181,10 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
   get activeSpeakerPeerId(): string | null {
     return this.#activeSpeaker;
   }
+  /** What this peer may do in the room (from its access token; everything in open mode), once joined. */
+  get grants(): Grants | undefined {
+    return this.#grants && { ...this.#grants };
+  }
   /** How many of the others' data channels we receive now. */
   get dataChannelsReceived(): number {
     return this.#data?.receiving ?? 0;
@@ -217,6 +222,7 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
       this.#resumeToken = joined.resumeToken;
       this.#reconnectGraceMs = joined.reconnectGraceMs;
       this.#iceServers = joined.iceServers;
+      this.#grants = joined.grants;
       this.#publisher = new Publisher(signalling, () => this.#transport('send'), this.#publisherEvents());
       this.#subscriber = new Subscriber(
         signalling,

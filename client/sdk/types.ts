@@ -10,11 +10,11 @@
  * when it cannot come back: the server no longer holds its place (RESUME_FAILED, the grace
  * period passed) or refuses the connection.
  */
-import type { AudioLevel, CloseReason, ConsumerPauseReason, MediaResetReason, PeerInfo } from '../../shared/contract';
+import type { AudioLevel, CloseReason, ConsumerPauseReason, Grants, MediaResetReason, PeerInfo } from '../../shared/contract';
 import type { MediaKind } from '../../shared/media';
 import type { RoomClientError } from './errors';
 
-export type { AudioLevel, ConsumerPauseReason, MediaKind, PeerInfo };
+export type { AudioLevel, ConsumerPauseReason, Grants, MediaKind, PeerInfo };
 
 /** Where a track comes from: set by us for local tracks, by the publisher for remote ones. */
 export type TrackSource = 'camera' | 'microphone' | 'screen';

@@ -85,6 +85,8 @@ describe('SDK data channels, track controls and last-N, in Node', () => {
     await ada.join();
     await bo.join();
     expect(bo.dataChannelsReceived).toBe(0);
+    // Open mode: every grant (the demo makes its chat read-only without publishData).
+    expect(ada.grants).toMatchObject({ publishData: true, subscribe: true });
 
     await ada.openDataChannel({ label: 'chat' });
     await waitUntil(() => bo.dataChannelsReceived === 1, 'Bo to receive Ada’s channel');
