@@ -12,7 +12,7 @@ test('defaults: HTTPS on 4443, one worker per core, room cap and empty timeout s
   expect(config.http.port).toBe(4443);
   expect(config.media.numWorkers).toBe(os.availableParallelism());
   expect(config.media).toMatchObject({ rtcMinPort: 40000, rtcMaxPort: 43999, listenIp: '127.0.0.1', webRtcServer: true, rtcPort: 44444 });
-  expect(config.rooms).toEqual({ maxPeers: 50, emptyTimeoutMs: 5000, reconnectGraceMs: 15000 });
+  expect(config.rooms).toEqual({ maxPeers: 50, emptyTimeoutMs: 5000, reconnectGraceMs: 15000, lastN: 0 });
 });
 
 test('every bad variable is named in one error', () => {

@@ -53,6 +53,14 @@ export interface Recorded {
   payload: unknown;
 }
 
+/** Pushes that report ongoing state (who speaks, scores, layers) rather than changes of the room. */
+export const STATUS_NOTIFICATIONS: ReadonlySet<string> = new Set([
+  'activeSpeaker',
+  'audioLevels',
+  'consumerScore',
+  'consumerLayersChanged',
+]);
+
 /** Records every server → client event of a socket, in arrival order. */
 export class Recorder {
   readonly events: Recorded[] = [];
@@ -69,6 +77,11 @@ export class Recorder {
 
   names(): string[] {
     return this.events.map((e) => e.event);
+  }
+
+  /** names() without STATUS_NOTIFICATIONS: what changed in the room, in order. */
+  changes(): string[] {
+    return this.names().filter((name) => !STATUS_NOTIFICATIONS.has(name));
   }
 
   clear(): void {
