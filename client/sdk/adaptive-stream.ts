@@ -208,6 +208,8 @@ export class Attachments {
  * across browsers, unlike adding to a playing stream.
  */
 function setTrack(element: HTMLMediaElement, kind: MediaKind, track: MediaStreamTrack | undefined): void {
+  // Without MediaStream (not a browser) there is no source to set; adaptive stream still works.
+  if (typeof MediaStream === 'undefined') return;
   const current = element.srcObject instanceof MediaStream ? element.srcObject.getTracks() : [];
   if (track && current.includes(track)) return;
   const next = [...current.filter((t) => t.kind !== kind), ...(track ? [track] : [])];
@@ -218,7 +220,7 @@ function setTrack(element: HTMLMediaElement, kind: MediaKind, track: MediaStream
 }
 
 function removeTrack(element: HTMLMediaElement, track: MediaStreamTrack): void {
-  if (!(element.srcObject instanceof MediaStream)) return;
+  if (typeof MediaStream === 'undefined' || !(element.srcObject instanceof MediaStream)) return;
   const current = element.srcObject.getTracks();
   if (!current.includes(track)) return;
   const next = current.filter((t) => t !== track);

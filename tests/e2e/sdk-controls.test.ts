@@ -7,6 +7,9 @@
  *    and received again after the room's worker is killed;
  *  - preferred layers and priority of a received simulcast camera reach the server's consumer,
  *    and lifting the cap restores the top layer;
+ *  - adaptive stream's path to the server, with a stand-in element (Node has no DOM): a 160 px
+ *    element asks for layer 0, a re-attach as 1200 px within the debounce for layer 2 without a
+ *    pause, detaching the last element pauses the consumer, attaching again resumes it;
  *  - with ROOM_LAST_N=1 the third peer gets one of the two others' cameras held by the server
  *    (`serverPaused`), pinning that peer resumes it (trackServerResumed), the state survives a
  *    reconnection (pins re-sent), and unpinning pauses it again; audio is never held;
@@ -146,6 +149,37 @@ describe('SDK data channels, track controls and last-N, in Node', () => {
     const single = nextEvent(ada, 'trackAdded', (t) => t.source === 'camera');
     await bo.publishTrack('camera', testTrack('video'), { simulcast: false });
     expect(server.media.index.getConsumer((await single).consumerId).type).toBe('simple');
+  });
+
+  test('adaptive stream: the element’s width picks the layer, detaching pauses the consumer, attaching resumes it', async () => {
+    const roomId = `adaptive-${stamp}`;
+    const ada = newClient(roomId, 'Ada');
+    const bo = newClient(roomId, 'Bo', { adaptiveStream: { debounceMs: 50 } });
+    await ada.join();
+    await bo.join();
+    const added = nextEvent(bo, 'trackAdded', (t) => t.source === 'camera');
+    const camera = await ada.publishTrack('camera', testTrack('video'));
+    const track = await added;
+    const consumer = () => server.media.index.getConsumer(track.consumerId);
+    const pauses: string[] = [];
+    consumer().observer.on('pause', () => pauses.push('pause'));
+    // What the SDK reads of an element that no observer has reported on yet (Node has no DOM).
+    const element = { isConnected: true, clientWidth: 160, srcObject: null } as unknown as HTMLMediaElement;
+
+    let detach = track.attach(element);
+    await waitUntil(() => consumer().preferredLayers?.spatialLayer === 0, 'a 160 px element to get layer 0');
+    detach();
+    (element as { clientWidth: number }).clientWidth = 1200;
+    detach = bo.attach(camera.producerId, element); // within the debounce: one change, no pause
+    await waitUntil(() => consumer().preferredLayers?.spatialLayer === 2, 'a 1200 px element to get layer 2');
+    expect(pauses).toEqual([]);
+
+    detach();
+    await waitUntil(() => consumer().paused, 'the consumer to be paused once no element shows it');
+    bo.attach(camera.producerId, element);
+    await waitUntil(() => !consumer().paused, 'the consumer to be resumed when shown again');
+    expect(pauses).toEqual(['pause']);
+    expect(() => bo.attach('no-such-producer', element)).toThrow(expect.objectContaining({ code: 'NOT_FOUND' }) as Error);
   });
 
   test('last-N: a held camera is reported, pinning its peer resumes it, across a reconnection, and unpinning holds it again', async () => {
