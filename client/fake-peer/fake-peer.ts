@@ -59,7 +59,7 @@ export class FakePeer {
   readonly errors: PeerError[] = [];
   /** The room's active speaker as last announced (join ack, then activeSpeaker). */
   activeSpeakerPeerId: string | undefined;
-  /** Every activeSpeaker announced since joining, oldest first (the last 1,000). */
+  /** The active speaker of the join ack, then every activeSpeaker announced, oldest first (the last 1,000). */
   readonly activeSpeakerHistory: string[] = [];
   /** Last-N notifications received. */
   readonly lastN = { pauses: 0, resumes: 0 };
@@ -99,6 +99,7 @@ export class FakePeer {
       this.joinMs = performance.now() - this.startedAtMs;
       this.peerId = joined.peerId;
       this.activeSpeakerPeerId = joined.activeSpeakerPeerId;
+      if (joined.activeSpeakerPeerId !== undefined) this.activeSpeakerHistory.push(joined.activeSpeakerPeerId);
       const knownAtMs = performance.now();
       this.#enqueue(
         joined.producers.map((p) => ({ producerId: p.producerId, peerId: p.peerId, kind: p.kind, knownAtMs, paused: p.paused })),
