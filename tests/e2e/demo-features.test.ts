@@ -3,8 +3,8 @@
  *  - simulcast: Alice's 720p camera goes out as three VP8 encodings (outbound-rtp per rid: 320,
  *    640 and 1280 wide);
  *  - adaptive stream: Bob draws Alice's tile 160 px wide and Carol 1200 px wide; each SDK asks for
- *    the layer its tile needs, and Bob decodes a narrower picture than Carol (inbound frameWidth);
- *    Bob's tile widened, his picture follows;
+ *    the layer its tile needs, and Bob decodes a narrower picture than Carol (inbound frameWidth),
+ *    each track reporting the layer the server forwards; Bob's tile widened, his picture follows;
  *  - a hidden tile (display: none) pauses its consumer on the server (the media index), and
  *    showing it again resumes it and frames flow;
  *  - chat: a message typed on Bob's page appears on Alice's and Carol's, not on Dave's in another
@@ -121,6 +121,11 @@ describe('simulcast, adaptive stream, chat and active speaker in the demo (headl
       stableWidthOfAlice(carol, (w) => w >= 640, 'Carol’s 1200 px tile to receive the top layer'),
     ]);
     expect(small).toBeLessThan(large);
+    // The server's consumerLayersChanged reached each SDK: the track says which layer it receives.
+    await waitFor('Bob’s SDK to report layer 0 and Carol’s a higher one', async () => {
+      const [bobs, carols] = await Promise.all([bob.remoteTrackFrom('Alice', 'camera'), carol.remoteTrackFrom('Alice', 'camera')]);
+      return bobs?.layers?.spatialLayer === 0 && (carols?.layers?.spatialLayer ?? 0) > 0 ? true : undefined;
+    });
 
     // Bob's tile grows: his SDK asks for the top layer and the picture follows.
     await bob.styleRemoteTile('Alice', { width: '1200px' });
