@@ -1,11 +1,14 @@
 /**
- * The demo page: join a room by name, see everyone's tiles, mute, camera off, share screen, leave.
+ * The demo page: join a room by name, see everyone's tiles, mute, camera off, share screen, chat,
+ * leave. The active speaker's tile is highlighted; remote videos are attached through the SDK's
+ * adaptive stream (each received at its tile's size, paused while scrolled away or hidden).
  * Plain DOM on top of the SDK; every element a test touches has a data-testid.
  * The call survives network blips and media resets: a banner says so while the SDK recovers.
  * `?relay=1` sends media through the server's TURN relay only.
  */
 import { ROOM_ID_PATTERN } from '../shared/ids';
 import { RoomClient, RoomClientError, type LocalTrack, type RemotePublication, type RemoteTrack } from '../client/sdk';
+import { ChatPanel } from './chat';
 import { installDebugHook } from './debug-hook';
 import { ConnectionBanner } from './connection-banner';
 import { describeCallProblem, describeClosed, describeJoinError } from './messages';
@@ -33,6 +36,9 @@ const ui = {
   cameraButton: byTestId<HTMLButtonElement>('toggle-camera'),
   screenButton: byTestId<HTMLButtonElement>('toggle-screen'),
   leaveButton: byTestId<HTMLButtonElement>('leave-button'),
+  chatMessages: byTestId<HTMLOListElement>('chat-messages'),
+  chatForm: byTestId<HTMLFormElement>('chat-form'),
+  chatInput: byTestId<HTMLInputElement>('chat-input'),
 };
 
 const params = new URLSearchParams(location.search);
@@ -41,6 +47,9 @@ const forceRelay = params.get('relay') === '1';
 
 const grid = new TileGrid(byTestId('tiles'));
 const banner = new ConnectionBanner(ui.banner);
+const chat = new ChatPanel(ui.chatMessages, ui.chatForm, ui.chatInput, (error) => {
+  if (error instanceof RoomClientError) showAlert(describeCallProblem(error), { severity: 'warning', code: error.code });
+});
 let client: RoomClient | undefined;
 let myName = '';
 
@@ -89,6 +98,7 @@ async function join(roomId: string, displayName: string): Promise<void> {
   history.replaceState(null, '', `?room=${encodeURIComponent(roomId)}${forceRelay ? '&relay=1' : ''}`);
   showCallView(true, roomId);
   grid.ensure(LOCAL_TILE, `${displayName} (you)`, true);
+  chat.start(joining, peerName);
   try {
     await joining.publishCameraAndMicrophone();
   } catch (error) {
@@ -105,6 +115,10 @@ function wireEvents(c: RoomClient): void {
   });
   c.on('trackAdded', showRemoteTrack);
   c.on('trackRemoved', hideRemoteTrack);
+  c.on('trackUnpublished', ({ peerId, kind, source }) => {
+    if (source !== 'screen') grid.get(peerId)?.detachRemote(kind);
+  });
+  c.on('activeSpeaker', ({ peerId }) => grid.setActiveSpeaker(peerId === c.peerId ? LOCAL_TILE : (peerId ?? undefined)));
   c.on('trackPaused', (publication) => showRemotePaused(publication, true));
   c.on('trackResumed', (publication) => showRemotePaused(publication, false));
   c.on('localTrackPublished', showLocalTrack);
@@ -125,6 +139,8 @@ function wireEvents(c: RoomClient): void {
   c.on('closed', ({ reason }) => {
     if (client === c) client = undefined;
     banner.hide();
+    chat.stop();
+    grid.setActiveSpeaker(undefined);
     grid.clear();
     showCallView(false);
     ui.joinButton.disabled = false;
@@ -136,34 +152,33 @@ function peerName(peerId: string): string {
   return client?.peers.find((p) => p.peerId === peerId)?.displayName ?? 'Guest';
 }
 
+/** A remote track is received (again, after a reconnection): its tile shows it through the SDK's attach(). */
 function showRemoteTrack(track: RemoteTrack): void {
   const tile = grid.ensure(track.peerId, peerName(track.peerId), false);
   if (track.kind === 'audio') {
-    tile.setTrack('audio', track.track);
+    tile.attachRemote(track);
     tile.setMicMuted(track.paused);
     return;
   }
   if (track.source === 'screen') {
     // A shared screen gets its own tile next to the peer's camera tile.
     const screen = grid.ensure(screenTileKey(track.peerId), `${peerName(track.peerId)} · screen`, false);
-    screen.setTrack('video', track.track);
+    screen.attachRemote(track);
     screen.setCameraOff(false);
   } else {
-    tile.setTrack('video', track.track);
+    tile.attachRemote(track);
     tile.setCameraOff(track.paused);
   }
 }
 
+/**
+ * A remote track is no longer received. The attachment stays while the publication does: the SDK
+ * puts the track back into the element if it is received again (reconnection).
+ */
 function hideRemoteTrack(track: RemoteTrack): void {
-  const tile = grid.get(track.peerId);
-  if (track.kind === 'audio') {
-    tile?.setTrack('audio', null);
-  } else if (track.source === 'screen') {
-    grid.remove(screenTileKey(track.peerId));
-  } else {
-    tile?.setTrack('video', null);
-    tile?.setCameraOff(true);
-  }
+  if (track.kind === 'audio') return;
+  if (track.source === 'screen') grid.remove(screenTileKey(track.peerId));
+  else grid.get(track.peerId)?.setCameraOff(true);
 }
 
 function showRemotePaused(publication: RemotePublication, paused: boolean): void {

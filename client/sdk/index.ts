@@ -2,12 +2,20 @@
  * Conferencing client SDK: a typed wrapper over socket.io-client, mediasoup-client and the
  * shared contract. Import from here only.
  */
-export { RoomClient, type RoomClientOptions, type RoomClientState } from './room-client';
+export { RoomClient, type PublishTrackOptions, type RoomClientOptions, type RoomClientState } from './room-client';
 export { RoomClientError, isJoinRefusal, type LocalErrorCode, type RoomClientErrorCode } from './errors';
 export { acquireTrack, acquireCameraAndMicrophone, DEFAULT_CAMERA_CONSTRAINTS, DEFAULT_MICROPHONE_CONSTRAINTS } from './devices';
+export { DEFAULT_CAMERA_LAYERS, DEFAULT_SCREEN_LAYER, type SimulcastOption, type VideoLayer } from './encodings';
+export { DEFAULT_ADAPTIVE_DEBOUNCE_MS, type AdaptiveStreamOptions } from './adaptive-stream';
+export { DEFAULT_DATA_LABEL, type DataChannelOptions, type DataPayload } from './data';
+export type { LayerCap as PreferredLayers } from './subscriber';
 export type { Listener } from './emitter';
 export type {
+  AudioLevel,
   ClosedReason,
+  ConsumerLayers,
+  ConsumerPauseReason,
+  Grants,
   LocalTrack,
   LocalTrackStats,
   MediaKind,
@@ -16,5 +24,6 @@ export type {
   RemoteTrack,
   RemoteTrackStats,
   RoomClientEvents,
+  TrackScore,
   TrackSource,
 } from './types';

@@ -14,14 +14,15 @@ import { SerialQueue } from './serial-queue';
 import type { SignallingChannel } from './signalling';
 import type { LocalTrack, LocalTrackStats, TrackSource } from './types';
 import { summariseOutbound } from './stats';
+import { captureSizeOf, type EncodingChoice } from './encodings';
 
 export interface PublishOptions {
   /** The SDK acquired the track: stop it on unpublish and re-acquire it after a camera release. */
   ownsTrack: boolean;
   /** Constraints to re-acquire the device with. */
   constraints?: MediaTrackConstraints;
-  /** RTP encodings (e.g. simulcast layers). Default: one encoding. */
-  encodings?: ms.RtpEncodingParameters[];
+  /** RTP encodings (e.g. simulcast layers), codec and codec options: see encodings.ts. */
+  encoding?: EncodingChoice;
 }
 
 export interface PublisherEvents {
@@ -239,13 +240,18 @@ export class Publisher {
     const track = publication.track;
     if (!track) throw new RoomClientError('INVALID_STATE', `the ${publication.source} has no track to send`);
     const transport = await this.getSendTransport();
+    const { encodings, codec, codecOptions } = publication.encoding ?? {};
+    const simulcast = (encodings?.length ?? 0) > 1;
     const producer = await transport.produce({
       track,
-      encodings: publication.encodings,
+      ...(encodings ? { encodings } : {}),
+      ...(codec ? { codec } : {}),
+      ...(codecOptions ? { codecOptions } : {}),
       // Tracks are stopped here, not by mediasoup-client: a producer lost with its transport
       // must leave its track alive to be produced again.
       stopTracks: false,
-      appData: { source: publication.source },
+      // Receivers pick a simulcast layer for their element's size from the capture size.
+      appData: { source: publication.source, ...(simulcast ? captureSizeOf(track) : {}) },
     });
     if (this.#closed) {
       producer.close();

@@ -14,13 +14,16 @@
  *   await client.publishCameraAndMicrophone();
  */
 import { Device, type types as ms } from 'mediasoup-client';
-import type { IceServer, MediaResetReason, NotificationMap, NotificationName, Resumed } from '../../shared/contract';
+import type { Grants, IceServer, MediaResetReason, NotificationMap, NotificationName, Resumed } from '../../shared/contract';
 import { acquireCameraAndMicrophone, acquireTrack, DEFAULT_CAMERA_CONSTRAINTS, DEFAULT_MICROPHONE_CONSTRAINTS } from './devices';
 import { TypedEmitter } from './emitter';
 import { RoomClientError, toRoomClientError } from './errors';
+import { Attachments, type AdaptiveStreamOptions } from './adaptive-stream';
+import { DataChannels, type DataChannelOptions, type DataPayload } from './data';
+import { encodingsFor, withoutAbsCaptureTime, type EncodingChoice, type SimulcastOption, type VideoLayer } from './encodings';
 import { Publisher, type PublisherEvents } from './publisher';
 import { SignallingChannel } from './signalling';
-import { Subscriber, type SubscriberEvents } from './subscriber';
+import { Subscriber, type LayerCap, type SubscriberEvents } from './subscriber';
 import { createTransport, restartIce, type Direction } from './transports';
 import type {
   ClosedReason,
@@ -58,6 +61,32 @@ export interface RoomClientOptions {
    * everything else, or to hide the person's address). Default 'all'.
    */
   iceTransportPolicy?: RTCIceTransportPolicy;
+  /**
+   * Camera simulcast: `true` (default) sends three VP8 layers (¼, ½ and full resolution: 180p /
+   * 360p / 720p from a 720p camera) so each receiver gets the one its screen needs; `false` one
+   * layer; or the app's own layers, lowest first. `publishCamera(…, { simulcast })` overrides it.
+   */
+  simulcast?: SimulcastOption;
+  /** Encoding of screen shares: one high layer. Default 2.5 Mbit/s at full resolution. */
+  screenLayer?: VideoLayer;
+  /**
+   * Adaptive stream (default on): a remote video shown with `attach()` is received at the
+   * simulcast layer its element's size needs, and paused on the server while every element
+   * showing it is hidden or detached (resumed with a key frame when shown again). `false`: the
+   * server sends what bandwidth allows, whatever the elements.
+   */
+  adaptiveStream?: boolean | AdaptiveStreamOptions;
+  /**
+   * Data messages (default on): transports open an SCTP association, the others' data channels
+   * are received (`data` event), and `sendData` works (with the `publishData` grant).
+   */
+  data?: boolean;
+}
+
+/** Per-publication options of `publishCamera` / `publishTrack`. */
+export interface PublishTrackOptions {
+  /** Overrides the client's `simulcast` option for this camera (ignored for other sources). */
+  simulcast?: SimulcastOption;
 }
 
 /** 'reconnecting': the connection dropped and the client is coming back by itself; requests wait. */
@@ -85,6 +114,13 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
   #device: Device | undefined;
   #publisher: Publisher | undefined;
   #subscriber: Subscriber | undefined;
+  #data: DataChannels | undefined;
+  readonly #attachments: Attachments;
+  /** The room's dominant speaker as last reported; null: none (yet). */
+  #activeSpeaker: string | null = null;
+  /** Asked of the server by the app; told again after a reconnection. */
+  #audioLevels = false;
+  #pinned: string[] = [];
   /** Send/recv transports, created on first use (promises, so concurrent users share one creation). */
   readonly #transports = new Map<Direction, Promise<ms.Transport>>();
   /** The same transports once created (for what must happen at once, e.g. closing lost ones). */
@@ -101,6 +137,7 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
   #resumeToken = '';
   #reconnectGraceMs = 0;
   #iceServers: IceServer[] | undefined;
+  #grants: Grants | undefined;
   /** Wakes a reconnection backoff early (the browser is back online). */
   #wakeReconnect: (() => void) | undefined;
 
@@ -108,6 +145,15 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
     super();
     this.roomId = options.roomId;
     this.#options = options;
+    const adaptive = options.adaptiveStream ?? true;
+    this.#attachments = new Attachments(
+      {
+        kindOf: (producerId) => this.#subscriber?.publication(producerId)?.kind,
+        trackOf: (producerId) => this.#subscriber?.trackOf(producerId),
+        viewChanged: (producerId, view) => this.#subscriber?.setView(producerId, view),
+      },
+      adaptive === true ? {} : adaptive,
+    );
   }
 
   get state(): RoomClientState {
@@ -130,6 +176,18 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
   /** Everything the others publish, received or not. */
   get remotePublications(): RemotePublication[] {
     return this.#subscriber?.publications() ?? [];
+  }
+  /** The room's dominant speaker (our own id when it is us); null before anyone spoke or once that peer left. */
+  get activeSpeakerPeerId(): string | null {
+    return this.#activeSpeaker;
+  }
+  /** What this peer may do in the room (from its access token; everything in open mode), once joined. */
+  get grants(): Grants | undefined {
+    return this.#grants && { ...this.#grants };
+  }
+  /** How many of the others' data channels we receive now. */
+  get dataChannelsReceived(): number {
+    return this.#data?.receiving ?? 0;
   }
 
   /** Connects and joins. Rejects with RoomClientError (e.g. code ROOM_FULL); the client is then closed. */
@@ -154,7 +212,7 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
 
       const { rtpCapabilities } = await signalling.request('getRouterRtpCapabilities', {});
       const device = await Device.factory(this.#options.device);
-      await device.load({ routerRtpCapabilities: rtpCapabilities as ms.RtpCapabilities });
+      await device.load({ routerRtpCapabilities: withoutAbsCaptureTime(rtpCapabilities as ms.RtpCapabilities) });
       this.#device = device;
       this.#assertStillJoining();
 
@@ -164,6 +222,7 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
       this.#resumeToken = joined.resumeToken;
       this.#reconnectGraceMs = joined.reconnectGraceMs;
       this.#iceServers = joined.iceServers;
+      this.#grants = joined.grants;
       this.#publisher = new Publisher(signalling, () => this.#transport('send'), this.#publisherEvents());
       this.#subscriber = new Subscriber(
         signalling,
@@ -171,7 +230,20 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
         () => this.#transport('recv'),
         this.#subscriberEvents(),
         this.#options.autoSubscribe ?? true,
+        (producerId, element) => this.attach(producerId, element),
       );
+      if (this.#dataEnabled()) {
+        this.#data = new DataChannels(
+          signalling,
+          () => this.#transport('send'),
+          () => this.#transport('recv'),
+          {
+            message: (message) => this.emit('data', message),
+            failed: (error) => this.emit('error', error),
+          },
+          this.#options.requestTimeoutMs ?? 10_000,
+        );
+      }
       this.#state = 'joined';
 
       const others = joined.peers.filter((p) => p.peerId !== joined.peerId);
@@ -180,6 +252,10 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
       for (const producer of joined.producers) {
         if (producer.peerId !== joined.peerId) this.#subscriber.add(producer);
       }
+      for (const dataProducer of joined.dataProducers) {
+        if (dataProducer.peerId !== joined.peerId) this.#data?.add(dataProducer);
+      }
+      if (joined.activeSpeakerPeerId) this.#setActiveSpeaker(joined.activeSpeakerPeerId);
       const pending = this.#pendingNotifications ?? [];
       this.#pendingNotifications = undefined;
       for (const apply of pending) apply();
@@ -214,7 +290,7 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
     for (const { source, track, constraints } of wanted) {
       if (!track) continue;
       try {
-        published.push(await publisher.publish(source, track, { ownsTrack: true, constraints }));
+        published.push(await publisher.publish(source, track, { ownsTrack: true, constraints, encoding: this.#encoding(source, track) }));
       } catch (error) {
         track.stop();
         failures.push(toRoomClientError(error));
@@ -226,8 +302,12 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
     return published;
   }
 
-  async publishCamera(constraints: MediaTrackConstraints = DEFAULT_CAMERA_CONSTRAINTS): Promise<LocalTrack> {
-    return this.#publishFromDevice('camera', constraints);
+  /** Publishes the camera, with simulcast unless the client's or this call's `simulcast` option says otherwise. */
+  async publishCamera(
+    constraints: MediaTrackConstraints = DEFAULT_CAMERA_CONSTRAINTS,
+    options: PublishTrackOptions = {},
+  ): Promise<LocalTrack> {
+    return this.#publishFromDevice('camera', constraints, options);
   }
   async publishMicrophone(constraints: MediaTrackConstraints = DEFAULT_MICROPHONE_CONSTRAINTS): Promise<LocalTrack> {
     return this.#publishFromDevice('microphone', constraints);
@@ -238,8 +318,9 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
   }
 
   /** Publishes a track the app obtained itself; the SDK will not stop it (a reconnection sends it again). */
-  async publishTrack(source: TrackSource, track: MediaStreamTrack): Promise<LocalTrack> {
-    return this.#wrap(this.#requirePublisher().publish(source, track, { ownsTrack: false }));
+  async publishTrack(source: TrackSource, track: MediaStreamTrack, options: PublishTrackOptions = {}): Promise<LocalTrack> {
+    const publisher = this.#requirePublisher();
+    return this.#wrap(publisher.publish(source, track, { ownsTrack: false, encoding: this.#encoding(source, track, options) }));
   }
 
   /** Mute (false) / unmute (true). */
@@ -266,6 +347,72 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
     return this.#wrap(this.#requireSubscriber().unsubscribe(producerId));
   }
 
+  /**
+   * Renders a remote track (audio or video) in `element`: the element's MediaStream gets the track
+   * (replacing one of the same kind, so a peer's audio and video can share one element), and
+   * follows it when it is received again after a reconnection. With adaptive stream a video is
+   * received at the layer the element's size needs and paused while the element is hidden.
+   * Returns the function that detaches it (the last detach of a video pauses it on the server).
+   */
+  attach(producerId: string, element: HTMLMediaElement): () => void {
+    this.#requireSubscriber();
+    try {
+      return this.#attachments.attach(producerId, element);
+    } catch (error) {
+      throw new RoomClientError('NOT_FOUND', error instanceof Error ? error.message : String(error));
+    }
+  }
+
+  /**
+   * The highest layers to receive of a remote video sent with simulcast (0 = lowest); adaptive
+   * stream may still pick a lower one for a small or hidden element. `null` lifts the cap.
+   */
+  async setPreferredLayers(producerId: string, layers: LayerCap | null): Promise<void> {
+    return this.#wrap(this.#requireSubscriber().setLayerCap(producerId, layers));
+  }
+
+  /** 1–255 (default 1): when bandwidth is short, higher-priority tracks get it first. */
+  async setPriority(producerId: string, priority: number): Promise<void> {
+    return this.#wrap(this.#requireSubscriber().setPriority(producerId, priority));
+  }
+
+  /** Asks the publisher of a received video for a key frame (a picture that decodes on its own). */
+  async requestKeyFrame(producerId: string): Promise<void> {
+    return this.#wrap(this.#requireSubscriber().requestKeyFrame(producerId));
+  }
+
+  /**
+   * Sends a message to everyone else in the room on a data channel (`label`, default 'data';
+   * `reliable` default true). The channel is opened on first use; a peer that has not received
+   * the channel yet misses its messages, so open a channel whose first messages matter ahead
+   * with `openDataChannel`. Needs the `publishData` grant.
+   */
+  async sendData(payload: DataPayload, options: DataChannelOptions = {}): Promise<void> {
+    return this.#wrap(this.#requireData().send(payload, options));
+  }
+
+  /** Opens a data channel ahead of its first message, so the others receive it from the start. */
+  async openDataChannel(options: DataChannelOptions = {}): Promise<void> {
+    return this.#wrap(this.#requireData().open(options));
+  }
+
+  /** Receive `audioLevels` events (the loudest peers, up to 4 times a second) or stop. */
+  async setAudioLevelsEnabled(enabled: boolean): Promise<void> {
+    const signalling = this.#requireSignalling();
+    this.#audioLevels = enabled;
+    return this.#wrap(signalling.request('setAudioLevels', { enabled }).then(() => undefined));
+  }
+
+  /**
+   * With last-N on the server (ROOM_LAST_N), always receive these peers' video besides the N
+   * latest speakers (a presenter, a spotlighted person). Replaces the previous pins; [] clears them.
+   */
+  async pinPeers(peerIds: string[]): Promise<void> {
+    const signalling = this.#requireSignalling();
+    this.#pinned = [...peerIds];
+    return this.#wrap(signalling.request('pinPeers', { peerIds: this.#pinned }).then(() => undefined));
+  }
+
   /** Per-track counters from WebRTC stats (packets, bytes, frames). */
   async getStats(): Promise<{ local: LocalTrackStats[]; remote: RemoteTrackStats[] }> {
     const [local, remote] = await Promise.all([this.#publisher?.getStats() ?? [], this.#subscriber?.getStats() ?? []]);
@@ -287,15 +434,29 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
 
   // ---- internals ---------------------------------------------------------------------------
 
-  async #publishFromDevice(source: TrackSource, constraints?: MediaTrackConstraints): Promise<LocalTrack> {
+  async #publishFromDevice(
+    source: TrackSource,
+    constraints?: MediaTrackConstraints,
+    options: PublishTrackOptions = {},
+  ): Promise<LocalTrack> {
     const publisher = this.#requirePublisher();
     const track = await acquireTrack(source, constraints);
     try {
-      return await publisher.publish(source, track, { ownsTrack: true, constraints });
+      return await publisher.publish(source, track, { ownsTrack: true, constraints, encoding: this.#encoding(source, track, options) });
     } catch (error) {
       track.stop();
       throw toRoomClientError(error);
     }
+  }
+
+  /** Simulcast for cameras, one high layer for screens, nothing special for audio. */
+  #encoding(source: TrackSource, track: MediaStreamTrack, options: PublishTrackOptions = {}): EncodingChoice | undefined {
+    const device = this.#device;
+    if (!device) return undefined;
+    return encodingsFor(source, track.kind === 'audio' ? 'audio' : 'video', device, {
+      simulcast: options.simulcast ?? this.#options.simulcast,
+      screen: this.#options.screenLayer,
+    });
   }
 
   /** Send/recv transports are created on first use and shared afterwards. */
@@ -309,7 +470,7 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
         signalling,
         device,
         direction,
-        { iceServers: this.#iceServers, iceTransportPolicy: this.#options.iceTransportPolicy },
+        { iceServers: this.#iceServers, iceTransportPolicy: this.#options.iceTransportPolicy, sctp: this.#dataEnabled() },
         {
           onFailed: (failed) =>
             this.emit('error', new RoomClientError('TRANSPORT_FAILED', `the ${failed} media connection failed (ICE/DTLS)`)),
@@ -362,6 +523,19 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
     });
     on('producerResumed', ({ producerId }) => this.#subscriber?.setPaused(producerId, false));
     on('consumerClosed', ({ consumerId }) => this.#subscriber?.consumerClosed(consumerId));
+    on('consumerPaused', ({ consumerId, reason }) => this.#subscriber?.serverPause(consumerId, reason));
+    on('consumerResumed', ({ consumerId }) => this.#subscriber?.serverPause(consumerId, undefined));
+    on('consumerLayersChanged', ({ consumerId, spatialLayer, temporalLayer }) =>
+      this.#subscriber?.layersChanged(consumerId, spatialLayer === null || temporalLayer === null ? null : { spatialLayer, temporalLayer }),
+    );
+    on('consumerScore', ({ consumerId, score, producerScore }) => this.#subscriber?.scoreChanged(consumerId, { score, producerScore }));
+    on('newDataProducer', (info) => {
+      if (info.peerId !== this.#peerId) this.#data?.add(info);
+    });
+    on('dataProducerClosed', ({ dataProducerId }) => this.#data?.remove(dataProducerId));
+    on('dataConsumerClosed', ({ dataConsumerId }) => this.#data?.consumerClosed(dataConsumerId));
+    on('activeSpeaker', ({ peerId }) => this.#setActiveSpeaker(peerId));
+    on('audioLevels', ({ levels }) => this.emit('audioLevels', { levels: levels.map((level) => ({ ...level })) }));
     on('mediaReset', ({ reason }) => this.#resetMedia(reason));
     // roomClosed ends the session whatever the state.
     signalling.onNotification('roomClosed', ({ reason }) => this.#teardown(reason));
@@ -449,13 +623,21 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
     const transportIds = new Set(resumed.transportIds);
     publisher.mediaLost();
     for (const [direction, transport] of this.#created) if (!transportIds.has(transport.id)) this.#dropTransport(direction);
-    subscriber.retainConsumers(new Set(resumed.consumerIds));
+    subscriber.retainConsumers(new Set(resumed.consumerIds), new Set(resumed.serverPausedConsumerIds));
+    this.#data?.retainConsumers(new Set(resumed.dataConsumerIds));
 
     // Who is here now, and what they publish.
     const present = new Set(resumed.peers.map((p) => p.peerId));
     for (const peer of [...this.#peers.values()]) if (!present.has(peer.peerId)) this.#removePeer(peer.peerId);
     for (const peer of resumed.peers) this.#addPeer(peer);
     subscriber.sync(resumed.producers.filter((p) => p.peerId !== this.#peerId));
+    this.#data?.sync(resumed.dataProducers.filter((p) => p.peerId !== this.#peerId));
+    // The speaker may have changed while we were away (its push was missed).
+    if (resumed.activeSpeakerPeerId && resumed.activeSpeakerPeerId !== this.#activeSpeaker) {
+      this.#setActiveSpeaker(resumed.activeSpeakerPeerId);
+    } else if (this.#activeSpeaker && this.#activeSpeaker !== this.#peerId && !this.#peers.has(this.#activeSpeaker)) {
+      this.#setActiveSpeaker(null);
+    }
 
     this.emit('reconnected', timing);
     const pending = this.#pendingNotifications ?? [];
@@ -484,8 +666,25 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
     for (const consumerId of resumed.consumerIds) {
       if (!ownConsumers.has(consumerId)) signalling.request('closeConsumer', { consumerId }).catch(() => undefined);
     }
+    const data = this.#data;
+    if (data) {
+      await data.retainProducers(new Set(resumed.dataProducerIds));
+      const ownDataProducers = await data.producerIds();
+      for (const dataProducerId of resumed.dataProducerIds) {
+        if (!ownDataProducers.has(dataProducerId)) signalling.request('closeDataProducer', { dataProducerId }).catch(() => undefined);
+      }
+      const ownDataConsumers = data.consumerIds();
+      for (const dataConsumerId of resumed.dataConsumerIds) {
+        if (!ownDataConsumers.has(dataConsumerId)) signalling.request('closeDataConsumer', { dataConsumerId }).catch(() => undefined);
+      }
+      data.resubscribe();
+    }
+    // Controls that failed while away are sent again; the app's room-wide choices are repeated (idempotent).
+    subscriber.reconcileAll();
+    if (this.#audioLevels) signalling.request('setAudioLevels', { enabled: true }).catch(() => undefined);
+    if (this.#pinned.length > 0) signalling.request('pinPeers', { peerIds: this.#pinned }).catch(() => undefined);
     subscriber.resubscribe();
-    await publisher.restore(new Set(resumed.producerIds));
+    await Promise.all([publisher.restore(new Set(resumed.producerIds)), data?.restore()]);
   }
 
   /**
@@ -500,17 +699,28 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
     this.emit('mediaReset', { reason });
     publisher.mediaLost();
     subscriber.clear();
+    this.#data?.clearRemote();
     this.#dropTransport('send');
     this.#dropTransport('recv');
     publisher.restore().catch((error: unknown) => this.emit('error', toRoomClientError(error)));
+    // Our data channels are opened again at once, so the others receive them before our next message.
+    void this.#data?.restore();
   }
 
   #removePeer(peerId: string): void {
     this.#subscriber?.removePeer(peerId);
+    this.#data?.removePeer(peerId);
+    if (this.#activeSpeaker === peerId) this.#setActiveSpeaker(null);
     const peer = this.#peers.get(peerId);
     if (!peer) return;
     this.#peers.delete(peerId);
     this.emit('peerLeft', peer);
+  }
+
+  #setActiveSpeaker(peerId: string | null): void {
+    if (this.#activeSpeaker === peerId) return;
+    this.#activeSpeaker = peerId;
+    this.emit('activeSpeaker', { peerId });
   }
 
   #addPeer(peer: RemotePeer): void {
@@ -532,11 +742,25 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
   #subscriberEvents(): SubscriberEvents {
     return {
       published: (publication) => this.emit('trackPublished', publication),
-      unpublished: (publication) => this.emit('trackUnpublished', publication),
-      added: (track) => this.emit('trackAdded', track),
-      removed: (track) => this.emit('trackRemoved', track),
+      unpublished: (publication) => {
+        this.#attachments.ended(publication.producerId);
+        this.emit('trackUnpublished', publication);
+      },
+      added: (track) => {
+        // Attached elements get the new track before the app hears of it.
+        this.#attachments.trackChanged(track.producerId);
+        this.emit('trackAdded', track);
+      },
+      removed: (track) => {
+        this.#attachments.trackChanged(track.producerId);
+        this.emit('trackRemoved', track);
+      },
       paused: (publication) => this.emit('trackPaused', publication),
       resumed: (publication) => this.emit('trackResumed', publication),
+      serverPaused: (track) => this.emit('trackServerPaused', track),
+      serverResumed: (track) => this.emit('trackServerResumed', track),
+      layersChanged: (track) => this.emit('trackLayersChanged', track),
+      scoreChanged: (track) => this.emit('trackScoreChanged', track),
       failed: (error) => this.emit('error', error),
     };
   }
@@ -553,6 +777,8 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
     this.#wakeReconnect?.();
     this.#publisher?.close();
     this.#subscriber?.close();
+    this.#data?.close();
+    this.#attachments.close();
     this.#dropTransport('send');
     this.#dropTransport('recv');
     this.#signalling?.close();
@@ -568,6 +794,21 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
   #requirePublisher(): Publisher {
     if (!this.#inRoom() || !this.#publisher) throw new RoomClientError('INVALID_STATE', 'join the room first');
     return this.#publisher;
+  }
+
+  #requireData(): DataChannels {
+    if (!this.#inRoom()) throw new RoomClientError('INVALID_STATE', 'join the room first');
+    if (!this.#data) throw new RoomClientError('INVALID_STATE', 'data channels are off (the `data: false` option)');
+    return this.#data;
+  }
+
+  #requireSignalling(): SignallingChannel {
+    if (!this.#inRoom() || !this.#signalling) throw new RoomClientError('INVALID_STATE', 'join the room first');
+    return this.#signalling;
+  }
+
+  #dataEnabled(): boolean {
+    return this.#options.data ?? true;
   }
 
   #requireSubscriber(): Subscriber {

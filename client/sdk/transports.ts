@@ -8,7 +8,7 @@
 import type { Device } from 'mediasoup-client';
 import type { types as ms } from 'mediasoup-client';
 import type { IceServer, WebRtcTransportCreated } from '../../shared/contract';
-import type { RtpParameters } from '../../shared/media';
+import type { RtpParameters, SctpStreamParameters } from '../../shared/media';
 import { RoomClientError, toRoomClientError } from './errors';
 import type { SignallingChannel } from './signalling';
 
@@ -24,6 +24,8 @@ export interface TransportNetworkOptions {
   iceServers?: IceServer[];
   /** 'relay' forces media through a TURN relay. Default 'all'. */
   iceTransportPolicy?: RTCIceTransportPolicy;
+  /** Open an SCTP association for data channels. */
+  sctp?: boolean;
 }
 
 /** Wait before a further ICE restart of a transport that is still down after one. */
@@ -38,7 +40,7 @@ export async function createTransport(
   network: TransportNetworkOptions,
   hooks: TransportHooks,
 ): Promise<ms.Transport> {
-  const created = await signalling.request('createTransport', { direction, type: 'webrtc' });
+  const created = await signalling.request('createTransport', { direction, type: 'webrtc', ...(network.sctp ? { sctp: true } : {}) });
   if (!isWebRtc(created)) {
     throw new RoomClientError('INTERNAL', 'server answered createTransport without ICE/DTLS parameters', 'createTransport');
   }
@@ -47,6 +49,7 @@ export async function createTransport(
     iceParameters: created.iceParameters,
     iceCandidates: created.iceCandidates,
     dtlsParameters: created.dtlsParameters,
+    ...(created.sctpParameters ? { sctpParameters: created.sctpParameters } : {}),
     ...(network.iceServers ? { iceServers: network.iceServers } : {}),
     ...(network.iceTransportPolicy ? { iceTransportPolicy: network.iceTransportPolicy } : {}),
   };
@@ -71,6 +74,20 @@ export async function createTransport(
         })
         .then(
           ({ producerId }) => callback({ id: producerId }),
+          (error: unknown) => errback(toRoomClientError(error)),
+        );
+    });
+    transport.on('producedata', ({ sctpStreamParameters, label, protocol }, callback, errback) => {
+      signalling
+        .request('produceData', {
+          transportId: transport.id,
+          // mediasoup-client's SctpStreamParameters is the same shape with a required streamId.
+          sctpStreamParameters: sctpStreamParameters as SctpStreamParameters,
+          ...(label ? { label } : {}),
+          ...(protocol ? { protocol } : {}),
+        })
+        .then(
+          ({ dataProducerId }) => callback({ id: dataProducerId }),
           (error: unknown) => errback(toRoomClientError(error)),
         );
     });

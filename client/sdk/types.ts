@@ -10,11 +10,11 @@
  * when it cannot come back: the server no longer holds its place (RESUME_FAILED, the grace
  * period passed) or refuses the connection.
  */
-import type { CloseReason, MediaResetReason, PeerInfo } from '../../shared/contract';
+import type { AudioLevel, CloseReason, ConsumerPauseReason, Grants, MediaResetReason, PeerInfo } from '../../shared/contract';
 import type { MediaKind } from '../../shared/media';
 import type { RoomClientError } from './errors';
 
-export type { MediaKind, PeerInfo };
+export type { AudioLevel, ConsumerPauseReason, Grants, MediaKind, PeerInfo };
 
 /** Where a track comes from: set by us for local tracks, by the publisher for remote ones. */
 export type TrackSource = 'camera' | 'microphone' | 'screen';
@@ -38,10 +38,45 @@ export interface RemotePublication {
   paused: boolean;
 }
 
-/** A remote track we receive: attach `track` to a <video>/<audio> element. */
+/** Simulcast / SVC layers the server forwards of a video. */
+export interface ConsumerLayers {
+  spatialLayer: number;
+  temporalLayer: number;
+}
+
+/** Transmission quality from 0 (bad) to 10 (perfect). */
+export interface TrackScore {
+  /** Of the stream we receive. */
+  score: number;
+  /** Of the stream the publisher sends to the server. */
+  producerScore: number;
+}
+
+/**
+ * A remote track we receive. Render it with `attach(element)` (adaptive stream: the server sends
+ * the layer the element's size needs, and nothing while it is hidden), or put `track` in an
+ * element yourself.
+ */
 export interface RemoteTrack extends RemotePublication {
   consumerId: string;
   track: MediaStreamTrack;
+  /**
+   * The server holds this track paused for us whatever we ask: last-N (ROOM_LAST_N) left its
+   * peer out of our N most recent speakers and pins. Video only; it resumes by itself.
+   */
+  serverPaused: boolean;
+  /** Why, while `serverPaused`. */
+  serverPauseReason?: ConsumerPauseReason;
+  /** Layers the server forwards now (simulcast video); null: none; absent until the server reports them. */
+  layers?: ConsumerLayers | null;
+  /** Absent until the server reports it. */
+  score?: TrackScore;
+  /**
+   * Renders this track in `element` (its MediaStream gets this track, replacing one of the same
+   * kind) and, for video with adaptive stream, follows the element's size and visibility. Keeps
+   * working across reconnections. Returns the function that detaches it.
+   */
+  attach(element: HTMLMediaElement): () => void;
 }
 
 export interface LocalTrack {
@@ -80,6 +115,7 @@ export interface InboundCounters {
 export interface RemoteTrackStats extends InboundCounters {
   peerId: string;
   producerId: string;
+  consumerId: string;
   kind: MediaKind;
   source: TrackSource;
 }
@@ -112,6 +148,20 @@ export interface RoomClientEvents {
   /** The remote peer paused the track (mute / camera off). */
   trackPaused: RemotePublication;
   trackResumed: RemotePublication;
+  /** The server paused a track we receive, for `serverPauseReason` (last-N: its peer is not among our latest speakers or pins). */
+  trackServerPaused: RemoteTrack;
+  /** The server resumed it (its peer spoke, or we pinned it). */
+  trackServerResumed: RemoteTrack;
+  /** The server forwards other layers of a video (`layers`): a bandwidth change, or our preferred layers. */
+  trackLayersChanged: RemoteTrack;
+  /** The transmission quality of a received track changed (`score`). */
+  trackScoreChanged: RemoteTrack;
+  /** A message from another peer's data channel (`sendData` there): text as a string, bytes as an ArrayBuffer. */
+  data: { peerId: string; label: string; payload: string | ArrayBuffer };
+  /** The room's dominant speaker changed (our own peer id when it is us); null once that peer left. */
+  activeSpeaker: { peerId: string | null };
+  /** Loudest peers of the last 250 ms, loudest first, up to 4 times a second, after `setAudioLevelsEnabled(true)`. */
+  audioLevels: { levels: AudioLevel[] };
   localTrackPublished: LocalTrack;
   /** A local track was paused, resumed, or its MediaStreamTrack replaced (camera back on). */
   localTrackUpdated: LocalTrack;

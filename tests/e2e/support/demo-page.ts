@@ -3,7 +3,7 @@
  * (tiles, alert, WebRTC stats through `window.confDemo`). Selectors are the demo's data-testids.
  */
 import type { Locator, Page } from 'playwright-core';
-import type { DemoDebugHook } from '../../../demo/debug-hook';
+import type { DebugRemoteTrack, DemoDebugHook } from '../../../demo/debug-hook';
 import type { PersonBrowser } from './browser';
 import type { ClipColour } from './fake-media';
 import { waitFor } from './wait';
@@ -115,6 +115,54 @@ export class DemoPage {
       },
       { timeoutMs, intervalMs: 100 },
     );
+  }
+
+  /** What the SDK on this page receives, as the debug hook reports it. */
+  remoteTracks(): Promise<DebugRemoteTrack[]> {
+    return this.page.evaluate(() => window.confDemo?.remoteTracks() ?? []);
+  }
+
+  /** The remote track of `source` from the person shown as `displayName`. */
+  async remoteTrackFrom(displayName: string, source: DebugRemoteTrack['source']): Promise<DebugRemoteTrack | undefined> {
+    const peerId = await this.remoteTile(displayName).getAttribute('data-tile-key', { timeout: 5_000 });
+    return (await this.remoteTracks()).find((t) => t.peerId === peerId && t.source === source);
+  }
+
+  /** Inline style on a remote tile (through the CSSOM, which the page's CSP allows), e.g. its width or `display: none`. */
+  async styleRemoteTile(displayName: string, style: Record<string, string>): Promise<void> {
+    await this.remoteTile(displayName).evaluate((tile: HTMLElement, css: Record<string, string>) => {
+      for (const [property, value] of Object.entries(css)) tile.style.setProperty(property, value);
+    }, style);
+  }
+
+  /** Types a chat message and sends it; resolves once it shows in this page's own list. */
+  async sendChat(text: string): Promise<void> {
+    const own = this.page.locator('[data-testid="chat-message"][data-local="true"]', { hasText: text });
+    await this.page.getByTestId('chat-input').fill(text);
+    await this.page.getByTestId('chat-send').click();
+    await own.waitFor({ state: 'attached', timeout: 10_000 });
+  }
+
+  /** The chat list as shown: sender and text of each message. */
+  chatMessages(): Promise<Array<{ from: string; text: string }>> {
+    return this.page.getByTestId('chat-message').evaluateAll((items) =>
+      items.map((item) => ({
+        from: item.querySelector('[data-testid="chat-message-from"]')?.textContent ?? '',
+        text: item.querySelector('[data-testid="chat-message-text"]')?.textContent ?? '',
+      })),
+    );
+  }
+
+  /** How many of the others' data channels the page receives. */
+  dataChannelsReceived(): Promise<number> {
+    return this.page.evaluate(() => window.confDemo?.dataChannelsReceived() ?? 0);
+  }
+
+  /** Keys of the highlighted tiles ('local' for one's own, else the peer id). */
+  highlightedTiles(): Promise<string[]> {
+    return this.page
+      .locator('[data-testid="tile"][data-active-speaker="true"]')
+      .evaluateAll((tiles) => tiles.map((tile) => (tile as HTMLElement).dataset.tileKey ?? ''));
   }
 
   async click(testId: 'toggle-mic' | 'toggle-camera' | 'toggle-screen' | 'leave-button'): Promise<void> {

@@ -57,3 +57,33 @@ export function remoteIceUfrags(page: Page): Promise<string[]> {
       .map((pc) => /a=ice-ufrag:(\S+)/.exec(pc.remoteDescription?.sdp ?? '')?.[1] ?? ''),
   );
 }
+
+export interface OutboundLayer {
+  rid: string;
+  frameWidth: number;
+  framesEncoded: number;
+  bytesSent: number;
+  /** Why Chromium sends less than asked ('cpu', 'bandwidth', 'none'): for failure messages. */
+  qualityLimitationReason: string;
+}
+
+/** Each video encoding the page sends (one per simulcast layer), from its outbound-rtp stats. */
+export function outboundVideoLayers(page: Page): Promise<OutboundLayer[]> {
+  return page.evaluate(async () => {
+    const layers: OutboundLayer[] = [];
+    for (const pc of (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs) {
+      if (pc.connectionState === 'closed') continue;
+      (await pc.getStats()).forEach((entry: Record<string, unknown>) => {
+        if (entry.type !== 'outbound-rtp' || entry.kind !== 'video') return;
+        layers.push({
+          rid: typeof entry.rid === 'string' ? entry.rid : '',
+          frameWidth: Number(entry.frameWidth ?? 0),
+          framesEncoded: Number(entry.framesEncoded ?? 0),
+          bytesSent: Number(entry.bytesSent ?? 0),
+          qualityLimitationReason: typeof entry.qualityLimitationReason === 'string' ? entry.qualityLimitationReason : '',
+        });
+      });
+    }
+    return layers.sort((a, b) => a.rid.localeCompare(b.rid));
+  });
+}
