@@ -25,10 +25,11 @@ main() {
   # Runtime libraries of the offline-built worker come with the -dev packages the build needs;
   # scripts/worker/build-worker.sh checks its own list. Here: what the server and tests need.
   apt_needed="openssl ca-certificates"
-  # Tests: chromium for the E2E tests, coturn for the TURN relay test (each test starts its own
-  # turnserver on a free loopback port; the package's system service is not used), prometheus
+  # Tests: chromium for the E2E tests, coturn for the TURN relay test and redis-server for the cluster
+  # tests (each test starts its own turnserver / redis-server
+  # on a free loopback port; the packages' system services are not used), prometheus
   # for promtool (checks the /metrics output).
-  $for_tests && apt_needed="$apt_needed chromium fonts-liberation coturn prometheus"
+  $for_tests && apt_needed="$apt_needed chromium fonts-liberation coturn prometheus redis-server"
   missing=""
   for p in $apt_needed; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
