@@ -16,8 +16,8 @@ type RoomOperation = (typeof ROOM_OPERATIONS)[number];
 
 const AdminCallSchema = z.object({
   op: z.enum(ROOM_OPERATIONS),
-  params: z.unknown(),
-  body: z.unknown(),
+  params: z.unknown().optional(),
+  body: z.unknown().optional(),
 });
 
 type AnyInput = { params: unknown; body: unknown };
