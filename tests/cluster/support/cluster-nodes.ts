@@ -29,7 +29,8 @@ export async function startClusterNode(redisUrl: string, id: string, env: Record
     MEDIASOUP_WORKERS: '1',
     LOG_LEVEL: 'info',
     ...env,
-  });
+    // Two nodes start side by side on two shared cores: more than one node's usual few seconds.
+  }, [], 40_000);
   return Object.assign(node, {
     id,
     admin: (method: string, path: string, body?: unknown) =>
@@ -41,14 +42,18 @@ export async function startClusterNode(redisUrl: string, id: string, env: Record
  * Starts nodes side by side; if one fails, the others are ended before the error is thrown
  * (a half-started cluster must not outlive its test file).
  */
-export async function startClusterNodes(redisUrl: string, nodes: Array<{ id: string; env?: Record<string, string> }>): Promise<ClusterNode[]> {
+export async function startClusterNodes(
+  redisUrl: string,
+  nodes: [{ id: string; env?: Record<string, string> }, { id: string; env?: Record<string, string> }],
+): Promise<[ClusterNode, ClusterNode]> {
   const started = await Promise.allSettled(nodes.map(({ id, env }) => startClusterNode(redisUrl, id, env)));
   const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   if (failed) {
     for (const s of started) if (s.status === 'fulfilled') s.value.cleanUp();
     throw failed.reason;
   }
-  return started.map((s) => (s as PromiseFulfilledResult<ClusterNode>).value);
+  const [first, second] = started.map((s) => (s as PromiseFulfilledResult<ClusterNode>).value);
+  return [first!, second!];
 }
 
 /** The rooms a node's admin API lists (every node's, in a cluster). */
