@@ -298,7 +298,8 @@ export class Cluster {
     clearInterval(this.#sweepTimer);
     await this.#registry?.close();
     await this.#bus.close();
-    if (this.#io) await new Promise<void>((resolve) => void this.#io?.close(() => resolve()));
+    // Not io.close(): this server never had an HTTP listener (engine) to close; only its adapter has subscriptions.
+    await this.#io?.sockets.adapter.close();
     // close() sends what is queued first (the last relay messages), then quits.
     await Promise.all([this.#pub.close(), this.#sub.close()]).catch(() => undefined);
   }

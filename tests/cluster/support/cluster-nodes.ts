@@ -19,7 +19,12 @@ export interface ClusterNode extends MainProcess {
 
 export type RoomSummary = { roomId: string; nodeId?: string; peerCount: number; maxPeers: number };
 
-export async function startClusterNode(redisUrl: string, id: string, env: Record<string, string> = {}): Promise<ClusterNode> {
+export async function startClusterNode(
+  redisUrl: string,
+  id: string,
+  env: Record<string, string> = {},
+  listeningTimeoutMs = 40_000,
+): Promise<ClusterNode> {
   const node = await startMainProcess({
     REDIS_URL: redisUrl,
     NODE_ID: id,
@@ -30,7 +35,7 @@ export async function startClusterNode(redisUrl: string, id: string, env: Record
     LOG_LEVEL: 'info',
     ...env,
     // Two nodes start side by side on two shared cores: more than one node's usual few seconds.
-  }, [], 40_000);
+  }, [], listeningTimeoutMs);
   return Object.assign(node, {
     id,
     admin: (method: string, path: string, body?: unknown) =>
