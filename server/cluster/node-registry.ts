@@ -71,6 +71,7 @@ export class NodeRegistry extends EventEmitter<RegistryEvents> {
   #state: NodeRecord['state'] = 'active';
   #timer: NodeJS.Timeout | undefined;
   #beating: Promise<void> | undefined;
+  #started = false;
   #closed = false;
 
   constructor(redis: RedisClient, opts: RegistryOptions) {
@@ -105,6 +106,7 @@ export class NodeRegistry extends EventEmitter<RegistryEvents> {
       condition: 'NX',
     });
     if (set === null) throw new Error(`NODE_ID ${this.self} is already used by a live node of this cluster`);
+    this.#started = true;
     await this.#redis.sAdd(this.#opts.keys.nodes, this.self);
     await this.#refreshView();
     this.#timer = setInterval(() => void this.beat(), this.#opts.heartbeatMs);
@@ -128,6 +130,8 @@ export class NodeRegistry extends EventEmitter<RegistryEvents> {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#timer);
+    // Never registered (e.g. its NODE_ID was taken): the record there is another node's.
+    if (!this.#started) return;
     await this.#beating?.catch(() => undefined);
     try {
       await this.#redis.del(this.#opts.keys.node(this.self));
