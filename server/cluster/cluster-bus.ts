@@ -26,7 +26,8 @@ import {
 export type RedisClient = ReturnType<typeof createClient>;
 
 type Handler<T extends BusMessageType> = (message: Extract<BusMessage, { type: T }>) => void;
-type Method = (params: unknown, from: NodeId) => Promise<unknown> | unknown;
+/** May answer at once or later (a promise): either way the answer is awaited. */
+type Method = (params: unknown, from: NodeId) => unknown;
 
 interface PendingRequest {
   to: NodeId;

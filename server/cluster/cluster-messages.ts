@@ -80,7 +80,10 @@ export const RelayedSocketDataSchema = z.object({
 
 /** A relayed connection: the admitting node's id and its socket id, `<nodeId>/<socketId>`. */
 const ConnIdSchema = z.string().min(3).max(128);
-const AckSchema = z.union([z.object({ ok: z.literal(true), data: z.unknown() }), z.object({ ok: z.literal(false), error: ErrorBodySchema })]);
+const AckSchema = z.union([
+  z.object({ ok: z.literal(true), data: z.unknown() }),
+  z.object({ ok: z.literal(false), error: ErrorBodySchema }),
+]);
 
 const envelope = { v: z.literal(CLUSTER_PROTOCOL_VERSION), from: NodeIdSchema };
 

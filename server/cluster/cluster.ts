@@ -119,7 +119,7 @@ export class Cluster {
     } catch (error) {
       pub.destroy();
       sub.destroy();
-      throw new Error(`cannot reach Redis at REDIS_URL: ${error instanceof Error ? error.message : String(error)}`);
+      throw new Error(`cannot reach Redis at REDIS_URL: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
     }
     return new Cluster(config, pub, sub, logger);
   }
@@ -178,9 +178,11 @@ export class Cluster {
     this.#bus.serve('ping', () => 'pong');
     await this.#bus.start();
 
-    this.#io = new Server({ adapter: createAdapter(this.#pub, this.#sub, { key: this.#keys.adapter, requestsTimeout: CLUSTER_REQUEST_TIMEOUT_MS }) });
+    this.#io = new Server({
+      adapter: createAdapter(this.#pub, this.#sub, { key: this.#keys.adapter, requestsTimeout: CLUSTER_REQUEST_TIMEOUT_MS }),
+    });
     this.#io.on('listRooms', (ack) => {
-      options.localRooms().then(ack, (error: unknown) => this.#log.error('listRooms | could not list this node\'s rooms', { error }));
+      options.localRooms().then(ack, (error: unknown) => this.#log.error("listRooms | could not list this node's rooms", { error }));
     });
 
     const registry = new NodeRegistry(this.#pub, {
@@ -238,7 +240,7 @@ export class Cluster {
   }
 
   /** Serves `method` for other nodes. */
-  serve(method: string, handler: (params: unknown, from: NodeId) => Promise<unknown> | unknown): void {
+  serve(method: string, handler: (params: unknown, from: NodeId) => unknown): void {
     this.#bus.serve(method, handler);
   }
 
@@ -275,7 +277,7 @@ export class Cluster {
     if (!this.#registry || !rooms) return;
     await this.#registry.setDraining();
     const deadline = Date.now() + this.#config.drainTimeoutMs;
-    this.#log.info('drain() | draining: no new rooms here; waiting for this node\'s rooms to end', {
+    this.#log.info("drain() | draining: no new rooms here; waiting for this node's rooms to end", {
       rooms: rooms.stats().rooms,
       drainTimeoutMs: this.#config.drainTimeoutMs,
     });
@@ -327,7 +329,7 @@ export class Cluster {
           const stale = Date.now() - (this.#start?.joinTimeoutMs ?? 0);
           for (const [roomId, at] of this.#routed) if (at < stale) this.#routed.delete(roomId);
         },
-        (error: unknown) => this.#log.warn('sweep | could not read this node\'s claims', { error }),
+        (error: unknown) => this.#log.warn("sweep | could not read this node's claims", { error }),
       );
     }, intervalMs);
   }

@@ -175,7 +175,11 @@ export class RelayEdge {
   nodeGone(nodeId: NodeId): void {
     const lost = [...this.#connections.values()].filter((c) => c.host === nodeId);
     for (const connection of lost) connection.hostGone('MEDIA_FAILURE');
-    if (lost.length) this.#log.warn("nodeGone() | a room's node died: its relayed clients here are told MEDIA_FAILURE", { node: nodeId, clients: lost.length });
+    if (lost.length)
+      this.#log.warn("nodeGone() | a room's node died: its relayed clients here are told MEDIA_FAILURE", {
+        node: nodeId,
+        clients: lost.length,
+      });
   }
 
   /** Shutdown of this node: relayed clients are disconnected (they reconnect through another node and resume). */

@@ -123,7 +123,8 @@ export class RelayHost {
       socket.clientGone(EDGE_GONE);
       count++;
     }
-    if (count) this.#log.warn('nodeGone() | the node that relayed these clients died: they are disconnected', { node: nodeId, clients: count });
+    if (count)
+      this.#log.warn('nodeGone() | the node that relayed these clients died: they are disconnected', { node: nodeId, clients: count });
   }
 
   /** Shutdown: every relayed client is disconnected (after the rooms told them why). */

@@ -392,7 +392,11 @@ export function isSecretVariable(name: string): boolean {
 
 /** hostname-xxxxxx: readable in logs, and new at each start (a restarted node is a new node; the old one's rooms are released). */
 function defaultNodeId(): string {
-  const host = os.hostname().replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 50) || 'node';
+  const host =
+    os
+      .hostname()
+      .replace(/[^A-Za-z0-9_.-]/g, '-')
+      .slice(0, 50) || 'node';
   return `${host}-${randomBytes(3).toString('hex')}`;
 }
 

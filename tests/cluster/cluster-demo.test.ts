@@ -67,7 +67,8 @@ beforeAll(async () => {
     launchPersonBrowser({ videoClip: path.join(tmpDir, 'blue.y4m') }),
   ]);
   await Promise.all(browsers.map((browser) => recordPeerConnections(browser.context)));
-  people.push(new DemoPage(browsers[0]!, a.url), new DemoPage(browsers[1]!, b.url));
+  const [red, blue] = browsers;
+  people.push(new DemoPage(red, a.url), new DemoPage(blue, b.url));
 }, 90_000);
 
 afterAll(async () => {

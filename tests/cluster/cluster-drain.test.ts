@@ -73,7 +73,9 @@ test('a draining node takes no new rooms, serves its own until they end, then ex
     const third = await join(a, roomId, 'third');
     expect(third.joined.peers.map((p) => p.displayName).sort()).toEqual([name, 'second'].sort());
     expect(listed.find((r) => r.roomId === roomId)?.nodeId).toBe(b.id);
-    await expect(request(first.socket, 'createTransport', { direction: 'recv', type: 'plain' })).resolves.toMatchObject({ ip: '127.0.0.1' });
+    await expect(request(first.socket, 'createTransport', { direction: 'recv', type: 'plain' })).resolves.toMatchObject({
+      ip: '127.0.0.1',
+    });
     expect(b.child.exitCode).toBeNull();
     // Its media went on through the drain: the workers are not closed by the signal.
     expect(mediaReset).toBe(false);

@@ -6,7 +6,7 @@
  */
 import { request, type RoomSocket } from '../../client/request';
 import type { NotificationMap } from '../../shared/contract';
-import { connectToRoom, nextEvent, waitFor } from '../helpers/server';
+import { connectToRoom, nextEvent } from '../helpers/server';
 import { HEARTBEAT_MS, inspectRedis, listRooms, startClusterNodes, TTL_MS, type ClusterNode } from './support/cluster-nodes';
 import { startRedis, type TestRedis } from './support/redis';
 
@@ -35,7 +35,7 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-test("SIGKILL of a node: within its expiry its rooms are released and re-created on the other node when joined", async () => {
+test('SIGKILL of a node: within its expiry its rooms are released and re-created on the other node when joined', async () => {
   // Rooms opened through A until each node hosts some; every client connects through A.
   const clients = new Map<string, Awaited<ReturnType<typeof join>>>();
   for (let i = 0; i < 6; i++) clients.set(`r${i}`, await join(a, `r${i}`, `p${i}`));

@@ -57,9 +57,7 @@ test('concurrent claims of one room from two nodes end with one holder that both
   await registry('n2').start();
   const p1 = new RoomPlacement(client, keys, 'n1');
   const p2 = new RoomPlacement(client, keys, 'n2');
-  const claims = await Promise.all(
-    Array.from({ length: 20 }, (_, i) => (i % 2 ? p1.claimFor('contested') : p2.claimFor('contested'))),
-  );
+  const claims = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? p1.claimFor('contested') : p2.claimFor('contested'))));
   expect(new Set(claims).size).toBe(1);
   expect(await client.get(keys.room('contested'))).toBe(claims[0]);
   expect(await p1.place('contested', [node('n1'), node('n2')])).toBe(claims[0]);

@@ -25,17 +25,21 @@ export async function startClusterNode(
   env: Record<string, string> = {},
   listeningTimeoutMs = 40_000,
 ): Promise<ClusterNode> {
-  const node = await startMainProcess({
-    REDIS_URL: redisUrl,
-    NODE_ID: id,
-    NODE_HEARTBEAT_MS: String(HEARTBEAT_MS),
-    NODE_TTL_MS: String(TTL_MS),
-    ADMIN_API_KEY: ADMIN_KEY,
-    MEDIASOUP_WORKERS: '1',
-    LOG_LEVEL: 'info',
-    ...env,
-    // Two nodes start side by side on two shared cores: more than one node's usual few seconds.
-  }, [], listeningTimeoutMs);
+  const node = await startMainProcess(
+    {
+      REDIS_URL: redisUrl,
+      NODE_ID: id,
+      NODE_HEARTBEAT_MS: String(HEARTBEAT_MS),
+      NODE_TTL_MS: String(TTL_MS),
+      ADMIN_API_KEY: ADMIN_KEY,
+      MEDIASOUP_WORKERS: '1',
+      LOG_LEVEL: 'info',
+      ...env,
+      // Two nodes start side by side on two shared cores: more than one node's usual few seconds.
+    },
+    [],
+    listeningTimeoutMs,
+  );
   return Object.assign(node, {
     id,
     admin: (method: string, path: string, body?: unknown) =>

@@ -30,7 +30,11 @@ export interface MainProcess {
  * Starts server/main.ts with a loopback base env + `env`; `preload` modules go before it (`--import`).
  * `listeningTimeoutMs`: how long it may take to log `server listening`.
  */
-export async function startMainProcess(env: Record<string, string>, preload: string[] = [], listeningTimeoutMs = 15_000): Promise<MainProcess> {
+export async function startMainProcess(
+  env: Record<string, string>,
+  preload: string[] = [],
+  listeningTimeoutMs = 15_000,
+): Promise<MainProcess> {
   const certsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'confsfu-main-'));
   const child = spawn(
     path.join(REPO, 'node_modules/.bin/node'),
