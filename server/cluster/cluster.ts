@@ -370,10 +370,25 @@ export class Cluster {
     this.#host?.nodeGone(nodeId);
   }
 
-  /** Other nodes took this one for dead and may host its rooms already: it must not go on hosting them. */
+  /**
+   * Other nodes took this one for dead (or Redis lost its data): each room it still has is kept
+   * if its claim can be taken back, and closed if another node hosts it now (never two hosts).
+   */
   #leaseLost(): void {
     const rooms = this.#start?.rooms;
     if (!rooms) return;
-    for (const room of [...rooms.rooms.values()]) room.close('MEDIA_FAILURE');
+    for (const room of [...rooms.rooms.values()]) {
+      this.#placement.claimFor(room.id).then(
+        (holder) => {
+          if (holder === this.self) return;
+          this.#log.error('room taken over by another node while this one was cut off: closed here', { roomId: room.id, holder });
+          room.close('MEDIA_FAILURE');
+        },
+        (error: unknown) => {
+          this.#log.error('could not take a room back after being cut off: closed here', { roomId: room.id, error });
+          room.close('MEDIA_FAILURE');
+        },
+      );
+    }
   }
 }

@@ -7,8 +7,9 @@
  * this node's view of the others and reports who went away (`nodeDown`).
  *
  * A node that finds its own record expired was declared dead while it was stalled or cut off
- * from Redis: its rooms may already live elsewhere, so it reports `leaseLost` (the cluster
- * closes its rooms) before registering again.
+ * from Redis (or Redis lost its data): its rooms may already live elsewhere. It registers again
+ * and reports `leaseLost`: the cluster keeps the rooms whose claims it can take back and closes
+ * the others.
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../logger';
@@ -57,7 +58,7 @@ export interface RegistryOptions {
 export interface RegistryEvents {
   /** Another node's record expired (it died, or was cut off from Redis). */
   nodeDown: [nodeId: NodeId];
-  /** This node's own record had expired: other nodes took it for dead. */
+  /** This node's own record had expired (others took it for dead); it is registered again. */
   leaseLost: [];
 }
 
@@ -149,14 +150,19 @@ export class NodeRegistry extends EventEmitter<RegistryEvents> {
       const key = this.#opts.keys.node(this.self);
       const refreshed = await this.#redis.set(key, json, { expiration: { type: 'PX', value: this.#opts.ttlMs }, condition: 'XX' });
       if (refreshed === null && !this.#closed) {
-        this.#log.error('heartbeat | this node had been taken for dead (its record expired): its rooms are closed', {
+        this.#log.error('heartbeat | this node had been taken for dead (its record expired): registering again', {
           ttlMs: this.#opts.ttlMs,
         });
-        // Its claims may have been reaped already; reap whatever is left, so no claim outlives the rooms.
+        // Its claims may have been reaped already; reap whatever is left, then take back what it can.
         await this.#reap(this.self);
-        this.emit('leaseLost');
         await this.#redis.set(key, json, { expiration: { type: 'PX', value: this.#opts.ttlMs } });
         await this.#redis.sAdd(this.#opts.keys.nodes, this.self);
+        this.emit('leaseLost');
+        // Redis lost everyone's records (a restart without persistence), or this node was cut off:
+        // the others' records may be missing for a moment too. Nobody is declared dead this time;
+        // one still missing at the next heartbeat is.
+        await this.#refreshView({ keepAbsent: true });
+        return;
       }
       await this.#refreshView();
     } catch (error) {
@@ -164,7 +170,7 @@ export class NodeRegistry extends EventEmitter<RegistryEvents> {
     }
   }
 
-  async #refreshView(): Promise<void> {
+  async #refreshView({ keepAbsent = false } = {}): Promise<void> {
     const ids = await this.#redis.sMembers(this.#opts.keys.nodes);
     const texts = ids.length ? await this.#redis.mGet(ids.map((id) => this.#opts.keys.node(id))) : [];
     const view = new Map<NodeId, NodeRecord>();
@@ -182,6 +188,11 @@ export class NodeRegistry extends EventEmitter<RegistryEvents> {
       if (released >= 0) this.#log.warn('node gone: its record expired; its rooms were released', { node: id, rooms: released });
     }
     const previous = this.#view;
+    if (keepAbsent) {
+      for (const [id, record] of previous) if (!view.has(id)) view.set(id, record);
+      this.#view = view;
+      return;
+    }
     this.#view = view;
     for (const id of previous.keys()) if (!view.has(id) && id !== this.self) this.emit('nodeDown', id);
     for (const id of dead) if (!previous.has(id) && id !== this.self) this.emit('nodeDown', id);

@@ -2,8 +2,9 @@
  * Which node hosts a room: its claim `<p>room:<roomId>` = node id, taken and changed only by Lua
  * scripts, so that every decision is one atomic step in Redis (two nodes never both hold a room):
  *  - `place`: the room's live holder if it has one; otherwise (no claim, or the holder's record
- *    expired) the least-loaded live candidate takes it. Load = its published peers + the rooms
- *    it holds right now (counted in Redis, so a burst of new rooms spreads at once).
+ *    expired) the least-loaded live candidate takes it. Load = the rooms it holds right now
+ *    (counted in Redis, so a burst of new rooms spreads at once) + the peers beyond one per room
+ *    it published at its last heartbeat (so a node with big rooms takes fewer new ones).
  *  - `claimFor`: the same with one candidate, this node (a node re-asserts its claim before it
  *    opens a room's media, see guardMedia in cluster.ts).
  *  - `release`: deletes the claim only if it is still this node's.
@@ -59,7 +60,9 @@ export class RoomPlacement {
    * when it has no live holder. undefined: no candidate is alive.
    */
   async place(roomId: string, candidates: readonly Pick<NodeRecord, 'id' | 'load'>[]): Promise<NodeId | undefined> {
-    const args = [this.#keys.prefix, roomId, ...candidates.flatMap((node) => [node.id, String(node.load.peers)])];
+    // Its rooms are counted in Redis, exactly and at once; what its rooms weigh beyond one peer each comes from its record.
+    const extra = (node: Pick<NodeRecord, 'load'>): number => Math.max(0, node.load.peers - node.load.rooms);
+    const args = [this.#keys.prefix, roomId, ...candidates.flatMap((node) => [node.id, String(extra(node))])];
     const holder = await this.#redis.eval(PLACE_SCRIPT, { keys: [this.#keys.room(roomId)], arguments: args });
     return typeof holder === 'string' ? holder : undefined;
   }

@@ -9,7 +9,7 @@ import { request, RequestError, type RoomSocket } from '../../client/request';
 import type { NotificationMap } from '../../shared/contract';
 import { publishPlain, subscribePlain } from '../helpers/plain-media';
 import { connectToRoom, nextEvent, waitFor } from '../helpers/server';
-import { listRooms, startClusterNodes, type ClusterNode } from './support/cluster-nodes';
+import { HEARTBEAT_MS, inspectRedis, listRooms, startClusterNodes, type ClusterNode } from './support/cluster-nodes';
 import { startRedis, type TestRedis } from './support/redis';
 
 jest.setTimeout(60_000);
@@ -174,4 +174,36 @@ test('a peer whose connection drops resumes through the other node, unnoticed by
   // Still a member: its requests work through the new node, and the others saw no leave.
   await expect(request(again, 'createTransport', { direction: 'recv', type: 'plain' })).resolves.toMatchObject({ ip: '127.0.0.1' });
   expect(sawLeave).toBe(false);
+});
+
+test('Redis losing its data (a restart without persistence): nodes register again, keep their rooms and take their claims back', async () => {
+  const ada = await join(a, 'survivor', 'ada');
+  const bob = await join(b, 'survivor', 'bob');
+  const host = await hostOf('survivor');
+  let closed = false;
+  for (const { socket } of [ada, bob]) socket.on('roomClosed', () => (closed = true));
+  const probe = await inspectRedis(redis.url);
+  try {
+    await probe.flushAll();
+    // Within a few heartbeats both nodes are back, the room's claim is its host's again.
+    const deadline = Date.now() + 10 * HEARTBEAT_MS + 2_000;
+    for (;;) {
+      const [nodes, claim] = await Promise.all([probe.sMembers('confsfu:nodes'), probe.get('confsfu:room:survivor')]);
+      if (nodes.length === 2 && claim === host.id) break;
+      if (Date.now() > deadline) {
+        const trouble = [a, b].flatMap((node) => node.lines.filter((l) => l.level !== 'info').slice(-10));
+        throw new Error(`not back: nodes ${JSON.stringify(nodes)}, claim ${claim}; ${JSON.stringify(trouble)}`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await new Promise((r) => setTimeout(r, 3 * HEARTBEAT_MS));
+    expect(closed).toBe(false);
+    for (const { socket } of [ada, bob]) {
+      expect(socket.connected).toBe(true);
+      await expect(request(socket, 'createTransport', { direction: 'recv', type: 'plain' })).resolves.toMatchObject({ ip: '127.0.0.1' });
+    }
+    expect((await listRooms(b)).find((r) => r.roomId === 'survivor')).toMatchObject({ nodeId: host.id, peerCount: 2 });
+  } finally {
+    await probe.close();
+  }
 });
