@@ -188,7 +188,8 @@ export class NodeRegistry extends EventEmitter<RegistryEvents> {
       if (released >= 0) this.#log.warn('node gone: its record expired; its rooms were released', { node: id, rooms: released });
     }
     const previous = this.#view;
-    if (keepAbsent) {
+    // This node's own record missing right after it was written: Redis lost its data in between.
+    if (keepAbsent || !view.has(this.self)) {
       for (const [id, record] of previous) if (!view.has(id)) view.set(id, record);
       this.#view = view;
       return;
