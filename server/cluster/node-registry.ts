@@ -123,6 +123,8 @@ export class NodeRegistry extends EventEmitter<RegistryEvents> {
   /** Takes no new rooms from now on (SIGTERM with REDIS_URL): other nodes see it at once. */
   async setDraining(): Promise<void> {
     this.#state = 'draining';
+    // A heartbeat under way wrote the record as it was: the next one says draining.
+    await this.#beating;
     await this.beat();
   }
 

@@ -77,11 +77,14 @@ export class RelayConnection {
     }
   }
 
-  /** Ends the client's connection here (this node stops). */
+  /**
+   * This node stops: the client's connection is cut (a transport close, not a server disconnect), so
+   * its SDK reconnects (through another node) and resumes: its room lives on.
+   */
   close(): void {
     if (this.#closed) return;
     if (this.#early) return this.#clientGone('server shutting down');
-    this.#socket.disconnect(true);
+    this.#socket.conn.close();
   }
 
   /** The room's node is gone: its rooms are too. */

@@ -65,7 +65,8 @@ test('a draining node takes no new rooms, serves its own until they end, then ex
     expect(ready).toMatchObject({ status: 503, body: { status: 'draining' } });
 
     // New rooms, even opened through B, go to A.
-    for (let i = 0; i < 3; i++) await join(b, `fresh-${i}`, `f${i}`);
+    const fresh: Array<Awaited<ReturnType<typeof join>>> = [];
+    for (let i = 0; i < 3; i++) fresh.push(await join(b, `fresh-${i}`, `f${i}`));
     const listed = await listRooms(b);
     for (let i = 0; i < 3; i++) expect(listed.find((r) => r.roomId === `fresh-${i}`)?.nodeId).toBe(a.id);
 
@@ -81,12 +82,19 @@ test('a draining node takes no new rooms, serves its own until they end, then ex
     expect(mediaReset).toBe(false);
 
     // When its last room ends, B stops by itself, well before DRAIN_TIMEOUT_MS.
+    const cut = new Promise<string>((resolve) => fresh[0]!.socket.once('disconnect', resolve));
     const leftAt = Date.now();
     for (const { socket } of [first, second, third]) await request(socket, 'leave', {});
     expect(await b.exited).toBe(0);
     expect(Date.now() - leftAt).toBeLessThan(10_000);
     expect(b.lines.some((l) => l.message === 'drain() | every room of this node has ended')).toBe(true);
     expect(await probe.sMembers('confsfu:nodes')).toEqual([a.id]);
+
+    // A client B relayed to a room on A was cut, not sent away: it resumes through A.
+    expect(await cut).toBe('transport close');
+    const back = await connectToRoom(a, 'fresh-0');
+    sockets.push(back);
+    expect((await request(back, 'resume', { resumeToken: fresh[0]!.joined.resumeToken })).peerId).toBe(fresh[0]!.joined.peerId);
   } finally {
     await probe.close();
   }
