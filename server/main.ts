@@ -73,11 +73,17 @@ async function main(): Promise<void> {
     shutdown({ reason: 'uncaughtException' }, 1, CRASH_SHUTDOWN_DEADLINE_MS);
   });
 
-  const server = await startServer(config, logger);
-  shutdown = shutdownOnce(server, logger);
-  const onSignal = (signal: NodeJS.Signals): void => shutdown({ signal }, 0, SHUTDOWN_DEADLINE_MS + server.drainTimeoutMs, true);
+  // Listening before the start: a signal is never left to its default action (an abrupt exit),
+  // also not between the `server listening` line and the end of the start. During the start it ends
+  // the process (its workers with it); afterwards it shuts the server down gracefully.
+  let drainTimeoutMs = 0;
+  const onSignal = (signal: NodeJS.Signals): void => shutdown({ signal }, 0, SHUTDOWN_DEADLINE_MS + drainTimeoutMs, true);
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+
+  const server = await startServer(config, logger);
+  shutdown = shutdownOnce(server, logger);
+  drainTimeoutMs = server.drainTimeoutMs;
 }
 
 main().catch((error: unknown) => {
