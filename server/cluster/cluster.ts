@@ -309,9 +309,15 @@ export class Cluster {
   // ---- internals ---------------------------------------------------------------------------
 
   async #place(roomId: string): Promise<NodeId> {
-    const registry = this.#registry;
-    const candidates = (registry?.nodes ?? []).filter((node) => node.state === 'active');
-    const host = await this.#placement.place(roomId, candidates);
+    // node-redis keeps commands while Redis is away: a connecting client must not wait for it forever.
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new AppError('INTERNAL', `Redis did not answer within ${CLUSTER_REQUEST_TIMEOUT_MS} ms`)),
+        CLUSTER_REQUEST_TIMEOUT_MS,
+      );
+    });
+    const host = await Promise.race([this.#placement.place(roomId), late]).finally(() => clearTimeout(timer));
     if (!host) throw new AppError('INTERNAL', 'no node of the cluster can take a new room now');
     return host;
   }

@@ -15,6 +15,9 @@ import type { ClusterBus } from './cluster-bus';
 import type { BusMessage, NodeId } from './cluster-messages';
 
 type AckFn = (response: Ack<unknown>) => void;
+
+/** Arguments of a client's event relayed (the bus schema's bound). */
+const MAX_RELAYED_ARGS = 16;
 type Push = Extract<BusMessage, { type: 'relay:emit' | 'relay:disconnect' }>;
 
 /** What `open` found: the relay is open, or the room is another node's now. */
@@ -106,7 +109,8 @@ export class RelayConnection {
     }
     // Anything else than a string or a number cannot be an event name: sent as one the session refuses.
     const name = typeof event === 'string' || typeof event === 'number' ? event : `<${typeof event}>`;
-    void this.#bus.send(this.host, { type: 'relay:event', conn: this.conn, seq, event: name, args });
+    // A session reads only the first argument (the payload); a bounded number goes along.
+    void this.#bus.send(this.host, { type: 'relay:event', conn: this.conn, seq, event: name, args: args.slice(0, MAX_RELAYED_ARGS) });
   }
 
   #clientGone(reason: string): void {

@@ -10,6 +10,7 @@ import { createClient } from 'redis';
 import { request, type RoomSocket } from '../../client/request';
 import type { NotificationMap, PlainTransportCreated } from '../../shared/contract';
 import { capturedLines } from '../helpers/log-capture';
+import { declaredTypes, promtoolCheck, samples, scrape } from '../helpers/prometheus';
 import { opusRtpParameters } from '../helpers/rtp';
 import { connectToRoom, nextEvent, startTestServer, waitFor, type TestServer } from '../helpers/server';
 import { refusalOf, TEST_AUTH_SECRET, tokenFor } from '../helpers/tokens';
@@ -46,7 +47,10 @@ beforeAll(async () => {
     NODE_TTL_MS: '20000',
     ROOM_EMPTY_TIMEOUT_MS: '60000',
   };
-  [a, b] = await Promise.all([startTestServer({ ...env, NODE_ID: 'node-a' }), startTestServer({ ...env, NODE_ID: 'node-b' })]);
+  [a, b] = await Promise.all([
+    startTestServer({ ...env, NODE_ID: 'node-a' }),
+    startTestServer({ ...env, NODE_ID: 'node-b' }, { metrics: true }),
+  ]);
   probe = createClient({ url: redis.url });
   probe.on('error', () => undefined);
   await probe.connect();
@@ -141,4 +145,17 @@ test("what arrives from Redis is validated: garbage, another node's client, a fo
     () => (capturedLines() ?? []).filter((line) => line.includes('message dropped: not understood')).length >= 1,
     'the dropped messages to be logged',
   );
+});
+
+test('metrics: the cluster gauges of the node, promtool-clean', async () => {
+  const { text } = await scrape(b.metricsUrl!);
+  expect(declaredTypes(text).get('confsfu_cluster_nodes')).toBe('gauge');
+  expect(declaredTypes(text).get('confsfu_relayed_clients')).toBe('gauge');
+  const values = samples(text);
+  expect(values.get('confsfu_cluster_nodes{state="active"}')).toBe(2);
+  expect(values.get('confsfu_cluster_nodes{state="draining"}')).toBe(0);
+  expect(values.get('confsfu_relayed_clients{direction="in"}')).toBe(b.cluster?.stats().relayed.in);
+  expect(values.get('confsfu_relayed_clients{direction="in"}')).toBeGreaterThan(0);
+  expect(values.get('confsfu_relayed_clients{direction="out"}')).toBe(0);
+  expect(promtoolCheck(text)).toMatchObject({ status: 0 });
 });

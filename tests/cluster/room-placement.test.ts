@@ -7,7 +7,7 @@
 import { createClient } from 'redis';
 import type { RedisClient } from '../../server/cluster/cluster-bus';
 import { clusterKeys } from '../../server/cluster/cluster-keys';
-import type { NodeRecord } from '../../server/cluster/cluster-messages';
+import type { NodeLoad } from '../../server/cluster/cluster-messages';
 import { NodeRegistry } from '../../server/cluster/node-registry';
 import { RoomPlacement } from '../../server/cluster/room-placement';
 import { createCaptureLogger } from '../helpers/log-capture';
@@ -20,16 +20,15 @@ let redis: TestRedis;
 let client: RedisClient;
 const registries: NodeRegistry[] = [];
 
-const load = { rooms: 0, peers: 0, consumers: 0, workerCpu: 0 };
-const node = (id: string, peers = 0): Pick<NodeRecord, 'id' | 'load'> => ({ id, load: { ...load, peers } });
+const idle: NodeLoad = { rooms: 0, peers: 0, consumers: 0, workerCpu: 0 };
 
-function registry(id: string, ttlMs = 60_000, heartbeatMs = 10_000): NodeRegistry {
+function registry(id: string, ttlMs = 60_000, heartbeatMs = 10_000, load: () => NodeLoad = () => idle): NodeRegistry {
   const r = new NodeRegistry(client, {
     keys,
     self: { id, url: `https://${id}:4443`, mediaAddress: '127.0.0.1' },
     heartbeatMs,
     ttlMs,
-    load: () => Promise.resolve(load),
+    load: () => Promise.resolve(load()),
     logger,
   });
   registries.push(r);
@@ -60,22 +59,39 @@ test('concurrent claims of one room from two nodes end with one holder that both
   const claims = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? p1.claimFor('contested') : p2.claimFor('contested'))));
   expect(new Set(claims).size).toBe(1);
   expect(await client.get(keys.room('contested'))).toBe(claims[0]);
-  expect(await p1.place('contested', [node('n1'), node('n2')])).toBe(claims[0]);
+  expect(await p1.place('contested')).toBe(claims[0]);
 });
 
 test('a burst of new rooms spreads over the nodes: each claim counts at once; published peers weigh too', async () => {
+  let n2Load = idle;
   await registry('n1').start();
-  await registry('n2').start();
+  const n2 = registry('n2', 60_000, 10_000, () => n2Load);
+  await n2.start();
   const placement = new RoomPlacement(client, keys, 'n1');
-  const hosts = await Promise.all(Array.from({ length: 20 }, (_, i) => placement.place(`burst-${i}`, [node('n1'), node('n2')])));
+  const hosts = await Promise.all(Array.from({ length: 20 }, (_, i) => placement.place(`burst-${i}`)));
   expect(hosts.filter((h) => h === 'n1')).toHaveLength(10);
   expect(hosts.filter((h) => h === 'n2')).toHaveLength(10);
-  // n2 carries 30 peers more: the next rooms go to n1 until its score catches up.
-  const next = await Promise.all(Array.from({ length: 5 }, (_, i) => placement.place(`heavy-${i}`, [node('n1'), node('n2', 30)])));
+  // n2 publishes 30 peers beyond one per room: the next rooms go to n1 until its load catches up.
+  n2Load = { ...idle, rooms: 10, peers: 40 };
+  await n2.beat();
+  const next = await Promise.all(Array.from({ length: 5 }, (_, i) => placement.place(`heavy-${i}`)));
   expect(next).toEqual(['n1', 'n1', 'n1', 'n1', 'n1']);
-  // A candidate that is not alive (no record) is never chosen.
-  expect(await placement.place('ghostly', [node('ghost'), node('n2', 1_000)])).toBe('n2');
-  expect(await placement.place('nobody', [node('ghost')])).toBeUndefined();
+  // A draining node takes no new room; a member without a record (dead) is never chosen.
+  await n2.setDraining();
+  await client.sAdd(keys.nodes, 'ghost');
+  n2Load = idle;
+  await n2.beat();
+  expect(await placement.place('while-n2-drains')).toBe('n1');
+  // ...but a draining node keeps, and may take back, its own rooms.
+  expect(await new RoomPlacement(client, keys, 'n2').claimFor('burst-1')).toBe(hosts[1]);
+  expect(await new RoomPlacement(client, keys, 'n2').claimFor('own-while-draining')).toBe('n2');
+});
+
+test('a node that registers is a candidate at once (no heartbeat to wait for); with no node, no placement', async () => {
+  const placement = new RoomPlacement(client, keys, 'n1');
+  expect(await placement.place('nobody-yet')).toBeUndefined();
+  await registry('late').start();
+  expect(await placement.place('first')).toBe('late');
 });
 
 test("a dead holder's claim is replaced atomically; only the holder releases", async () => {
@@ -83,7 +99,7 @@ test("a dead holder's claim is replaced atomically; only the holder releases", a
   await client.set(keys.room('orphan'), 'dead-node'); // its holder has no record: it is dead
   const placement = new RoomPlacement(client, keys, 'n2');
   expect(await placement.holder('orphan', () => true)).toBe('dead-node');
-  expect(await placement.place('orphan', [node('n2')])).toBe('n2');
+  expect(await placement.place('orphan')).toBe('n2');
   expect(await client.sMembers(keys.nodeRooms('n2'))).toEqual(['orphan']);
   expect(await new RoomPlacement(client, keys, 'n1').release('orphan')).toBe(false);
   expect(await placement.release('orphan')).toBe(true);
