@@ -148,6 +148,8 @@ test("what arrives from Redis is validated: garbage, another node's client, a fo
 });
 
 test('metrics: the cluster gauges of the node, promtool-clean', async () => {
+  // The gauge is the node's view as of its last heartbeat (5 s here): B may have started before A registered.
+  await waitFor(() => b.cluster?.stats().nodes.active === 2, 'B to see both nodes', 7_000);
   const { text } = await scrape(b.metricsUrl!);
   expect(declaredTypes(text).get('confsfu_cluster_nodes')).toBe('gauge');
   expect(declaredTypes(text).get('confsfu_relayed_clients')).toBe('gauge');
