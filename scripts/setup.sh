@@ -8,7 +8,8 @@
 #      the chosen path is recorded in node_modules/.mediasoup-worker-bin for the server;
 #   4. the demo page bundle (dist/demo).
 # Usage: scripts/setup.sh [--test]   (--test also installs what the tests need: Debian's chromium and coturn for
-#                                     the E2E tests, prometheus for its promtool, which checks the /metrics output)
+#                                     the E2E tests, redis-server for the cluster tests, prometheus for its promtool,
+#                                     which checks the /metrics output)
 # Env:   MEDIASOUP_WORKER_SOURCE=auto|mediasoup|build (default auto)
 set -euo pipefail
 # The whole script is one function, so bash has parsed all of it before running any of it
@@ -25,10 +26,10 @@ main() {
   # Runtime libraries of the offline-built worker come with the -dev packages the build needs;
   # scripts/worker/build-worker.sh checks its own list. Here: what the server and tests need.
   apt_needed="openssl ca-certificates"
-  # Tests: chromium for the E2E tests, coturn for the TURN relay test (each test starts its own
-  # turnserver on a free loopback port; the package's system service is not used), prometheus
-  # for promtool (checks the /metrics output).
-  $for_tests && apt_needed="$apt_needed chromium fonts-liberation coturn prometheus"
+  # Tests: chromium for the E2E tests, coturn for the TURN relay test, redis-server for the cluster
+  # tests (each test starts its own turnserver or redis-server on a free loopback port; the packages'
+  # system services are not used), prometheus for promtool (checks the /metrics output).
+  $for_tests && apt_needed="$apt_needed chromium fonts-liberation coturn prometheus redis-server"
   missing=""
   for p in $apt_needed; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -1,13 +1,19 @@
 /**
  * Assembles the server from its parts, once, in one place: logger → workers → media service →
- * rooms → webhooks → metrics → admin API → HTTPS + Express → signalling. `startServer()` is what
- * `main.ts`, the tests and the benchmark call; `close()` undoes it in reverse order.
+ * (cluster: Redis) → rooms → webhooks → metrics → admin API → HTTPS + Express → signalling →
+ * (cluster: registration). `startServer()` is what `main.ts`, the tests and the benchmark call;
+ * `close()` undoes it in reverse order.
  */
 import type https from 'node:https';
+import os from 'node:os';
 import packageJson from '../package.json';
+import { adminOperations } from './admin/admin-api';
+import { adminHandlers } from './admin/admin-handlers';
 import { createAdminRouter } from './admin/admin-router';
 import { secretKey } from './auth/access-token';
 import { Authenticator } from './auth/authenticator';
+import { Cluster } from './cluster/cluster';
+import { clusterAdminHandlers, serveClusterAdmin } from './cluster/cluster-admin';
 import type { Config } from './config';
 import { createExpressApp } from './http/app';
 import { OriginPolicy } from './http/origins';
@@ -45,14 +51,31 @@ export interface RunningServer {
   /** Webhook delivery, when WEBHOOK_URLS is set. */
   readonly webhooks?: WebhookDispatcher;
   readonly httpsServer: https.Server;
+  /** With REDIS_URL: this node in its cluster. */
+  readonly cluster?: Cluster;
   /** Stops accepting, tells every room SERVER_SHUTDOWN, closes workers. Idempotent. */
   close(): Promise<void>;
+  /**
+   * SIGTERM: with REDIS_URL the node first drains (no new rooms; its rooms end by themselves within
+   * `drainTimeoutMs`), then closes; without, it is close().
+   */
+  shutdown(): Promise<void>;
+  /** How long shutdown() may wait for rooms to end (0 without REDIS_URL). */
+  readonly drainTimeoutMs: number;
 }
 
 export async function startServer(config: Config, logger: Logger = createLogger(config.log)): Promise<RunningServer> {
   const workers = await WorkerPool.create(config.media, logger);
   const media = new MediaService(workers, config.media, logger);
-  const rooms = new RoomManager({ media, ...config.rooms, limits: config.limits, logger });
+  let cluster: Cluster | undefined;
+  try {
+    cluster = config.cluster && (await Cluster.connect(config.cluster, logger));
+  } catch (error) {
+    await workers.close();
+    throw error;
+  }
+  // In a cluster a room's media opens only on the node holding the room's claim.
+  const rooms = new RoomManager({ media: cluster ? cluster.guardMedia(media) : media, ...config.rooms, limits: config.limits, logger });
   const signallingObserver = new SignallingObserver();
 
   const metrics = config.metrics.enabled
@@ -62,6 +85,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
         workers: () => workers.stats(),
         workerCpu: () => workers.resourceUsage(WORKER_USAGE_TIMEOUT_MS),
         signalling: signallingObserver,
+        cluster: cluster && (() => cluster.stats()),
       })
     : undefined;
 
@@ -71,18 +95,26 @@ export async function startServer(config: Config, logger: Logger = createLogger(
 
   // The admin API is on with an API key, or with AUTH_SECRET (admin-grant tokens); otherwise off.
   const tokenKey = config.auth.secret ? secretKey(config.auth.secret) : undefined;
+  const adminDeps = {
+    rooms,
+    roomWorkerPid: (roomId: string) => media.roomWorkerPid(roomId),
+    stats: () => ({ workers: workers.stats(), ...rooms.stats() }),
+    tokenKey,
+    nodeId: cluster?.self,
+    logger,
+  };
+  // This node's own admin operations; in a cluster also run for the other nodes (rooms hosted here).
+  const localAdmin = adminHandlers(adminDeps);
+  if (cluster) serveClusterAdmin(cluster, localAdmin, adminOperations(config.admin));
   const admin =
     config.admin.apiKey || tokenKey
       ? createAdminRouter({
-          rooms,
-          roomWorkerPid: (roomId) => media.roomWorkerPid(roomId),
-          stats: () => ({ workers: workers.stats(), ...rooms.stats() }),
-          tokenKey,
+          ...adminDeps,
+          handlers: cluster ? clusterAdminHandlers(localAdmin, cluster) : localAdmin,
           credentials: { apiKey: config.admin.apiKey, tokenKey },
           tokenMaxTtlSeconds: config.admin.tokenMaxTtlSeconds,
           maxBodyBytes: config.admin.maxBodyBytes,
           version: packageJson.version,
-          logger,
         })
       : undefined;
 
@@ -100,6 +132,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
         const { alive, configured } = workers.stats();
         return { alive, configured };
       },
+      draining: () => cluster?.draining ?? false,
     },
     logger,
     { admin, origins },
@@ -114,6 +147,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
   } catch (error) {
     await metricsListener?.close();
     await webhooks?.close();
+    await cluster?.close();
     await workers.close();
     throw error;
   }
@@ -122,7 +156,37 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     authenticator,
     origins,
     limits: config.limits.connection,
+    cluster,
   });
+  if (cluster) {
+    try {
+      await cluster.start({
+        url: config.cluster?.publicUrl ?? `https://${os.hostname()}:${port}`,
+        mediaAddress: config.media.announcedAddress ?? config.media.listenIp,
+        rooms,
+        load: async () => {
+          const { rooms: open, peers } = rooms.stats();
+          const { consumers } = media.index.census();
+          const usage = await workers.resourceUsage(WORKER_USAGE_TIMEOUT_MS);
+          return {
+            rooms: open,
+            peers,
+            consumers: consumers.audio + consumers.video,
+            workerCpuSeconds: usage.reduce((sum, worker) => sum + worker.cpuSeconds, 0),
+          };
+        },
+        localRooms: async () => (await localAdmin.listRooms({ params: {}, body: undefined })).rooms,
+        joinTimeoutMs: config.signalling.joinTimeoutMs,
+      });
+    } catch (error) {
+      await new Promise<void>((resolve) => void io.close(() => resolve()));
+      await metricsListener?.close();
+      await webhooks?.close();
+      await cluster.close();
+      await workers.close();
+      throw error;
+    }
+  }
   logger.info('server listening', {
     component: 'app',
     url: `https://localhost:${port}`,
@@ -139,15 +203,20 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     webhookReceivers: config.webhooks.urls.length,
     auth: authenticator.open ? 'open' : 'tokens',
     corsOrigins: origins.listed,
+    cluster: cluster ? { nodeId: cluster.self, nodes: cluster.stats().nodes.active + cluster.stats().nodes.draining } : 'off',
   });
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> =>
     (closing ??= (async () => {
       rooms.closeAll('SERVER_SHUTDOWN');
+      // Clients relayed through this node are cut, not told to go: their rooms live on elsewhere.
+      cluster?.disconnectRelayed();
       // io.close() disconnects every socket and closes the HTTPS server.
       await new Promise<void>((resolve) => void io.close(() => resolve()));
       httpsServer.closeAllConnections();
+      // Deregistered after the rooms closed (their last messages sent): others need not wait for the TTL.
+      await cluster?.close();
       // After the rooms closed: their last events (room_finished) still get a try.
       await webhooks?.close();
       await metricsListener?.close();
@@ -170,6 +239,12 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     metricsUrl: metricsListener?.url,
     webhooks,
     httpsServer,
+    cluster,
     close,
+    shutdown: async () => {
+      await cluster?.drain();
+      await close();
+    },
+    drainTimeoutMs: config.cluster?.drainTimeoutMs ?? 0,
   };
 }

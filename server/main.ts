@@ -28,7 +28,7 @@ const CRASH_SHUTDOWN_DEADLINE_MS = 3_000;
 function shutdownOnce(server: RunningServer | undefined, logger: Logger) {
   let started = false;
   let exitCode = 0;
-  return (why: Record<string, unknown>, code: number, deadlineMs: number): void => {
+  return (why: Record<string, unknown>, code: number, deadlineMs: number, drain = false): void => {
     exitCode = Math.max(exitCode, code);
     if (started) return;
     started = true;
@@ -39,7 +39,8 @@ function shutdownOnce(server: RunningServer | undefined, logger: Logger) {
     }, deadlineMs);
     forced.unref();
     if (!server) process.exit(exitCode);
-    server.close().then(
+    // A signal drains first (with REDIS_URL: no new rooms, the node's rooms end by themselves); a crash does not.
+    (drain ? server.shutdown() : server.close()).then(
       () => process.exit(exitCode),
       (error: unknown) => {
         logger.error('shutdown failed', { component: 'main', error });
@@ -72,11 +73,17 @@ async function main(): Promise<void> {
     shutdown({ reason: 'uncaughtException' }, 1, CRASH_SHUTDOWN_DEADLINE_MS);
   });
 
-  const server = await startServer(config, logger);
-  shutdown = shutdownOnce(server, logger);
-  const onSignal = (signal: NodeJS.Signals): void => shutdown({ signal }, 0, SHUTDOWN_DEADLINE_MS);
+  // Listening before the start: a signal is never left to its default action (an abrupt exit),
+  // also not between the `server listening` line and the end of the start. During the start it ends
+  // the process (its workers with it); afterwards it shuts the server down gracefully.
+  let drainTimeoutMs = 0;
+  const onSignal = (signal: NodeJS.Signals): void => shutdown({ signal }, 0, SHUTDOWN_DEADLINE_MS + drainTimeoutMs, true);
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+
+  const server = await startServer(config, logger);
+  shutdown = shutdownOnce(server, logger);
+  drainTimeoutMs = server.drainTimeoutMs;
 }
 
 main().catch((error: unknown) => {

@@ -140,6 +140,8 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
   #grants: Grants | undefined;
   /** Wakes a reconnection backoff early (the browser is back online). */
   #wakeReconnect: (() => void) | undefined;
+  /** Joining the room again after it was lost (see #rejoin): the old socket's end is expected. */
+  #rejoining = false;
 
   constructor(options: RoomClientOptions) {
     super();
@@ -537,15 +539,19 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
     on('activeSpeaker', ({ peerId }) => this.#setActiveSpeaker(peerId));
     on('audioLevels', ({ levels }) => this.emit('audioLevels', { levels: levels.map((level) => ({ ...level })) }));
     on('mediaReset', ({ reason }) => this.#resetMedia(reason));
-    // roomClosed ends the session whatever the state.
-    signalling.onNotification('roomClosed', ({ reason }) => this.#teardown(reason));
+    // roomClosed ends the session whatever the state, except a room lost with its server (MEDIA_FAILURE)
+    // while in it: the call goes on in the room re-created by joining again.
+    signalling.onNotification('roomClosed', ({ reason }) => {
+      if (reason === 'MEDIA_FAILURE' && this.#state === 'joined' && !this.#rejoining) void this.#rejoin();
+      else this.#teardown(reason);
+    });
     signalling.onDropped((reason) => this.#onDropped(reason));
   }
 
   // ---- staying in the call -----------------------------------------------------------------
 
   #onDropped(reason: string): void {
-    if (this.#state === 'closed') return;
+    if (this.#state === 'closed' || this.#rejoining) return;
     if (this.#leaving) return this.#teardown('LEFT');
     // While joining there is nothing to resume yet: the join fails with DISCONNECTED.
     if (this.#state === 'joining') return this.#signalling?.close();
@@ -588,6 +594,63 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
       }
       await this.#sleep(Math.min(delayMs, Math.max(0, deadline - Date.now())));
       delayMs = Math.min(delayMs * 2, RECONNECT_MAX_DELAY_MS);
+    }
+  }
+
+  /**
+   * The room was lost with the server hosting it (`roomClosed { reason: 'MEDIA_FAILURE' }`: its node
+   * of a cluster died, or every worker of a single server). The call need not end: joins the room
+   * again, once, on a new socket (a live node re-creates it), as a new peer; the others come back
+   * the same way, and our tracks are sent again. 'reconnecting' then 'reconnected', or 'closed'
+   * with MEDIA_FAILURE if that join fails.
+   */
+  async #rejoin(): Promise<void> {
+    const signalling = this.#signalling;
+    const publisher = this.#publisher;
+    const subscriber = this.#subscriber;
+    if (!signalling || !publisher || !subscriber) return this.#teardown('MEDIA_FAILURE');
+    const lostAt = Date.now();
+    this.#rejoining = true;
+    this.#state = 'reconnecting';
+    this.#pendingNotifications = [];
+    this.emit('reconnecting', { graceMs: 0 });
+    // Everything of the old room is gone: its peers, their publications, our transports.
+    publisher.mediaLost();
+    subscriber.clear();
+    this.#data?.clearRemote();
+    this.#dropTransport('send');
+    this.#dropTransport('recv');
+    for (const peerId of [...this.#peers.keys()]) this.#removePeer(peerId);
+    try {
+      const displayName = this.#options.displayName;
+      const joined = await signalling.replaceSocket(
+        (request) => request('join', displayName ? { displayName } : {}),
+        this.#options.connectTimeoutMs ?? RECONNECT_ATTEMPT_TIMEOUT_MS,
+      );
+      if (this.#state !== 'reconnecting') return;
+      this.#peerId = joined.peerId;
+      this.#resumeToken = joined.resumeToken;
+      this.#reconnectGraceMs = joined.reconnectGraceMs;
+      this.#iceServers = joined.iceServers ?? this.#iceServers;
+      this.#state = 'joined';
+      this.#grants = joined.grants;
+      for (const peer of joined.peers) this.#addPeer(peer);
+      subscriber.sync(joined.producers.filter((p) => p.peerId !== joined.peerId));
+      this.#data?.sync(joined.dataProducers.filter((p) => p.peerId !== joined.peerId));
+      this.#setActiveSpeaker(joined.activeSpeakerPeerId ?? null);
+      this.emit('reconnected', { awayMs: Date.now() - lostAt, attempts: 1 });
+      const pending = this.#pendingNotifications ?? [];
+      this.#pendingNotifications = undefined;
+      for (const apply of pending) apply();
+      // A new peer starts with none of the room-wide choices the app made: ask for them again.
+      if (this.#audioLevels) signalling.request('setAudioLevels', { enabled: true }).catch(() => undefined);
+      if (this.#pinned.length > 0) signalling.request('pinPeers', { peerIds: this.#pinned }).catch(() => undefined);
+      publisher.restore().catch((error: unknown) => this.emit('error', toRoomClientError(error)));
+      void this.#data?.restore();
+    } catch {
+      this.#teardown('MEDIA_FAILURE');
+    } finally {
+      this.#rejoining = false;
     }
   }
 

@@ -34,6 +34,7 @@ export const RoomSummarySchema = z.object({
   producers: ProducersByKind,
   workerPid: z.number().int().nullable().describe('Process id of the mediasoup worker serving the room (null while it is being replaced)'),
   createdAt: Timestamp,
+  nodeId: z.string().optional().describe('With REDIS_URL: the id of the node hosting the room (NODE_ID)'),
 });
 
 export const PeerDetailSchema = z.object({
@@ -125,6 +126,7 @@ export function adminOperations(limits: { tokenMaxTtlSeconds: number }) {
       method: 'get',
       path: '/rooms',
       summary: 'List open rooms',
+      description: 'With REDIS_URL: the rooms of every node of the cluster, whichever node is asked.',
       tag: 'rooms',
       success: { status: 200, description: 'The open rooms', schema: RoomListSchema },
       errors: [],

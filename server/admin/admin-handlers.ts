@@ -21,6 +21,8 @@ export interface AdminDeps {
   stats(): z.input<typeof StatsSchema>;
   /** Key of access tokens (AUTH_SECRET); POST /api/tokens is 404 without it. */
   tokenKey?: Uint8Array;
+  /** With REDIS_URL: this node's id, given with each room it hosts. */
+  nodeId?: string;
   logger: Logger;
 }
 
@@ -54,6 +56,7 @@ export function adminHandlers(deps: AdminDeps): AdminHandlers {
       producers,
       workerPid: deps.roomWorkerPid(room.id) ?? null,
       createdAt: room.createdAt.toISOString(),
+      ...(deps.nodeId ? { nodeId: deps.nodeId } : {}),
     };
   };
   const peerDetail = (peer: Peer): z.input<typeof PeerDetailSchema> => ({

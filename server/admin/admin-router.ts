@@ -10,7 +10,7 @@ import { AppError } from '../errors';
 import { sendError } from '../http/http-errors';
 import { adminOperations, type Operation } from './admin-api';
 import { adminAuth, type AdminCredentials } from './admin-auth';
-import { adminHandlers, type AdminDeps } from './admin-handlers';
+import { adminHandlers, type AdminDeps, type AdminHandlers } from './admin-handlers';
 import { buildOpenApiDocument } from './openapi';
 
 export interface AdminRouterOptions extends AdminDeps {
@@ -19,6 +19,8 @@ export interface AdminRouterOptions extends AdminDeps {
   maxBodyBytes: number;
   /** The server's version, for the OpenAPI document. */
   version: string;
+  /** In place of adminHandlers(options): the cluster's, which reach the node hosting each room. */
+  handlers?: AdminHandlers;
 }
 
 /** `/rooms/{roomId}` → `/rooms/:roomId`. */
@@ -42,7 +44,7 @@ type AnyHandler = (input: { params: unknown; body: unknown }) => unknown;
 export function createAdminRouter(options: AdminRouterOptions): Router {
   const log = options.logger.child({ component: 'admin' });
   const operations: Record<string, Operation> = adminOperations(options);
-  const handlers = adminHandlers(options) as unknown as Record<string, AnyHandler>;
+  const handlers = (options.handlers ?? adminHandlers(options)) as unknown as Record<string, AnyHandler>;
   const openApi = buildOpenApiDocument(operations, { version: options.version });
 
   const router = express.Router();

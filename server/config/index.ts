@@ -3,6 +3,7 @@
  * A bad value stops the server with a message naming the variable (see ConfigError).
  * Every variable is documented in README.md and .env.example.
  */
+import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
@@ -210,6 +211,27 @@ const EnvSchema = z
     /** New connections per second from one IP address, and extra ones it may burst per 10 s. */
     RATE_LIMIT_CONNECTIONS: int(1, 1_000_000).default(20),
     RATE_LIMIT_CONNECTIONS_BURST: int(0, 10_000_000).default(100),
+
+    /** Redis of a cluster of nodes sharing rooms (`redis://[:password@]host:6379[/db]`, `rediss://` for TLS). Unset: one node. */
+    REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).optional(),
+    /** Prefix of every key and channel this cluster uses in Redis (several clusters may share one Redis). */
+    REDIS_KEY_PREFIX: z
+      .string()
+      .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1-64 of A-Z a-z 0-9 _ . : -')
+      .default('confsfu:'),
+    /** This node's id in the cluster; unique among live nodes. Default: hostname + a random suffix (new at each start). */
+    NODE_ID: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 of A-Z a-z 0-9 _ . -')
+      .optional(),
+    /** The URL clients and operators reach this node at (registry, admin listing). Default: https://<hostname>:<PORT>. */
+    NODE_PUBLIC_URL: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
+    /** How often a node refreshes its registration (and load) in Redis. */
+    NODE_HEARTBEAT_MS: int(50, 60_000).default(1_000),
+    /** A node whose registration was not refreshed for this long is dead: its rooms are released. */
+    NODE_TTL_MS: int(150, 600_000).default(5_000),
+    /** On SIGTERM (with REDIS_URL) a node takes no new rooms and waits this long at most for its rooms to end. */
+    DRAIN_TIMEOUT_MS: int(0, 86_400_000).default(60_000),
   })
   .superRefine((env, ctx) => {
     if (env.RTC_MIN_PORT >= env.RTC_MAX_PORT) {
@@ -246,6 +268,10 @@ const EnvSchema = z
           message: `the WebRtcServer ports ${env.RTC_PORT}-${last} must lie outside RTC_MIN_PORT-RTC_MAX_PORT (${env.RTC_MIN_PORT}-${env.RTC_MAX_PORT})`,
         });
       }
+    }
+    if (env.NODE_TTL_MS < 2 * env.NODE_HEARTBEAT_MS) {
+      // One late heartbeat must not make a live node look dead.
+      ctx.addIssue({ code: 'custom', path: ['NODE_TTL_MS'], message: 'must be at least twice NODE_HEARTBEAT_MS' });
     }
     if (env.NODE_ENV === 'production' && !env.AUTH_SECRET && !env.AUTH_DISABLED) {
       ctx.addIssue({
@@ -318,6 +344,19 @@ export interface Config {
   /** Origins allowed besides the server's own: a list, or `*` (any). */
   security: { corsOrigins: string[] | '*' };
   limits: Limits;
+  /** Many nodes sharing rooms through Redis; undefined without REDIS_URL (one node, as always). */
+  cluster?: ClusterConfig;
+}
+
+export interface ClusterConfig {
+  redisUrl: string;
+  keyPrefix: string;
+  nodeId: string;
+  /** undefined: https://<hostname>:<the HTTPS port>, known once listening. */
+  publicUrl?: string;
+  heartbeatMs: number;
+  ttlMs: number;
+  drainTimeoutMs: number;
 }
 
 /** Quotas and rate limits (README "Security"). */
@@ -350,7 +389,18 @@ export class ConfigError extends Error {
 
 /** Variables whose value must never appear in an error or a log line. */
 export function isSecretVariable(name: string): boolean {
-  return /SECRET|_KEY$|PASSWORD|TOKEN/.test(name);
+  // REDIS_URL may carry the Redis password (redis://:password@host).
+  return /SECRET|_KEY$|PASSWORD|TOKEN|^REDIS_URL$/.test(name);
+}
+
+/** hostname-xxxxxx: readable in logs, and new at each start (a restarted node is a new node; the old one's rooms are released). */
+function defaultNodeId(): string {
+  const host =
+    os
+      .hostname()
+      .replace(/[^A-Za-z0-9_.-]/g, '-')
+      .slice(0, 50) || 'node';
+  return `${host}-${randomBytes(3).toString('hex')}`;
 }
 
 /** Parses the environment; throws ConfigError listing every bad variable. */
@@ -448,5 +498,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         connectionBurstPerIp: e.RATE_LIMIT_CONNECTIONS_BURST,
       },
     },
+    cluster: e.REDIS_URL
+      ? {
+          redisUrl: e.REDIS_URL,
+          keyPrefix: e.REDIS_KEY_PREFIX,
+          nodeId: e.NODE_ID ?? defaultNodeId(),
+          publicUrl: e.NODE_PUBLIC_URL,
+          heartbeatMs: e.NODE_HEARTBEAT_MS,
+          ttlMs: e.NODE_TTL_MS,
+          drainTimeoutMs: e.DRAIN_TIMEOUT_MS,
+        }
+      : undefined,
   };
 }

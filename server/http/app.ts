@@ -14,6 +14,8 @@ import { corsForOrigins, securityHeaders } from './security';
 export interface AppProbes {
   /** Workers alive and their count. */
   workers(): { alive: number; configured: number };
+  /** With REDIS_URL: the node is draining (SIGTERM): not ready, so a load balancer sends new clients elsewhere. */
+  draining?(): boolean;
 }
 
 export const DEMO_DIR = path.resolve(__dirname, '../../dist/demo');
@@ -41,8 +43,9 @@ export function createExpressApp(probes: AppProbes, logger: Logger, options: Exp
   // the server is degraded, and a load balancer should prefer another instance.
   app.get('/readyz', (_req, res) => {
     const workers = probes.workers();
-    const ready = workers.alive >= workers.configured;
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not-ready', workers });
+    const draining = probes.draining?.() ?? false;
+    const ready = workers.alive >= workers.configured && !draining;
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : draining ? 'draining' : 'not-ready', workers });
   });
 
   if (options.admin) {

@@ -260,6 +260,7 @@ export class WorkerPool {
       timeoutMs,
       (late) => late.close(),
     );
+    keepThroughSignals(worker);
     // Installed before any other await: a death during the rest of the start fails the start,
     // a death afterwards retires the worker (retire ignores a worker not yet in its slot).
     worker.on('died', (error) => this.#retire(slot, worker, 'crashed', error));
@@ -425,4 +426,16 @@ async function closeAndReap(worker: IndexedWorker): Promise<void> {
     return; // already gone
   }
   await exited(2_000);
+}
+
+/**
+ * mediasoup closes every worker by itself on the process's SIGINT/SIGTERM (`process.once(…,
+ * worker.onSignal)`). The server closes its workers in its own shutdown instead, after telling its
+ * rooms, and with REDIS_URL only after a drain during which the rooms' media must go on.
+ */
+function keepThroughSignals(worker: ms.Worker): void {
+  const { onSignal } = worker as unknown as { onSignal?: unknown };
+  if (typeof onSignal !== 'function') return;
+  process.removeListener('SIGINT', onSignal as () => void);
+  process.removeListener('SIGTERM', onSignal as () => void);
 }

@@ -19,6 +19,8 @@ export interface MetricsSources {
   /** CPU seconds used by each live worker process. */
   workerCpu(): Promise<Array<{ pid: number; cpuSeconds: number }>>;
   signalling: SignallingObserver;
+  /** With REDIS_URL: live nodes of the cluster by state, and the clients relayed through this node. */
+  cluster?: () => { nodes: { active: number; draining: number }; relayed: { out: number; in: number } };
 }
 
 /** How a webhook delivery ended (webhook_deliveries_total{result}). */
@@ -166,6 +168,32 @@ export class ServerMetrics {
         for (const { pid, cpuSeconds } of usages) this.inc({ worker: slots.of(pid) }, cpuSeconds);
       },
     });
+
+    const cluster = sources.cluster;
+    if (cluster) {
+      new Gauge({
+        name: `${PREFIX}cluster_nodes`,
+        help: 'Live nodes of the cluster (as this node saw them at its last heartbeat), by state: active, or draining.',
+        labelNames: ['state'],
+        registers,
+        collect() {
+          const { nodes } = cluster();
+          this.set({ state: 'active' }, nodes.active);
+          this.set({ state: 'draining' }, nodes.draining);
+        },
+      });
+      new Gauge({
+        name: `${PREFIX}relayed_clients`,
+        help: 'Clients relayed between nodes: admitted here for a room on another node (out), or admitted elsewhere for a room here (in).',
+        labelNames: ['direction'],
+        registers,
+        collect() {
+          const { relayed } = cluster();
+          this.set({ direction: 'out' }, relayed.out);
+          this.set({ direction: 'in' }, relayed.in);
+        },
+      });
+    }
 
     const requests = new Counter({
       name: `${PREFIX}requests_total`,

@@ -5,7 +5,10 @@
  *  - Admission middleware then checks the room id, the handshake auth, the number of rooms on
  *    this connection and the access token, and fills socket.data; refusals reach the client as
  *    `connect_error` with `data: { code, message }`.
- *  - Each admitted socket gets a SocketSession.
+ *  - With a cluster (REDIS_URL), a last step finds the node hosting the room: here, or another
+ *    node, to which the connection is relayed (server/cluster).
+ *  - Each admitted socket of a room hosted here gets a SocketSession; so does each client another
+ *    node admitted and relays here.
  * Registered before the server listens, as socket.io requires for child namespaces to inherit
  * middlewares and listeners.
  */
@@ -25,8 +28,8 @@ import { normalizeAddress } from '../rooms/addresses';
 import type { RoomManager } from '../rooms/room-manager';
 import { SocketSession } from './session';
 import { SignallingObserver } from './signalling-observer';
-import { clip, describeZodError } from './to-ack';
-import type { RoomSocket, SignallingServer } from './types';
+import { clip, describeZodError, errorBody } from './to-ack';
+import type { RoomSocket, SessionSocket, SignallingServer } from './types';
 
 /** Matches every `/rooms/...` name, so a bad room id gets a clear error rather than "Invalid namespace". */
 const ANY_ROOM_NAMESPACE = /^\/rooms\/.*$/s;
@@ -38,6 +41,19 @@ export interface SignallingTrust {
   authenticator: Authenticator;
   origins: OriginPolicy;
   limits: Limits['connection'];
+  /** Rooms shared with other nodes (REDIS_URL); undefined: every room is here. */
+  cluster?: SignallingCluster;
+}
+
+/** What signalling needs of a cluster (server/cluster/cluster.ts). */
+export interface SignallingCluster {
+  /**
+   * After admission: undefined when the room is hosted here; otherwise the relay to its node,
+   * open, to adopt once connected. Throws an AppError to refuse the connection with its code.
+   */
+  route(socket: RoomSocket): Promise<{ attach(): void } | undefined>;
+  /** How sessions are started for clients that other nodes admitted and relay here. */
+  serveRelayed(openSession: (socket: SessionSocket) => void): void;
 }
 
 type Refusal = Error & { data: { code: ErrorCode; message: string } };
@@ -143,16 +159,41 @@ export function createSignalling(
     );
   });
 
-  roomsNamespace.on('connection', (socket: Socket) => {
-    new SocketSession(socket as RoomSocket, rooms, {
-      joinTimeoutMs: config.joinTimeoutMs,
-      maxQueuedRequests: limits.maxQueuedRequests,
-      limiter: requestLimiter,
-      sampler,
-      logger,
-      observer,
-      turn: config.turn,
+  const sessionOptions = {
+    joinTimeoutMs: config.joinTimeoutMs,
+    maxQueuedRequests: limits.maxQueuedRequests,
+    limiter: requestLimiter,
+    sampler,
+    logger,
+    observer,
+    turn: config.turn,
+  };
+  /** Sockets whose room is on another node: the relay to adopt them once connected. */
+  const relayed = new WeakMap<RoomSocket, { attach(): void }>();
+  const cluster = trust.cluster;
+  if (cluster) {
+    cluster.serveRelayed((socket) => new SocketSession(socket, rooms, sessionOptions));
+    // The last step, after every admission check above: only an admitted client is routed.
+    roomsNamespace.use((socket, next) => {
+      cluster.route(socket).then(
+        (relay) => {
+          if (relay) relayed.set(socket, relay);
+          next();
+        },
+        (error: unknown) => {
+          const body = errorBody(error);
+          if (body.code === 'INTERNAL') log.error('connection routing failed', { roomId: socket.data.roomId, error });
+          observer.emit('connectionRefused', { code: body.code });
+          next(refusal(body.code, body.message));
+        },
+      );
     });
+  }
+
+  roomsNamespace.on('connection', (socket: Socket) => {
+    const relay = relayed.get(socket as RoomSocket);
+    if (relay) relay.attach();
+    else new SocketSession(socket as RoomSocket, rooms, sessionOptions);
   });
 
   return io;

@@ -25,7 +25,7 @@ import type { SignallingObserver } from './signalling-observer';
 import { turnIceServers, type TurnSettings } from '../turn/turn-credentials';
 import { socketChannel } from './socket-channel';
 import { clip, errorBody } from './to-ack';
-import type { RoomSocket } from './types';
+import type { SessionSocket } from './types';
 
 type AckFn = (response: Ack<unknown>) => void;
 
@@ -59,7 +59,7 @@ export class SocketSession implements SessionView {
   readonly credentials: Credentials;
   readonly rooms: RoomManager;
   readonly channel: PeerChannel;
-  readonly #socket: RoomSocket;
+  readonly #socket: SessionSocket;
   readonly #remoteAddress: string;
   readonly #opts: SessionOptions;
   readonly #log: Logger;
@@ -76,7 +76,7 @@ export class SocketSession implements SessionView {
   #queued = 0;
   #joinTimer: NodeJS.Timeout | undefined;
 
-  constructor(socket: RoomSocket, rooms: RoomManager, opts: SessionOptions) {
+  constructor(socket: SessionSocket, rooms: RoomManager, opts: SessionOptions) {
     this.#socket = socket;
     this.#opts = opts;
     this.#observer = opts.observer;

@@ -1,9 +1,9 @@
-/** PeerChannel over one socket.io socket: how the room domain talks to a client. */
+/** PeerChannel over one socket (socket.io's, or one relayed from another node): how the room domain talks to a client. */
 import type { CloseReason } from '../../shared/contract';
 import type { PeerChannel } from '../rooms/ports';
-import type { RoomSocket } from './types';
+import type { SessionSocket } from './types';
 
-export function socketChannel(socket: RoomSocket): PeerChannel {
+export function socketChannel(socket: SessionSocket): PeerChannel {
   return {
     send: (event, payload) => {
       // socket.io's typed emit cannot follow a generic event name; the contract types the pair.

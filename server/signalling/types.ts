@@ -1,5 +1,5 @@
 import type { Namespace, Server, Socket } from 'socket.io';
-import type { ClientToServerEvents, ServerToClientEvents } from '../../shared/contract';
+import type { ClientToServerEvents, NotificationMap, NotificationName, ServerToClientEvents } from '../../shared/contract';
 import type { Credentials } from '../auth/authenticator';
 
 /** Per-socket data set by the admission middleware: plain values only. */
@@ -11,6 +11,19 @@ export interface SocketData {
   credentials: Credentials;
   /** The address the client connects from (IPv4-mapped IPv6 written as IPv4). */
   remoteAddress: string;
+}
+
+/**
+ * What a SocketSession uses of its socket: a socket.io socket of this server, or a socket that
+ * another node of the cluster relays here (server/cluster/relay-host.ts).
+ */
+export interface SessionSocket {
+  readonly id: string;
+  readonly data: SocketData;
+  onAny(listener: (event: unknown, ...args: unknown[]) => void): unknown;
+  on(event: 'disconnect', listener: (reason: string) => void): unknown;
+  emit(event: NotificationName, payload: NotificationMap[NotificationName]): unknown;
+  disconnect(close: true): unknown;
 }
 
 export type SignallingServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;

@@ -26,8 +26,15 @@ export interface MainProcess {
   cleanUp(): void;
 }
 
-/** Starts server/main.ts with a loopback base env + `env`; `preload` modules go before it (`--import`). */
-export async function startMainProcess(env: Record<string, string>, preload: string[] = []): Promise<MainProcess> {
+/**
+ * Starts server/main.ts with a loopback base env + `env`; `preload` modules go before it (`--import`).
+ * `listeningTimeoutMs`: how long it may take to log `server listening`.
+ */
+export async function startMainProcess(
+  env: Record<string, string>,
+  preload: string[] = [],
+  listeningTimeoutMs = 15_000,
+): Promise<MainProcess> {
   const certsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'confsfu-main-'));
   const child = spawn(
     path.join(REPO, 'node_modules/.bin/node'),
@@ -92,7 +99,7 @@ export async function startMainProcess(env: Record<string, string>, preload: str
   };
   try {
     const listening = await Promise.race([
-      line((l) => l.message === 'server listening'),
+      line((l) => l.message === 'server listening', listeningTimeoutMs),
       exited.then((code) => Promise.reject(new Error(`server exited early with ${code}`))),
     ]);
     const port = new URL(String(listening.url)).port;

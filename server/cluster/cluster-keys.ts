@@ -1,0 +1,31 @@
+/**
+ * Every Redis key and channel of the cluster, in one place (README "Scaling out" lists them):
+ *  - `<p>nodes`: set of registered node ids (a member whose record expired is dead, and reaped);
+ *  - `<p>node:<id>`: the node's record (JSON), with a TTL refreshed by its heartbeat;
+ *  - `<p>node:<id>:rooms`: set of the room ids the node hosts (claims), for reaping and placement;
+ *  - `<p>room:<roomId>`: the id of the node hosting the room (its claim), no TTL;
+ *  - `<p>bus:<id>`: the pub/sub channel of messages addressed to one node;
+ *  - `<p>socket.io`: prefix of the socket.io Redis adapter's own channels.
+ * The Lua scripts (room-placement.ts, node-registry.ts) build the same names from the prefix.
+ */
+export interface ClusterKeys {
+  readonly prefix: string;
+  readonly nodes: string;
+  node(nodeId: string): string;
+  nodeRooms(nodeId: string): string;
+  room(roomId: string): string;
+  bus(nodeId: string): string;
+  readonly adapter: string;
+}
+
+export function clusterKeys(prefix: string): ClusterKeys {
+  return {
+    prefix,
+    nodes: `${prefix}nodes`,
+    node: (nodeId) => `${prefix}node:${nodeId}`,
+    nodeRooms: (nodeId) => `${prefix}node:${nodeId}:rooms`,
+    room: (roomId) => `${prefix}room:${roomId}`,
+    bus: (nodeId) => `${prefix}bus:${nodeId}`,
+    adapter: `${prefix}socket.io`,
+  };
+}

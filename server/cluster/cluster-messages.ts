@@ -1,0 +1,147 @@
+/**
+ * What nodes say to each other through Redis, as zod schemas: each node's registry record and
+ * every message on the node-to-node bus. Everything read from Redis is parsed with these before
+ * use: another node may run another version (a message of an unknown version or shape is
+ * dropped with a log line, never half-understood).
+ */
+import { z } from 'zod';
+import { DisplayNameSchema, TrackSources, type NotificationName } from '../../shared/contract';
+import { ErrorCodes } from '../../shared/errors';
+import { ROOM_ID_PATTERN } from '../../shared/ids';
+
+/** Version of the records and messages below; a node drops what another version wrote. */
+export const CLUSTER_PROTOCOL_VERSION = 1;
+
+export const NodeIdSchema = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/);
+export type NodeId = z.output<typeof NodeIdSchema>;
+const RoomIdSchema = z.string().regex(ROOM_ID_PATTERN);
+const count = z.number().int().min(0);
+
+/** A node's registration: who it is, where it is, how busy it is. Refreshed by its heartbeat. */
+export const NodeRecordSchema = z.object({
+  v: z.literal(CLUSTER_PROTOCOL_VERSION),
+  id: NodeIdSchema,
+  /** Where clients and operators reach it (HTTPS signalling, demo, admin API). */
+  url: z.string().max(512),
+  /** The address its ICE candidates carry (RTC_ANNOUNCED_ADDRESS, else RTC_LISTEN_IP). */
+  mediaAddress: z.string().max(256),
+  /** draining: finishing its rooms before it stops; it takes no new ones. */
+  state: z.enum(['active', 'draining']),
+  load: z.object({
+    rooms: count,
+    peers: count,
+    consumers: count,
+    /** CPU of its mediasoup workers over the last heartbeat, in cores (1 = one core busy). */
+    workerCpu: z.number().min(0),
+  }),
+  startedAt: z.number(),
+  updatedAt: z.number(),
+});
+export type NodeRecord = z.output<typeof NodeRecordSchema>;
+export type NodeLoad = NodeRecord['load'];
+
+const ErrorBodySchema = z.object({ code: z.enum(ErrorCodes), message: z.string().max(1_000) });
+
+/** Every notification the contract knows; the record makes the compiler name a new one missing here. */
+const NOTIFICATIONS: Record<NotificationName, true> = {
+  peerJoined: true,
+  peerLeft: true,
+  newProducer: true,
+  producerClosed: true,
+  producerPaused: true,
+  producerResumed: true,
+  consumerClosed: true,
+  consumerPaused: true,
+  consumerResumed: true,
+  consumerLayersChanged: true,
+  consumerScore: true,
+  newDataProducer: true,
+  dataProducerClosed: true,
+  dataConsumerClosed: true,
+  activeSpeaker: true,
+  audioLevels: true,
+  roomClosed: true,
+  mediaReset: true,
+};
+const NotificationNameSchema = z.enum(Object.keys(NOTIFICATIONS) as [NotificationName, ...NotificationName[]]);
+
+const GrantsSchema = z.object({
+  join: z.boolean(),
+  publish: z.union([z.boolean(), z.array(z.enum(TrackSources)).max(TrackSources.length)]),
+  subscribe: z.boolean(),
+  publishData: z.boolean(),
+  admin: z.boolean(),
+  plain: z.boolean(),
+});
+
+/** What the node that admitted a client verified (signalling's SocketData), handed to the room's node. */
+export const RelayedSocketDataSchema = z.object({
+  roomId: RoomIdSchema,
+  displayName: DisplayNameSchema.optional(),
+  credentials: z.object({
+    identity: z.string().min(1).max(256).optional(),
+    displayName: DisplayNameSchema.optional(),
+    grants: GrantsSchema,
+    expiresAt: z.number().optional(),
+  }),
+  remoteAddress: z.string().min(1).max(64),
+});
+
+/** A relayed connection: the admitting node's id and its socket id, `<nodeId>/<socketId>`. */
+const ConnIdSchema = z.string().min(3).max(128);
+const AckSchema = z.union([
+  z.object({ ok: z.literal(true), data: z.unknown() }),
+  z.object({ ok: z.literal(false), error: ErrorBodySchema }),
+]);
+
+const envelope = { v: z.literal(CLUSTER_PROTOCOL_VERSION), from: NodeIdSchema };
+
+export const BusMessageSchema = z.discriminatedUnion('type', [
+  // ---- relay, admitting node → room's node
+  /** A client was admitted for a room this node hosts: open a session for it. */
+  z.object({ ...envelope, type: z.literal('relay:open'), conn: ConnIdSchema, data: RelayedSocketDataSchema }),
+  /** An event of the client (a request with `seq` when it has an ack), in the order it arrived. */
+  z.object({
+    ...envelope,
+    type: z.literal('relay:event'),
+    conn: ConnIdSchema,
+    seq: z.number().int().min(0).nullable(),
+    // socket.io delivers numbers as event names too; the session answers them BAD_REQUEST.
+    event: z.union([z.string().max(256), z.number()]),
+    args: z.array(z.unknown()).max(16),
+  }),
+  /** The client's connection ended (socket.io's reason). */
+  z.object({ ...envelope, type: z.literal('relay:closed'), conn: ConnIdSchema, reason: z.string().max(64) }),
+  // ---- relay, room's node → admitting node
+  /** Answer to relay:open: the session is open, or refused (`moved`: the room is another node's now). */
+  z.object({
+    ...envelope,
+    type: z.literal('relay:opened'),
+    conn: ConnIdSchema,
+    error: ErrorBodySchema.optional(),
+    moved: NodeIdSchema.optional(),
+  }),
+  z.object({ ...envelope, type: z.literal('relay:ack'), conn: ConnIdSchema, seq: z.number().int().min(0), response: AckSchema }),
+  z.object({
+    ...envelope,
+    type: z.literal('relay:emit'),
+    conn: ConnIdSchema,
+    event: NotificationNameSchema,
+    payload: z.record(z.string(), z.unknown()),
+  }),
+  /** The room's node ends the connection (after a roomClosed, when there is one). */
+  z.object({ ...envelope, type: z.literal('relay:disconnect'), conn: ConnIdSchema }),
+  // ---- requests between nodes (admin operations on the room's node)
+  z.object({ ...envelope, type: z.literal('rpc:request'), id: z.string().max(64), method: z.string().max(64), params: z.unknown() }),
+  z.object({
+    ...envelope,
+    type: z.literal('rpc:response'),
+    id: z.string().max(64),
+    result: z.unknown().optional(),
+    error: ErrorBodySchema.optional(),
+  }),
+]);
+export type BusMessage = z.output<typeof BusMessageSchema>;
+export type BusMessageType = BusMessage['type'];
+/** A message as its sender writes it (the envelope is added by the bus). */
+export type OutgoingMessage = BusMessage extends infer M ? (M extends BusMessage ? Omit<M, 'v' | 'from'> : never) : never;
