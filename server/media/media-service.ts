@@ -58,6 +58,10 @@ async function mediaCall<T>(operation: () => Promise<T>): Promise<T> {
   }
 }
 
+function cannotConsume(producerId: string): AppError {
+  return new AppError('CANNOT_CONSUME', `these rtpCapabilities cannot consume producer ${producerId}`);
+}
+
 interface RoomMedia {
   readonly roomId: string;
   readonly events: RoomMediaEvents;
@@ -73,6 +77,27 @@ interface RoomMedia {
   spreading: Promise<IndexedRouter | undefined> | undefined;
   /** Bumped when the media is re-created or closed: work begun before does not land on the new media. */
   epoch: number;
+  /**
+   * The first router's RTP capabilities, read once when it is created (all the room's routers have
+   * the same codecs): mediasoup's `router.rtpCapabilities` deep-copies on every read, which was most
+   * of a `getRouterRtpCapabilities` request. Frozen, since every request shares it. Undefined
+   * between a worker's death and the new router.
+   */
+  rtpCapabilities: RtpCapabilities | undefined;
+}
+
+/** `value` and everything in it, frozen (the shared capabilities must not be changed by a caller). */
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}
+
+/** The capabilities a client's Device loads, read (copied) once from a new router. */
+function capabilitiesOf(router: ms.Router): RtpCapabilities {
+  return deepFreeze(router.rtpCapabilities as RtpCapabilities);
 }
 
 export class MediaService implements MediaPort {
@@ -94,7 +119,15 @@ export class MediaService implements MediaPort {
   async openRoom(roomId: string, events: RoomMediaEvents): Promise<void> {
     const worker = await this.#pool.liveWorker(this.#config.requestTimeoutMs);
     const router = await this.#createRouter(roomId, worker);
-    const media: RoomMedia = { roomId, events, routerIds: [router.id], placing: new Map(), spreading: undefined, epoch: 0 };
+    const media: RoomMedia = {
+      roomId,
+      events,
+      routerIds: [router.id],
+      placing: new Map(),
+      spreading: undefined,
+      epoch: 0,
+      rtpCapabilities: capabilitiesOf(router),
+    };
     this.#rooms.set(roomId, media);
     this.#watchRouter(media, router);
   }
@@ -132,7 +165,10 @@ export class MediaService implements MediaPort {
   }
 
   rtpCapabilities(roomId: string): RtpCapabilities {
-    return this.#homeRouter(roomId).rtpCapabilities as RtpCapabilities;
+    const media = this.#media(roomId);
+    // Between a worker's death and the new router, the room has no router: a retryable refusal.
+    if (!media.rtpCapabilities) throw new AppError('INTERNAL', `the media of room ${roomId} is being re-created`);
+    return media.rtpCapabilities;
   }
 
   async createTransport(roomId: string, peerId: string, options: ParsedRequest<'createTransport'>): Promise<TransportCreated> {
@@ -243,30 +279,36 @@ export class MediaService implements MediaPort {
     this.index.findProducer(producerId)?.close();
   }
 
-  canConsume(roomId: string, producerId: string, rtpCapabilities: RtpCapabilities): boolean {
-    this.#homeRouter(roomId); // the room's media is there (else ROOM_CLOSED / INTERNAL as before)
-    // Asked of the producer's own router; every router of the room has the same codecs.
-    const origin = this.index.findProducerRouter(producerId);
-    if (!origin || origin.appData.roomId !== roomId) return false;
-    try {
-      return origin.canConsume({ producerId, rtpCapabilities: rtpCapabilities as ms.RtpCapabilities });
-    } catch {
-      return false; // malformed capabilities: cannot consume
-    }
-  }
-
+  /**
+   * A paused consumer of the producer on the transport. Capabilities that cannot receive the
+   * producer are CANNOT_CONSUME, from mediasoup's own check in consume() (before anything is asked
+   * of the worker): no separate canConsume() round, which copied the capabilities once more. A
+   * producer of another router of the room is piped here first (once per producer and router),
+   * and only for capabilities that can consume it, so that a refusal creates nothing.
+   */
   async consume(
     transportId: string,
     { producerId, rtpCapabilities }: { producerId: string; rtpCapabilities: RtpCapabilities },
     hooks: ConsumeHooks,
   ): Promise<ConsumerCreated> {
     const transport = this.index.getTransport(transportId);
-    // A producer of another router of the room is piped here first (once per producer and router).
-    await this.ensurePiped(producerId, transport.appData.routerId);
+    const { routerId } = transport.appData;
+    if (!this.index.getRouter(routerId).appData.producers.has(producerId)) {
+      const origin = this.index.findProducerRouter(producerId);
+      if (origin && !origin.canConsume({ producerId, rtpCapabilities: rtpCapabilities as ms.RtpCapabilities })) {
+        throw cannotConsume(producerId);
+      }
+      await this.ensurePiped(producerId, routerId);
+    }
     const consumer = await this.#call(
       'consume',
       this.index.workerPidOf(transportId),
-      () => transport.consume({ producerId, rtpCapabilities: rtpCapabilities as ms.RtpCapabilities, paused: true }),
+      () =>
+        transport.consume({ producerId, rtpCapabilities: rtpCapabilities as ms.RtpCapabilities, paused: true }).catch((error: unknown) => {
+          // Refusals of the capabilities: malformed (TypeError) or without a codec of the producer.
+          if (error instanceof TypeError || error instanceof UnsupportedError) throw cannotConsume(producerId);
+          throw error;
+        }),
       (late) => late.close(),
     );
     // Fires for a pipe producer too: it closes when its origin closes.
@@ -389,15 +431,6 @@ export class MediaService implements MediaPort {
       const router = this.index.findRouter(id);
       return router && !router.closed ? [router] : [];
     });
-  }
-
-  #homeRouter(roomId: string): IndexedRouter {
-    const media = this.#media(roomId);
-    const routerId = media.routerIds[0];
-    const router = routerId === undefined ? undefined : this.index.findRouter(routerId);
-    // Between a worker's death and the new router, the room has no router: a retryable refusal.
-    if (!router) throw new AppError('INTERNAL', `the media of room ${roomId} is being re-created`);
-    return router;
   }
 
   /**
@@ -564,6 +597,7 @@ export class MediaService implements MediaPort {
     media.epoch++;
     const routerIds = media.routerIds;
     media.routerIds = [];
+    media.rtpCapabilities = undefined;
     media.placing.clear();
     for (const id of routerIds) this.index.findRouter(id)?.close();
     void this.#reopen(media);
@@ -584,6 +618,7 @@ export class MediaService implements MediaPort {
         return;
       }
       media.routerIds = [router.id];
+      media.rtpCapabilities = capabilitiesOf(router);
       this.#watchRouter(media, router);
       this.#logger.info('room media re-created on a live worker', { roomId, workerPid: worker.pid });
       media.events.onMediaReset();

@@ -339,9 +339,6 @@ export class Peer {
       throw new ForbiddenError(`producer ${req.producerId} is already consumed on transport ${req.transportId}`);
     }
     this.#assertBelow('consumers', this.#consumers.size + this.#pending.consumers.size, this.#limits.maxConsumers);
-    if (!this.#media.canConsume(this.#room.roomId, req.producerId, req.rtpCapabilities)) {
-      throw new AppError('CANNOT_CONSUME', `these rtpCapabilities cannot consume producer ${req.producerId}`);
-    }
     let created: ConsumerCreated;
     this.#pending.consumers.add(pair);
     try {

@@ -66,7 +66,7 @@ export interface MediaPort {
   setProducerPaused(producerId: string, paused: boolean): Promise<void>;
   closeProducer(producerId: string): void;
 
-  canConsume(roomId: string, producerId: string, rtpCapabilities: RtpCapabilities): boolean;
+  /** A paused consumer; CANNOT_CONSUME when `rtpCapabilities` cannot receive the producer. */
   consume(
     transportId: string,
     options: { producerId: string; rtpCapabilities: RtpCapabilities },

@@ -66,9 +66,6 @@ class FakeMedia implements MediaPort {
   }
   async setProducerPaused(): Promise<void> {}
   closeProducer(): void {}
-  canConsume(): boolean {
-    return true;
-  }
   consume(): Promise<never> {
     return Promise.reject(new Error('not used by these tests'));
   }
