@@ -1,8 +1,9 @@
 /**
  * One socket's session: admits every incoming event through the socket's rate limit, validates
- * it against the contract, runs its handler (one request at a time per socket, so a client's
- * requests never interleave), acks, and then does what the handler asked (enter the room, leave
- * it). The session owns membership: it is the only place that records which peer this socket
+ * it against the contract, runs its handler (one request at a time per socket, in order, so a
+ * client's requests never interleave — except requests about different consumers, which may
+ * overlap: see request-order.ts), acks, and then does what the handler asked (enter the room,
+ * leave it). The session owns membership: it is the only place that records which peer this socket
  * is, and it tells the room when the socket drops.
  *
  * Nothing a client sends can throw out of here: socket.io delivers any event name (strings,
@@ -20,6 +21,7 @@ import type { PeerChannel } from '../rooms/ports';
 import type { PeerProfile } from '../rooms/room';
 import type { RoomManager } from '../rooms/room-manager';
 import { handlers, type AfterAck, type Member, type SessionView } from './handlers';
+import { overlapKey, RequestOrder } from './request-order';
 import type { HandlerEntry } from './handlers/types';
 import type { SignallingObserver } from './signalling-observer';
 import { turnIceServers, type TurnSettings } from '../turn/turn-credentials';
@@ -70,8 +72,8 @@ export class SocketSession implements SessionView {
   #disconnected = false;
   /** Tail of the admission chain: rate-limit decisions are taken in arrival order. */
   #admissions: Promise<void> = Promise.resolve();
-  /** Tail of this socket's request queue. */
-  #queue: Promise<void> = Promise.resolve();
+  /** This socket's requests, in order (one at a time, but for consumer requests: request-order.ts). */
+  readonly #order = new RequestOrder();
   /** Admitted requests not yet answered. */
   #queued = 0;
   #joinTimer: NodeJS.Timeout | undefined;
@@ -157,13 +159,14 @@ export class SocketSession implements SessionView {
     // Only an omitted payload means `{}`; an explicit null (or any non-object) is validated and refused.
     const payload = args.length > 0 ? args[0] : {};
     this.#queued++;
-    this.#queue = this.#queue
+    this.#order.schedule(overlapKey(event, payload), () =>
       // Every log line of the handler (rooms and media included) carries `event` and `requestId`.
-      .then(() => runInRequest({ requestId: newRequestId(), event }, () => this.#handle(event, payload, ack)))
-      .catch((error: unknown) => {
-        this.#log.error('request handling failed', { event, error });
-      })
-      .finally(() => this.#queued--);
+      runInRequest({ requestId: newRequestId(), event }, () => this.#handle(event, payload, ack))
+        .catch((error: unknown) => {
+          this.#log.error('request handling failed', { event, error });
+        })
+        .finally(() => this.#queued--),
+    );
   }
 
   #refuseRateLimited(event: unknown, ack: AckFn | undefined, admission: Extract<Admission, { admitted: false }>): void {
