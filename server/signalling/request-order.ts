@@ -49,21 +49,45 @@ export class RequestOrder {
   readonly #overlapping = new Set<Promise<void>>();
   /** The latest of those on each key. */
   readonly #latestOfKey = new Map<string, Promise<void>>();
+  #pending = 0;
+
+  /** Requests scheduled and not yet done. */
+  get pending(): number {
+    return this.#pending;
+  }
 
   schedule(key: string | undefined, task: () => Promise<void>): void {
-    if (key === undefined) {
+    const idle = this.#pending === 0;
+    this.#pending++;
+    let done: Promise<void>;
+    if (idle) {
+      // Nothing before it is left: it starts now, in this turn, so a handler that needs no
+      // await answers before anything else runs (no hop through the microtask queue).
+      done = task();
+    } else if (key === undefined) {
       const before = this.#overlapping.size === 0 ? this.#barrier : Promise.all([this.#barrier, ...this.#overlapping]);
-      this.#barrier = before.then(task);
+      done = before.then(task);
+    } else {
+      done = (this.#latestOfKey.get(key) ?? this.#barrier).then(task);
+    }
+    if (key === undefined) {
+      this.#barrier = done;
       this.#overlapping.clear();
       this.#latestOfKey.clear();
+      void done.then(this.#settled);
       return;
     }
-    const done = (this.#latestOfKey.get(key) ?? this.#barrier).then(task);
     this.#overlapping.add(done);
     this.#latestOfKey.set(key, done);
     void done.then(() => {
+      this.#pending--;
       this.#overlapping.delete(done);
       if (this.#latestOfKey.get(key) === done) this.#latestOfKey.delete(key);
     });
   }
+
+  /** One function for every request without a key (not a closure per request). */
+  readonly #settled = (): void => {
+    this.#pending--;
+  };
 }

@@ -70,12 +70,8 @@ export class SocketSession implements SessionView {
   readonly #connectedAt = Date.now();
   #member: Member | undefined;
   #disconnected = false;
-  /** Tail of the admission chain: rate-limit decisions are taken in arrival order. */
-  #admissions: Promise<void> = Promise.resolve();
   /** This socket's requests, in order (one at a time, but for consumer requests: request-order.ts). */
   readonly #order = new RequestOrder();
-  /** Admitted requests not yet answered. */
-  #queued = 0;
   #joinTimer: NodeJS.Timeout | undefined;
 
   constructor(socket: RoomSocket, rooms: RoomManager, opts: SessionOptions) {
@@ -119,20 +115,13 @@ export class SocketSession implements SessionView {
   /** socket.io's onAny listener: must not throw, whatever arrives. */
   #onEvent(event: unknown, args: unknown[]): void {
     try {
+      if (this.#disconnected) return;
       const last = args.length > 0 ? args[args.length - 1] : undefined;
       const ack = typeof last === 'function' ? (args.pop() as AckFn) : undefined;
-      // Decisions are chained so that admitted requests keep their order; a refusal is answered at once.
-      this.#admissions = this.#admissions
-        .then(async () => {
-          if (this.#disconnected) return;
-          const admission = await this.#opts.limiter.admit(this.#socket.id);
-          if (this.#disconnected) return;
-          if (admission.admitted) this.#dispatch(event, args, ack);
-          else this.#refuseRateLimited(event, ack, admission);
-        })
-        .catch((error: unknown) => {
-          this.#log.error('event admission failed', { event: eventLabel(event), error });
-        });
+      // Decided at once, so in arrival order; a refusal is answered at once.
+      const admission = this.#opts.limiter.admit(this.#socket.id);
+      if (admission.admitted) this.#dispatch(event, args, ack);
+      else this.#refuseRateLimited(event, ack, admission);
     } catch (error) {
       this.#log.error('event dispatch failed', { event: eventLabel(event), error });
     }
@@ -152,20 +141,17 @@ export class SocketSession implements SessionView {
       this.#observer.emit('requestDone', { event: 'unknown', code: 'BAD_REQUEST', durationMs: 0 });
       return;
     }
-    if (this.#queued >= this.#opts.maxQueuedRequests) {
-      this.#drop('too many requests waiting', { queued: this.#queued });
+    if (this.#order.pending >= this.#opts.maxQueuedRequests) {
+      this.#drop('too many requests waiting', { queued: this.#order.pending });
       return;
     }
     // Only an omitted payload means `{}`; an explicit null (or any non-object) is validated and refused.
     const payload = args.length > 0 ? args[0] : {};
-    this.#queued++;
     this.#order.schedule(overlapKey(event, payload), () =>
       // Every log line of the handler (rooms and media included) carries `event` and `requestId`.
-      runInRequest({ requestId: newRequestId(), event }, () => this.#handle(event, payload, ack))
-        .catch((error: unknown) => {
-          this.#log.error('request handling failed', { event, error });
-        })
-        .finally(() => this.#queued--),
+      runInRequest({ requestId: newRequestId(), event }, () => this.#handle(event, payload, ack)).catch((error: unknown) => {
+        this.#log.error('request handling failed', { event, error });
+      }),
     );
   }
 
@@ -201,9 +187,12 @@ export class SocketSession implements SessionView {
       let data: unknown;
       if (entry.scope === 'peer') {
         if (!this.#member) throw new AppError('NOT_JOINED', 'join the room first');
-        data = await entry.handle(this.#member.peer, parsed.data);
+        // A handler that needs no await is not awaited: its ack goes out in this turn.
+        const result = entry.handle(this.#member.peer, parsed.data);
+        data = result instanceof Promise ? await result : result;
       } else {
-        const reply = await entry.handle(this, parsed.data);
+        const result = entry.handle(this, parsed.data);
+        const reply = result instanceof Promise ? await result : result;
         data = reply.data;
         after = reply.after;
       }

@@ -100,3 +100,20 @@ test('keys: consume by transport and producer, pause/resume by consumer; everyth
   expect(overlapKey('resumeConsumer', null)).toBeUndefined();
   expect(overlapKey('resumeConsumer', 'c')).toBeUndefined();
 });
+
+test('a request of an idle socket starts at once, in the same turn; the next one waits for it', async () => {
+  const order = new RequestOrder();
+  const tasks = new Tasks();
+  order.schedule(undefined, tasks.task('a'));
+  expect(tasks.started()).toEqual(['a']); // no await between schedule() and here
+  order.schedule('consumer 1', tasks.task('b'));
+  expect(order.pending).toBe(2);
+  await settle();
+  expect(tasks.started()).toEqual(['a']);
+  await tasks.finish('a');
+  await tasks.finish('b');
+  expect(order.pending).toBe(0);
+  order.schedule('consumer 1', tasks.task('c'));
+  expect(tasks.started()).toEqual(['a', 'b', 'c']);
+  await tasks.finish('c');
+});
