@@ -1,5 +1,5 @@
 /**
- * Rate limits (rate-limiter-flexible) against the real server with its default limits: a socket
+ * Rate limits (server/limits/rate-limits.ts) against the real server with its default limits: a socket
  * flooding requests gets RATE_LIMITED and is then disconnected while a well-behaved peer keeps
  * fast acks; a flood of events without ack writes only a handful of log lines; a socket piling
  * up requests is disconnected; new connections from one address are limited.
