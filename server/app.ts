@@ -21,6 +21,7 @@ import { ServerMetrics } from './metrics/server-metrics';
 import { RoomManager } from './rooms/room-manager';
 import { createSignalling } from './signalling';
 import { SignallingObserver } from './signalling/signalling-observer';
+import { socketFanout } from './signalling/socket-channel';
 import type { SignallingServer } from './signalling/types';
 import { WebhookDispatcher, webhookSettings } from './webhooks/webhook-dispatcher';
 import { watchRooms } from './webhooks/webhook-events';
@@ -52,7 +53,7 @@ export interface RunningServer {
 export async function startServer(config: Config, logger: Logger = createLogger(config.log)): Promise<RunningServer> {
   const workers = await WorkerPool.create(config.media, logger);
   const media = new MediaService(workers, config.media, logger);
-  const rooms = new RoomManager({ media, ...config.rooms, limits: config.limits, logger });
+  const rooms = new RoomManager({ media, ...config.rooms, limits: config.limits, fanout: socketFanout, logger });
   const signallingObserver = new SignallingObserver();
 
   const metrics = config.metrics.enabled

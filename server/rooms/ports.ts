@@ -26,6 +26,16 @@ export interface PeerChannel {
   close(reason?: CloseReason): void;
 }
 
+/**
+ * Sends one notification to several channels at once. The signalling layer's encodes it once
+ * for all of its sockets (a room announcement goes to every peer); `sendToEach` is the plain way.
+ */
+export type Fanout = <E extends NotificationName>(channels: readonly PeerChannel[], event: E, payload: NotificationMap[E]) => void;
+
+export const sendToEach: Fanout = (channels, event, payload) => {
+  for (const channel of channels) channel.send(event, payload);
+};
+
 /** How the media layer reports on a room it serves. */
 export interface RoomMediaEvents {
   /**

@@ -1,10 +1,13 @@
 /** PeerChannel over one socket.io socket: how the room domain talks to a client. */
-import type { CloseReason } from '../../shared/contract';
-import type { PeerChannel } from '../rooms/ports';
+import type { CloseReason, NotificationMap, NotificationName } from '../../shared/contract';
+import type { Fanout, PeerChannel } from '../rooms/ports';
 import type { RoomSocket } from './types';
 
+/** The socket behind each channel made here (for socketFanout). */
+const socketOf = new WeakMap<PeerChannel, RoomSocket>();
+
 export function socketChannel(socket: RoomSocket): PeerChannel {
-  return {
+  const channel: PeerChannel = {
     send: (event, payload) => {
       // socket.io's typed emit cannot follow a generic event name; the contract types the pair.
       (socket.emit as (e: string, p: unknown) => boolean)(event, payload);
@@ -14,4 +17,42 @@ export function socketChannel(socket: RoomSocket): PeerChannel {
       socket.disconnect(true);
     },
   };
+  socketOf.set(channel, socket);
+  return channel;
+}
+
+/**
+ * The room domain's Fanout over socket channels: one socket.io broadcast per namespace
+ * (`nsp.to(socketIds).emit`), which encodes the packet and its WebSocket frame once for all
+ * recipients instead of once per socket — a room announcement goes to every peer. Each socket
+ * still gets the packet synchronously, in call order, like `socket.emit`; a socket that is gone
+ * is skipped by both. Other channels (none in the server; fakes in tests) are sent to one by one.
+ */
+export const socketFanout: Fanout = (channels, event, payload) => {
+  let group: SocketGroup | undefined;
+  for (const channel of channels) {
+    const socket = socketOf.get(channel);
+    if (!socket) {
+      channel.send(event, payload);
+      continue;
+    }
+    if (group?.namespace !== socket.nsp) {
+      if (group) send(group, event, payload);
+      group = { namespace: socket.nsp, socketIds: [], first: channel };
+    }
+    group.socketIds.push(socket.id);
+  }
+  if (group) send(group, event, payload);
+};
+
+interface SocketGroup {
+  namespace: RoomSocket['nsp'];
+  socketIds: string[];
+  first: PeerChannel;
+}
+
+function send<E extends NotificationName>(group: SocketGroup, event: E, payload: NotificationMap[E]): void {
+  // One recipient: nothing to share, and a plain emit skips building a broadcast.
+  if (group.socketIds.length === 1) group.first.send(event, payload);
+  else (group.namespace.to(group.socketIds).emit as (e: string, p: unknown) => boolean)(event, payload);
 }
