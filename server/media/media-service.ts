@@ -80,24 +80,31 @@ interface RoomMedia {
   /**
    * The first router's RTP capabilities, read once when it is created (all the room's routers have
    * the same codecs): mediasoup's `router.rtpCapabilities` deep-copies on every read, which was most
-   * of a `getRouterRtpCapabilities` request. Frozen, since every request shares it. Undefined
-   * between a worker's death and the new router.
+   * of a `getRouterRtpCapabilities` request. Shared by every request (its objects are frozen).
+   * Undefined between a worker's death and the new router.
    */
   rtpCapabilities: RtpCapabilities | undefined;
 }
 
-/** `value` and everything in it, frozen (the shared capabilities must not be changed by a caller). */
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const child of Object.values(value)) deepFreeze(child);
+/**
+ * `value`'s objects, frozen at every level (the shared capabilities must not be changed by a
+ * caller). Arrays are left as they are: V8 serialises a frozen array on a slower path, ~10 % more
+ * per `getRouterRtpCapabilities` ack.
+ */
+function freezeObjects<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    if (!Array.isArray(value)) Object.freeze(value);
+    for (const child of Object.values(value)) freezeObjects(child);
   }
   return value;
 }
 
-/** The capabilities a client's Device loads, read (copied) once from a new router. */
+/**
+ * The capabilities a client's Device loads, read (copied) once from a new router, as the plain
+ * JSON data a client receives: objects made by JSON.parse serialise faster than mediasoup's own.
+ */
 function capabilitiesOf(router: ms.Router): RtpCapabilities {
-  return deepFreeze(router.rtpCapabilities as RtpCapabilities);
+  return freezeObjects(JSON.parse(JSON.stringify(router.rtpCapabilities)) as RtpCapabilities);
 }
 
 export class MediaService implements MediaPort {
