@@ -9,7 +9,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import winston from 'winston';
-import { createLogger, type Logger } from '../server/logger';
+import { createLogger, jsonLineFormat, type Logger } from '../server/logger';
 
 /** Levels the benchmark runs the product at: `warn` (quiet) and `info` (production). */
 export const BENCH_LOG_LEVELS = ['warn', 'info'] as const;
@@ -35,7 +35,9 @@ export async function createFileLogSink(level: BenchLogLevel, file?: string): Pr
   const stream = fs.createWriteStream(target, { flags: 'a' });
   const logger = createLogger({ level, format: 'json' });
   logger.clear();
-  logger.add(new winston.transports.Stream({ stream }));
+  // The console transport's own format (timestamp + JSON) goes with it: without it a line is
+  // written as `undefined` and the formatting an `info` server pays for would not be measured.
+  logger.add(new winston.transports.Stream({ stream, format: jsonLineFormat() }));
   let closed: Promise<LogCount> | undefined;
   const close = (options: { keep?: boolean } = {}): Promise<LogCount> =>
     (closed ??= (async () => {

@@ -27,6 +27,7 @@ import { ServerMetrics } from './metrics/server-metrics';
 import { RoomManager } from './rooms/room-manager';
 import { createSignalling } from './signalling';
 import { SignallingObserver } from './signalling/signalling-observer';
+import { socketFanout } from './signalling/socket-channel';
 import type { SignallingServer } from './signalling/types';
 import { WebhookDispatcher, webhookSettings } from './webhooks/webhook-dispatcher';
 import { watchRooms } from './webhooks/webhook-events';
@@ -75,7 +76,13 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     throw error;
   }
   // In a cluster a room's media opens only on the node holding the room's claim.
-  const rooms = new RoomManager({ media: cluster ? cluster.guardMedia(media) : media, ...config.rooms, limits: config.limits, logger });
+  const rooms = new RoomManager({
+    media: cluster ? cluster.guardMedia(media) : media,
+    ...config.rooms,
+    limits: config.limits,
+    fanout: socketFanout,
+    logger,
+  });
   const signallingObserver = new SignallingObserver();
 
   const metrics = config.metrics.enabled

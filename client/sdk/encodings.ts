@@ -101,20 +101,3 @@ export function layerForWidth(renderedWidth: number, spatialLayers: number, appD
   }
   return top;
 }
-
-const ABS_CAPTURE_TIME_URI = 'http://www.webrtc.org/experiments/rtp-hdrext/abs-capture-time';
-
-/**
- * The router's capabilities without the abs-capture-time header extension, so our producers do not
- * negotiate it. mediasoup 3.27 lets a simulcast consumer switch to another spatial layer only once
- * that layer's capture instant is known; with abs-capture-time negotiated it takes the instant from
- * that extension alone, and with Chromium 156 as the sender a consumer measured here never left the
- * layer it started on (25 s). Without it the instant comes from each layer's Sender Reports (one a
- * second per stream), and a layer change took about 2 s.
- */
-export function withoutAbsCaptureTime(capabilities: ms.RtpCapabilities): ms.RtpCapabilities {
-  return {
-    ...capabilities,
-    headerExtensions: capabilities.headerExtensions?.filter((extension) => extension.uri !== ABS_CAPTURE_TIME_URI),
-  };
-}

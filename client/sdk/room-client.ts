@@ -20,7 +20,7 @@ import { TypedEmitter } from './emitter';
 import { RoomClientError, toRoomClientError } from './errors';
 import { Attachments, type AdaptiveStreamOptions } from './adaptive-stream';
 import { DataChannels, type DataChannelOptions, type DataPayload } from './data';
-import { encodingsFor, withoutAbsCaptureTime, type EncodingChoice, type SimulcastOption, type VideoLayer } from './encodings';
+import { encodingsFor, type EncodingChoice, type SimulcastOption, type VideoLayer } from './encodings';
 import { Publisher, type PublisherEvents } from './publisher';
 import { SignallingChannel } from './signalling';
 import { Subscriber, type LayerCap, type SubscriberEvents } from './subscriber';
@@ -214,7 +214,7 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
 
       const { rtpCapabilities } = await signalling.request('getRouterRtpCapabilities', {});
       const device = await Device.factory(this.#options.device);
-      await device.load({ routerRtpCapabilities: withoutAbsCaptureTime(rtpCapabilities as ms.RtpCapabilities) });
+      await device.load({ routerRtpCapabilities: rtpCapabilities as ms.RtpCapabilities });
       this.#device = device;
       this.#assertStillJoining();
 

@@ -7,7 +7,7 @@
  *   … | grep '"requestId":"9f3c2a61d0b4e857"'   # everything one request did
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import winston from 'winston';
 
 export interface RequestContext {
@@ -19,8 +19,18 @@ export interface RequestContext {
 
 const storage = new AsyncLocalStorage<RequestContext>();
 
+/** Random bytes for request ids, refilled 512 ids at a time (one `randomBytes(8)` per request, an OpenSSL call and a Buffer each, was ~4 % of a cheap request). */
+const idPool = Buffer.alloc(8 * 512);
+let idOffset = idPool.length;
+
 export function newRequestId(): string {
-  return randomBytes(8).toString('hex');
+  if (idOffset === idPool.length) {
+    randomFillSync(idPool);
+    idOffset = 0;
+  }
+  const id = idPool.toString('hex', idOffset, idOffset + 8);
+  idOffset += 8;
+  return id;
 }
 
 /** Runs `fn` (and everything it awaits or schedules) as part of the request `context`. */

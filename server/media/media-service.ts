@@ -79,6 +79,10 @@ async function mediaCall<T>(operation: () => Promise<T>): Promise<T> {
   }
 }
 
+function cannotConsume(producerId: string): AppError {
+  return new AppError('CANNOT_CONSUME', `these rtpCapabilities cannot consume producer ${producerId}`);
+}
+
 interface RoomMedia {
   readonly roomId: string;
   readonly events: RoomMediaEvents;
@@ -98,6 +102,46 @@ interface RoomMedia {
   observers: { activeSpeaker: string; audioLevel: string } | undefined;
   /** Whether some peer wants audio levels: the AudioLevelObserver runs only then. */
   audioLevelsEnabled: boolean;
+  /**
+   * The first router's RTP capabilities, read once when it is created (all the room's routers have
+   * the same codecs): mediasoup's `router.rtpCapabilities` deep-copies on every read, which was most
+   * of a `getRouterRtpCapabilities` request. Shared by every request (its objects are frozen).
+   * Undefined between a worker's death and the new router.
+   */
+  rtpCapabilities: RtpCapabilities | undefined;
+}
+
+/**
+ * `value`'s objects, frozen at every level (the shared capabilities must not be changed by a
+ * caller). Arrays are left as they are: V8 serialises a frozen array on a slower path, ~10 % more
+ * per `getRouterRtpCapabilities` ack.
+ */
+function freezeObjects<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    if (!Array.isArray(value)) Object.freeze(value);
+    for (const child of Object.values(value)) freezeObjects(child);
+  }
+  return value;
+}
+
+/**
+ * Header extensions the router supports but clients are not offered. abs-capture-time: mediasoup
+ * 3.27 lets a simulcast consumer switch to another spatial layer only once that layer's capture
+ * instant is known, and with abs-capture-time negotiated it takes the instant from that extension
+ * alone; with Chromium 156 sending, a consumer measured here never left the layer it started on
+ * (25 s). Without it the instant comes from each layer's Sender Reports, and a layer change took
+ * about 2 s. Left out here, no client (SDK or plain mediasoup-client) negotiates it.
+ */
+const HEADER_EXTENSIONS_NOT_OFFERED = new Set(['http://www.webrtc.org/experiments/rtp-hdrext/abs-capture-time']);
+
+/**
+ * The capabilities a client's Device loads, read (copied) once from a new router, as the plain
+ * JSON data a client receives: objects made by JSON.parse serialise faster than mediasoup's own.
+ */
+function capabilitiesOf(router: ms.Router): RtpCapabilities {
+  const capabilities = JSON.parse(JSON.stringify(router.rtpCapabilities)) as RtpCapabilities;
+  capabilities.headerExtensions = capabilities.headerExtensions?.filter((extension) => !HEADER_EXTENSIONS_NOT_OFFERED.has(extension.uri));
+  return freezeObjects(capabilities);
 }
 
 export class MediaService implements MediaPort {
@@ -128,6 +172,7 @@ export class MediaService implements MediaPort {
       epoch: 0,
       observers: undefined,
       audioLevelsEnabled: false,
+      rtpCapabilities: capabilitiesOf(router),
     };
     try {
       media.observers = await this.#observeSpeakers(media, router);
@@ -172,7 +217,10 @@ export class MediaService implements MediaPort {
   }
 
   rtpCapabilities(roomId: string): RtpCapabilities {
-    return this.#homeRouter(roomId).rtpCapabilities as RtpCapabilities;
+    const media = this.#media(roomId);
+    // Between a worker's death and the new router, the room has no router: a retryable refusal.
+    if (!media.rtpCapabilities) throw new AppError('INTERNAL', `the media of room ${roomId} is being re-created`);
+    return media.rtpCapabilities;
   }
 
   async createTransport(roomId: string, peerId: string, options: ParsedRequest<'createTransport'>): Promise<TransportCreated> {
@@ -285,30 +333,36 @@ export class MediaService implements MediaPort {
     this.index.findProducer(producerId)?.close();
   }
 
-  canConsume(roomId: string, producerId: string, rtpCapabilities: RtpCapabilities): boolean {
-    this.#homeRouter(roomId); // the room's media is there (else ROOM_CLOSED / INTERNAL as before)
-    // Asked of the producer's own router; every router of the room has the same codecs.
-    const origin = this.index.findProducerRouter(producerId);
-    if (!origin || origin.appData.roomId !== roomId) return false;
-    try {
-      return origin.canConsume({ producerId, rtpCapabilities: rtpCapabilities as ms.RtpCapabilities });
-    } catch {
-      return false; // malformed capabilities: cannot consume
-    }
-  }
-
+  /**
+   * A paused consumer of the producer on the transport. Capabilities that cannot receive the
+   * producer are CANNOT_CONSUME, from mediasoup's own check in consume() (before anything is asked
+   * of the worker): no separate canConsume() round, which copied the capabilities once more. A
+   * producer of another router of the room is piped here first (once per producer and router),
+   * and only for capabilities that can consume it, so that a refusal creates nothing.
+   */
   async consume(
     transportId: string,
     { producerId, rtpCapabilities }: { producerId: string; rtpCapabilities: RtpCapabilities },
     hooks: ConsumeHooks,
   ): Promise<Omit<ConsumerCreated, 'serverPaused'>> {
     const transport = this.index.getTransport(transportId);
-    // A producer of another router of the room is piped here first (once per producer and router).
-    await this.ensurePiped(producerId, transport.appData.routerId);
+    const { routerId } = transport.appData;
+    if (!this.index.getRouter(routerId).appData.producers.has(producerId)) {
+      const origin = this.index.findProducerRouter(producerId);
+      if (origin && !origin.canConsume({ producerId, rtpCapabilities: rtpCapabilities as ms.RtpCapabilities })) {
+        throw cannotConsume(producerId);
+      }
+      await this.ensurePiped(producerId, routerId);
+    }
     const consumer = await this.#call(
       'consume',
       this.index.workerPidOf(transportId),
-      () => transport.consume({ producerId, rtpCapabilities: rtpCapabilities as ms.RtpCapabilities, paused: true }),
+      () =>
+        transport.consume({ producerId, rtpCapabilities: rtpCapabilities as ms.RtpCapabilities, paused: true }).catch((error: unknown) => {
+          // Refusals of the capabilities: malformed (TypeError) or without a codec of the producer.
+          if (error instanceof TypeError || error instanceof UnsupportedError) throw cannotConsume(producerId);
+          throw error;
+        }),
       (late) => late.close(),
     );
     // Fires for a pipe producer too: it closes when its origin closes.
@@ -626,15 +680,6 @@ export class MediaService implements MediaPort {
     return router && !router.closed ? router : undefined;
   }
 
-  #homeRouter(roomId: string): IndexedRouter {
-    const media = this.#media(roomId);
-    const routerId = media.routerIds[0];
-    const router = routerId === undefined ? undefined : this.index.findRouter(routerId);
-    // Between a worker's death and the new router, the room has no router: a retryable refusal.
-    if (!router) throw new AppError('INTERNAL', `the media of room ${roomId} is being re-created`);
-    return router;
-  }
-
   /**
    * The router for a peer's new transport: the one its other transports are on, else one chosen
    * by the spread policy (maybe a new one on another worker). The choice is held (the router is
@@ -800,6 +845,7 @@ export class MediaService implements MediaPort {
     const routerIds = media.routerIds;
     media.routerIds = [];
     media.observers = undefined;
+    media.rtpCapabilities = undefined;
     media.placing.clear();
     for (const id of routerIds) this.index.findRouter(id)?.close();
     void this.#reopen(media);
@@ -828,6 +874,7 @@ export class MediaService implements MediaPort {
       }
       media.routerIds = [router.id];
       media.observers = observers;
+      media.rtpCapabilities = capabilitiesOf(router);
       this.#watchRouter(media, router);
       this.#logger.info('room media re-created on a live worker', { roomId, workerPid: worker.pid });
       media.events.onMediaReset();

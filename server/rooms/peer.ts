@@ -406,9 +406,6 @@ export class Peer {
       throw new ForbiddenError(`producer ${req.producerId} is already consumed on transport ${req.transportId}`);
     }
     this.#assertBelowConsumers();
-    if (!this.#media.canConsume(this.#room.roomId, req.producerId, req.rtpCapabilities)) {
-      throw new AppError('CANNOT_CONSUME', `these rtpCapabilities cannot consume producer ${req.producerId}`);
-    }
     let created: Omit<ConsumerCreated, 'serverPaused'>;
     // The worker may report on the consumer before this await returns: such news finds no record and is dropped.
     let consumerId: string | undefined;

@@ -29,6 +29,16 @@ export interface PeerChannel {
   close(reason?: CloseReason): void;
 }
 
+/**
+ * Sends one notification to several channels at once. The signalling layer's encodes it once
+ * for all of its sockets (a room announcement goes to every peer); `sendToEach` is the plain way.
+ */
+export type Fanout = <E extends NotificationName>(channels: readonly PeerChannel[], event: E, payload: NotificationMap[E]) => void;
+
+export const sendToEach: Fanout = (channels, event, payload) => {
+  for (const channel of channels) channel.send(event, payload);
+};
+
 /** How the media layer reports on a room it serves. */
 export interface RoomMediaEvents {
   /**
@@ -88,7 +98,7 @@ export interface MediaPort {
   setProducerPaused(producerId: string, paused: boolean): Promise<void>;
   closeProducer(producerId: string): void;
 
-  canConsume(roomId: string, producerId: string, rtpCapabilities: RtpCapabilities): boolean;
+  /** A paused consumer; CANNOT_CONSUME when `rtpCapabilities` cannot receive the producer. */
   consume(
     transportId: string,
     options: { producerId: string; rtpCapabilities: RtpCapabilities },

@@ -7,7 +7,7 @@ import type { CloseReason } from '../../shared/contract';
 import { AppError } from '../errors';
 import type { Logger } from '../logger';
 import type { PeerLimits } from './peer';
-import type { MediaPort, PeerChannel } from './ports';
+import type { Fanout, MediaPort, PeerChannel } from './ports';
 import { Room, type JoinResult, type PeerProfile, type ResumeResult } from './room';
 import { RoomObserver } from './room-observer';
 
@@ -20,6 +20,8 @@ export interface RoomManagerOptions {
   lastN?: number;
   /** Quotas of the whole server and of each peer. Default: DEFAULT_SERVER_LIMITS, DEFAULT_PEER_LIMITS. */
   limits?: { server: ServerLimits; peer: PeerLimits };
+  /** How a room's announcements reach its peers' channels. Default: sendToEach. */
+  fanout?: Fanout;
   logger: Logger;
 }
 
@@ -101,6 +103,7 @@ export class RoomManager {
       reconnectGraceMs: this.#opts.reconnectGraceMs,
       peerLimits: this.#opts.limits?.peer,
       lastN: this.#opts.lastN,
+      fanout: this.#opts.fanout,
       observer: this.observer,
       logger: this.#opts.logger,
     })

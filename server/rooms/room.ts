@@ -22,7 +22,7 @@ import type { MediaKind } from '../../shared/media';
 import { AppError } from '../errors';
 import type { Logger } from '../logger';
 import { ALL_GRANTS, Peer, type PeerLimits } from './peer';
-import type { MediaPort, PeerChannel, RoomLink } from './ports';
+import { sendToEach, type Fanout, type MediaPort, type PeerChannel, type RoomLink } from './ports';
 import type { PeerLeftReason, RoomObserver } from './room-observer';
 
 /** Why a room closed: a reason clients are told, or EMPTY (nobody left to tell). */
@@ -43,6 +43,8 @@ export interface RoomOptions {
    * (plus its pins); 0 (default): off.
    */
   lastN?: number;
+  /** How announcements reach the peers' channels. Default: sendToEach. */
+  fanout?: Fanout;
   observer: RoomObserver;
   logger: Logger;
 }
@@ -88,6 +90,7 @@ export class Room {
   readonly #emptyTimeoutMs: number;
   readonly #reconnectGraceMs: number;
   readonly #peerLimits: PeerLimits | undefined;
+  readonly #fanout: Fanout;
   readonly #observer: RoomObserver;
   readonly #log: Logger;
   readonly #closeListeners: Array<(reason: RoomCloseReason) => void> = [];
@@ -131,6 +134,7 @@ export class Room {
     this.#reconnectGraceMs = opts.reconnectGraceMs;
     this.#peerLimits = opts.peerLimits;
     this.#lastN = opts.lastN ?? 0;
+    this.#fanout = opts.fanout ?? sendToEach;
     this.#observer = opts.observer;
     this.#log = opts.logger.child({ component: 'room', roomId: opts.roomId });
     this.#link = this.#createLink();
@@ -447,11 +451,14 @@ export class Room {
     this.#emptyTimer = setTimeout(() => this.close('EMPTY'), this.#emptyTimeoutMs);
   }
 
+  /** To every connected peer but `except`, in one fan-out (a peer in its grace period has no channel: dropped). */
   #broadcast<E extends NotificationName>(event: E, payload: NotificationMap[E], except?: Peer): void {
     if (this.#closed) return;
+    const channels: PeerChannel[] = [];
     for (const peer of this.#peers.values()) {
-      if (peer !== except) peer.send(event, payload);
+      if (peer !== except && peer.channel) channels.push(peer.channel);
     }
+    this.#fanout(channels, event, payload);
   }
 
   /** The narrow view each Peer gets of its room. */
@@ -502,9 +509,6 @@ export class Room {
 
   /** To everyone but the peer the news is about. */
   #broadcastFrom<E extends NotificationName>(peerId: string, event: E, payload: NotificationMap[E]): void {
-    if (this.#closed) return;
-    for (const peer of this.#peers.values()) {
-      if (peer.id !== peerId) peer.send(event, payload);
-    }
+    this.#broadcast(event, payload, this.#peers.get(peerId as PeerId));
   }
 }

@@ -1,8 +1,9 @@
 /**
  * One socket's session: admits every incoming event through the socket's rate limit, validates
- * it against the contract, runs its handler (one request at a time per socket, so a client's
- * requests never interleave), acks, and then does what the handler asked (enter the room, leave
- * it). The session owns membership: it is the only place that records which peer this socket
+ * it against the contract, runs its handler (one request at a time per socket, in order, so a
+ * client's requests never interleave — except requests about different consumers, which may
+ * overlap: see request-order.ts), acks, and then does what the handler asked (enter the room,
+ * leave it). The session owns membership: it is the only place that records which peer this socket
  * is, and it tells the room when the socket drops.
  *
  * Nothing a client sends can throw out of here: socket.io delivers any event name (strings,
@@ -20,6 +21,7 @@ import type { PeerChannel } from '../rooms/ports';
 import type { PeerProfile } from '../rooms/room';
 import type { RoomManager } from '../rooms/room-manager';
 import { handlers, type AfterAck, type Member, type SessionView } from './handlers';
+import { overlapKey, RequestOrder } from './request-order';
 import type { HandlerEntry } from './handlers/types';
 import type { SignallingObserver } from './signalling-observer';
 import { turnIceServers, type TurnSettings } from '../turn/turn-credentials';
@@ -68,12 +70,8 @@ export class SocketSession implements SessionView {
   readonly #connectedAt = Date.now();
   #member: Member | undefined;
   #disconnected = false;
-  /** Tail of the admission chain: rate-limit decisions are taken in arrival order. */
-  #admissions: Promise<void> = Promise.resolve();
-  /** Tail of this socket's request queue. */
-  #queue: Promise<void> = Promise.resolve();
-  /** Admitted requests not yet answered. */
-  #queued = 0;
+  /** This socket's requests, in order (one at a time, but for consumer requests: request-order.ts). */
+  readonly #order = new RequestOrder();
   #joinTimer: NodeJS.Timeout | undefined;
 
   constructor(socket: SessionSocket, rooms: RoomManager, opts: SessionOptions) {
@@ -117,20 +115,13 @@ export class SocketSession implements SessionView {
   /** socket.io's onAny listener: must not throw, whatever arrives. */
   #onEvent(event: unknown, args: unknown[]): void {
     try {
+      if (this.#disconnected) return;
       const last = args.length > 0 ? args[args.length - 1] : undefined;
       const ack = typeof last === 'function' ? (args.pop() as AckFn) : undefined;
-      // Decisions are chained so that admitted requests keep their order; a refusal is answered at once.
-      this.#admissions = this.#admissions
-        .then(async () => {
-          if (this.#disconnected) return;
-          const admission = await this.#opts.limiter.admit(this.#socket.id);
-          if (this.#disconnected) return;
-          if (admission.admitted) this.#dispatch(event, args, ack);
-          else this.#refuseRateLimited(event, ack, admission);
-        })
-        .catch((error: unknown) => {
-          this.#log.error('event admission failed', { event: eventLabel(event), error });
-        });
+      // Decided at once, so in arrival order; a refusal is answered at once.
+      const admission = this.#opts.limiter.admit(this.#socket.id);
+      if (admission.admitted) this.#dispatch(event, args, ack);
+      else this.#refuseRateLimited(event, ack, admission);
     } catch (error) {
       this.#log.error('event dispatch failed', { event: eventLabel(event), error });
     }
@@ -150,20 +141,18 @@ export class SocketSession implements SessionView {
       this.#observer.emit('requestDone', { event: 'unknown', code: 'BAD_REQUEST', durationMs: 0 });
       return;
     }
-    if (this.#queued >= this.#opts.maxQueuedRequests) {
-      this.#drop('too many requests waiting', { queued: this.#queued });
+    if (this.#order.pending >= this.#opts.maxQueuedRequests) {
+      this.#drop('too many requests waiting', { queued: this.#order.pending });
       return;
     }
     // Only an omitted payload means `{}`; an explicit null (or any non-object) is validated and refused.
     const payload = args.length > 0 ? args[0] : {};
-    this.#queued++;
-    this.#queue = this.#queue
+    this.#order.schedule(overlapKey(event, payload), () =>
       // Every log line of the handler (rooms and media included) carries `event` and `requestId`.
-      .then(() => runInRequest({ requestId: newRequestId(), event }, () => this.#handle(event, payload, ack)))
-      .catch((error: unknown) => {
+      runInRequest({ requestId: newRequestId(), event }, () => this.#handle(event, payload, ack)).catch((error: unknown) => {
         this.#log.error('request handling failed', { event, error });
-      })
-      .finally(() => this.#queued--);
+      }),
+    );
   }
 
   #refuseRateLimited(event: unknown, ack: AckFn | undefined, admission: Extract<Admission, { admitted: false }>): void {
@@ -198,9 +187,12 @@ export class SocketSession implements SessionView {
       let data: unknown;
       if (entry.scope === 'peer') {
         if (!this.#member) throw new AppError('NOT_JOINED', 'join the room first');
-        data = await entry.handle(this.#member.peer, parsed.data);
+        // A handler that needs no await is not awaited: its ack goes out in this turn.
+        const result = entry.handle(this.#member.peer, parsed.data);
+        data = result instanceof Promise ? await result : result;
       } else {
-        const reply = await entry.handle(this, parsed.data);
+        const result = entry.handle(this, parsed.data);
+        const reply = result instanceof Promise ? await result : result;
         data = reply.data;
         after = reply.after;
       }

@@ -75,9 +75,6 @@ class FakeMedia implements MediaPort {
   }
   async setProducerPaused(): Promise<void> {}
   closeProducer(): void {}
-  canConsume(): boolean {
-    return true;
-  }
   consume(_transportId: string, { producerId }: { producerId: string }) {
     const consumerId = `consumer-${++this.#next}`;
     this.consumers.set(consumerId, true);
@@ -872,5 +869,33 @@ describe('who is speaking and last-N (domain rules, fake media)', () => {
     room.leave(pubs[2]!.peer);
     await new Promise((r) => setImmediate(r));
     expect(media.consumers.get(cameraConsumer(0))).toBe(false);
+  });
+});
+
+describe('announcements through a fan-out', () => {
+  test('one fan-out per announcement, to the connected peers but the one it is about', async () => {
+    const calls: Array<{ event: NotificationName; to: PeerChannel[] }> = [];
+    const room = await Room.create({
+      roomId: 'fan',
+      media: new FakeMedia(),
+      maxPeers: 5,
+      emptyTimeoutMs: 1_000,
+      reconnectGraceMs: 10_000,
+      fanout: (channels, event, payload) => {
+        calls.push({ event, to: [...channels] });
+        for (const channel of channels) channel.send(event, payload);
+      },
+      observer: new RoomObserver(logger),
+      logger,
+    });
+    const [a, b, c] = [new FakeChannel(), new FakeChannel(), new FakeChannel()];
+    const peerA = room.join(as('a'), a).peer;
+    room.join(as('b'), b);
+    room.peerDisconnected(peerA, a); // a is away: no channel
+    calls.length = 0;
+    room.join(as('c'), c);
+    expect(calls).toEqual([{ event: 'peerJoined', to: [b] }]);
+    expect(a.names()).toEqual(['peerJoined']); // b's join only, before it went away
+    room.close('CLOSED_BY_ADMIN');
   });
 });

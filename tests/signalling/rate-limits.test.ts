@@ -1,5 +1,5 @@
 /**
- * Rate limits (rate-limiter-flexible) against the real server with its default limits: a socket
+ * Rate limits (server/limits/rate-limits.ts) against the real server with its default limits: a socket
  * flooding requests gets RATE_LIMITED and is then disconnected while a well-behaved peer keeps
  * fast acks; a flood of events without ack writes only a handful of log lines; a socket piling
  * up requests is disconnected; new connections from one address are limited.
@@ -68,7 +68,8 @@ test('1,000 requests in one second: most RATE_LIMITED, the socket is disconnecte
   await politeLoop;
 
   expect(outcomes.RATE_LIMITED).toBeGreaterThan(outcomes.served);
-  expect(outcomes.served).toBeLessThanOrEqual(350); // 50/s + a burst of 200
+  // 50/s + a burst of 200, plus at most one batch (one network read) admitted before the verdict lands.
+  expect(outcomes.served).toBeLessThanOrEqual(400);
   expect(outcomes.served + outcomes.RATE_LIMITED).toBeLessThan(1000); // the rest was cut off with the connection
   // The flooder's peer is gone (no grace for a dropped abuser); the polite one was served throughout.
   await waitFor(() => !server.rooms.rooms.get('rate')?.peers.has(flooder.joined.peerId as never), 'the flooder to leave');
