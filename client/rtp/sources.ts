@@ -113,9 +113,16 @@ abstract class BaseSource implements RtpSource {
 
 /** Below this a source is silent (-127 in every packet); above it, it talks. */
 export const NOISE_FLOOR_DBOV = -90;
-/** Speech rhythm, in 20 ms frames: this many voiced frames, then NOISE_FLOOR frames for the rest of the cycle. */
-const SPEECH_CYCLE_FRAMES = 10;
-const VOICED_FRAMES = 8;
+/**
+ * Speech rhythm, in 20 ms frames: this many voiced frames, then NOISE_FLOOR frames for the rest of
+ * the cycle. The pauses keep mediasoup's per-speaker floor low (without them a talker's own level
+ * becomes its floor); the voiced runs must be long enough that its "long" window sees whole runs of
+ * 5 voiced frames whatever the alignment: it counts groups of 5 consecutive frames that are all
+ * voiced, and a challenger with none is never named dominant. With 8 voiced frames in 10, two of the
+ * ten alignments had no such group, and the 300 ms observer tick (15 frames) can stay on them.
+ */
+const SPEECH_CYCLE_FRAMES = 25;
+const VOICED_FRAMES = 22;
 
 /**
  * The level one packet carries when talking at `dBov`: speech-like, voiced frames near `dBov` with
