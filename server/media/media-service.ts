@@ -13,75 +13,27 @@
  * with its worker, the room's whole media is re-created (one router on a live worker) and the
  * room hears `onMediaReset`. Data producers are piped the same way for their data consumers.
  *
- * Who is speaking: the room's first router has one ActiveSpeakerObserver and one AudioLevelObserver
- * (paused until a peer asks for levels); every audio producer of the room is added to both, piped
- * to the first router when it is on another one. They report the producer's peer
- * (`appData.peerId`) to the room; paused producers count as silent, closed ones leave by themselves.
- *
- * Every request to a worker has a deadline (MEDIA_REQUEST_TIMEOUT_MS): a miss fails the request
- * with INTERNAL, is logged at error level, and has the pool check that worker at once (a hung
- * one is killed and replaced). An object the worker creates after its deadline is closed.
+ * Who is speaking: the room's speaker observers live on its first router (speaker-observers.ts).
+ * Every request to a worker has a deadline (worker-call.ts): a miss fails the request with
+ * INTERNAL and has the pool check that worker; an object created after its deadline is closed.
  * This folder is the only part of the server that imports mediasoup.
  */
 import type * as ms from 'mediasoup/types';
-import { UnsupportedError, WorkerClosedError } from 'mediasoup/errors';
-import type {
-  AudioLevel,
-  ConsumerCreated,
-  DataConsumerCreated,
-  ParsedRequest,
-  RtpCapabilities,
-  TransportCreated,
-} from '../../shared/contract';
+import { UnsupportedError } from 'mediasoup/errors';
+import type { ConsumerCreated, DataConsumerCreated, ParsedRequest, RtpCapabilities, TransportCreated } from '../../shared/contract';
 import type { IceParameters, MediaKind, RtpParameters, SctpStreamParameters } from '../../shared/media';
 import type { Config } from '../config';
-import { AppError, BadRequestError, NotFoundError } from '../errors';
+import { AppError, NotFoundError } from '../errors';
 import type { Logger } from '../logger';
 import type { ConsumeHooks, ConsumerLayers, DataConsumeHooks, MediaPort, RoomMediaEvents } from '../rooms/ports';
-import { MediaTimeoutError, withDeadline } from './deadline';
 import { MediaIndex, type IndexedRouter, type IndexedWorker, type RouterAppData, type TransportAppData } from './media-index';
+import { MediaTimeoutError } from './deadline';
+import { capabilitiesOf } from './router-capabilities';
+import { SpeakerObservers, type SpeakerObserverIds } from './speaker-observers';
 import { ROUTER_MEDIA_CODECS, pipeListenInfo, plainTransportOptions, webRtcTransportOptions } from './settings';
 import { choosePlacement } from './spread-policy';
+import { cannotConsume, WorkerCalls } from './worker-call';
 import type { WorkerPool } from './worker-pool';
-
-/** How often the room's dominant speaker is re-evaluated (mediasoup's default). */
-const ACTIVE_SPEAKER_INTERVAL_MS = 300;
-/** Audio levels are reported at most this often (4 per second). */
-const AUDIO_LEVEL_INTERVAL_MS = 250;
-/** Peers in one audio level report, loudest first. */
-const AUDIO_LEVEL_MAX_ENTRIES = 8;
-/** Quieter than this (dBov) counts as silent in audio level reports. */
-const AUDIO_LEVEL_THRESHOLD_DBOV = -70;
-
-/**
- * Refusals of the client's own parameters that the worker reports as a plain Error (e.g.
- * "ssrc already exists in RTP listener" on produce). Any other plain Error is our failure.
- */
-const WORKER_CLIENT_REFUSALS = [/already exists/i];
-
-/**
- * mediasoup reports bad input as TypeError / UnsupportedError, and a few worker refusals as
- * plain Errors: those are the client's fault (BAD_REQUEST). A request cut short by its worker's
- * death is INTERNAL with a message a client can act on (the room's media is being re-created).
- * Everything else is left as is: INTERNAL, logged at error level by the session.
- */
-async function mediaCall<T>(operation: () => Promise<T>): Promise<T> {
-  try {
-    return await operation();
-  } catch (error) {
-    if (error instanceof TypeError || error instanceof UnsupportedError) throw new BadRequestError(error.message);
-    if (error instanceof WorkerClosedError)
-      throw new AppError('INTERNAL', 'the media server of this room failed; its media is being re-created');
-    if (error instanceof Error && error.constructor === Error && WORKER_CLIENT_REFUSALS.some((re) => re.test(error.message))) {
-      throw new BadRequestError(error.message);
-    }
-    throw error;
-  }
-}
-
-function cannotConsume(producerId: string): AppError {
-  return new AppError('CANNOT_CONSUME', `these rtpCapabilities cannot consume producer ${producerId}`);
-}
 
 interface RoomMedia {
   readonly roomId: string;
@@ -99,7 +51,7 @@ interface RoomMedia {
   /** Bumped when the media is re-created or closed: work begun before does not land on the new media. */
   epoch: number;
   /** Ids of the observers on the first router (recreated with it after a reset). */
-  observers: { activeSpeaker: string; audioLevel: string } | undefined;
+  observers: SpeakerObserverIds | undefined;
   /** Whether some peer wants audio levels: the AudioLevelObserver runs only then. */
   audioLevelsEnabled: boolean;
   /**
@@ -111,45 +63,14 @@ interface RoomMedia {
   rtpCapabilities: RtpCapabilities | undefined;
 }
 
-/**
- * `value`'s objects, frozen at every level (the shared capabilities must not be changed by a
- * caller). Arrays are left as they are: V8 serialises a frozen array on a slower path, ~10 % more
- * per `getRouterRtpCapabilities` ack.
- */
-function freezeObjects<T>(value: T): T {
-  if (value && typeof value === 'object') {
-    if (!Array.isArray(value)) Object.freeze(value);
-    for (const child of Object.values(value)) freezeObjects(child);
-  }
-  return value;
-}
-
-/**
- * Header extensions the router supports but clients are not offered. abs-capture-time: mediasoup
- * 3.27 lets a simulcast consumer switch to another spatial layer only once that layer's capture
- * instant is known, and with abs-capture-time negotiated it takes the instant from that extension
- * alone; with Chromium 156 sending, a consumer measured here never left the layer it started on
- * (25 s). Without it the instant comes from each layer's Sender Reports, and a layer change took
- * about 2 s. Left out here, no client (SDK or plain mediasoup-client) negotiates it.
- */
-const HEADER_EXTENSIONS_NOT_OFFERED = new Set(['http://www.webrtc.org/experiments/rtp-hdrext/abs-capture-time']);
-
-/**
- * The capabilities a client's Device loads, read (copied) once from a new router, as the plain
- * JSON data a client receives: objects made by JSON.parse serialise faster than mediasoup's own.
- */
-function capabilitiesOf(router: ms.Router): RtpCapabilities {
-  const capabilities = JSON.parse(JSON.stringify(router.rtpCapabilities)) as RtpCapabilities;
-  capabilities.headerExtensions = capabilities.headerExtensions?.filter((extension) => !HEADER_EXTENSIONS_NOT_OFFERED.has(extension.uri));
-  return freezeObjects(capabilities);
-}
-
 export class MediaService implements MediaPort {
   readonly index: MediaIndex;
   readonly #pool: WorkerPool;
   readonly #config: Config['media'];
   readonly #logger: Logger;
   readonly #rooms = new Map<string, RoomMedia>();
+  readonly #calls: WorkerCalls;
+  readonly #speakers: SpeakerObservers;
   /** Pipes under way, by `${producerId}>${routerId}`: concurrent consumers share one pipeToRouter. */
   readonly #piping = new Map<string, Promise<void>>();
 
@@ -158,6 +79,8 @@ export class MediaService implements MediaPort {
     this.#config = config;
     this.#logger = logger.child({ component: 'media' });
     this.index = new MediaIndex(() => pool.workers);
+    this.#calls = new WorkerCalls(pool, config.requestTimeoutMs, this.#logger);
+    this.#speakers = new SpeakerObservers(this.#calls, this.#logger);
   }
 
   async openRoom(roomId: string, events: RoomMediaEvents): Promise<void> {
@@ -175,7 +98,7 @@ export class MediaService implements MediaPort {
       rtpCapabilities: capabilitiesOf(router),
     };
     try {
-      media.observers = await this.#observeSpeakers(media, router);
+      media.observers = await this.#speakers.create(router, media.events, media.audioLevelsEnabled);
     } catch (error) {
       router.close();
       throw error;
@@ -244,7 +167,7 @@ export class MediaService implements MediaPort {
     const workerPid = router.appData.workerPid;
     const appData = { peerId, direction: options.direction } as TransportAppData; // the index adds its Maps
     if (options.type === 'plain') {
-      const transport = await this.#call(
+      const transport = await this.#calls.call(
         'createPlainTransport',
         workerPid,
         () =>
@@ -263,7 +186,7 @@ export class MediaService implements MediaPort {
       return { transport, created };
     }
     const webRtcServer = workerPid === undefined ? undefined : this.#pool.webRtcServerOf(workerPid);
-    const transport = await this.#call(
+    const transport = await this.#calls.call(
       'createWebRtcTransport',
       workerPid,
       () =>
@@ -287,17 +210,19 @@ export class MediaService implements MediaPort {
   async connectTransport(transportId: string, params: ParsedRequest<'connectTransport'>): Promise<void> {
     if ('dtlsParameters' in params) {
       const transport = this.index.getWebRtcTransport(transportId);
-      await this.#call('connect', this.index.workerPidOf(transportId), () => transport.connect({ dtlsParameters: params.dtlsParameters }));
+      await this.#calls.call('connect', this.index.workerPidOf(transportId), () =>
+        transport.connect({ dtlsParameters: params.dtlsParameters }),
+      );
       return;
     }
     const transport = this.index.getPlainTransport(transportId);
     const { ip, port, rtcpPort } = params;
-    await this.#call('connect', this.index.workerPidOf(transportId), () => transport.connect({ ip, port, rtcpPort }));
+    await this.#calls.call('connect', this.index.workerPidOf(transportId), () => transport.connect({ ip, port, rtcpPort }));
   }
 
   async restartIce(transportId: string): Promise<IceParameters> {
     const transport = this.index.getWebRtcTransport(transportId);
-    return this.#call('restartIce', this.index.workerPidOf(transportId), () => transport.restartIce());
+    return this.#calls.call('restartIce', this.index.workerPidOf(transportId), () => transport.restartIce());
   }
 
   closeTransport(transportId: string): void {
@@ -309,7 +234,7 @@ export class MediaService implements MediaPort {
     { kind, rtpParameters, appData }: { kind: MediaKind; rtpParameters: RtpParameters; appData: Record<string, unknown> },
   ): Promise<string> {
     const transport = this.index.getTransport(transportId);
-    const producer = await this.#call(
+    const producer = await this.#calls.call(
       'produce',
       this.index.workerPidOf(transportId),
       () => transport.produce({ kind, rtpParameters: rtpParameters as ms.RtpParameters, appData: { ...appData } }),
@@ -323,7 +248,7 @@ export class MediaService implements MediaPort {
   /** Pauses the origin producer; its pipe consumers follow it, and so its pipe producers (mediasoup's pipeToRouter). */
   async setProducerPaused(producerId: string, paused: boolean): Promise<void> {
     const producer = this.index.getProducer(producerId);
-    await this.#call(paused ? 'pauseProducer' : 'resumeProducer', this.index.workerPidOf(producerId), () =>
+    await this.#calls.call(paused ? 'pauseProducer' : 'resumeProducer', this.index.workerPidOf(producerId), () =>
       paused ? producer.pause() : producer.resume(),
     );
   }
@@ -354,7 +279,7 @@ export class MediaService implements MediaPort {
       }
       await this.ensurePiped(producerId, routerId);
     }
-    const consumer = await this.#call(
+    const consumer = await this.#calls.call(
       'consume',
       this.index.workerPidOf(transportId),
       () =>
@@ -381,24 +306,24 @@ export class MediaService implements MediaPort {
 
   async setConsumerPaused(consumerId: string, paused: boolean): Promise<void> {
     const consumer = this.index.getConsumer(consumerId);
-    await this.#call(paused ? 'pauseConsumer' : 'resumeConsumer', this.index.workerPidOf(consumerId), () =>
+    await this.#calls.call(paused ? 'pauseConsumer' : 'resumeConsumer', this.index.workerPidOf(consumerId), () =>
       paused ? consumer.pause() : consumer.resume(),
     );
   }
 
   async setConsumerPreferredLayers(consumerId: string, layers: ConsumerLayers): Promise<void> {
     const consumer = this.index.getConsumer(consumerId);
-    await this.#call('setConsumerPreferredLayers', this.index.workerPidOf(consumerId), () => consumer.setPreferredLayers(layers));
+    await this.#calls.call('setConsumerPreferredLayers', this.index.workerPidOf(consumerId), () => consumer.setPreferredLayers(layers));
   }
 
   async setConsumerPriority(consumerId: string, priority: number): Promise<void> {
     const consumer = this.index.getConsumer(consumerId);
-    await this.#call('setConsumerPriority', this.index.workerPidOf(consumerId), () => consumer.setPriority(priority));
+    await this.#calls.call('setConsumerPriority', this.index.workerPidOf(consumerId), () => consumer.setPriority(priority));
   }
 
   async requestKeyFrame(consumerId: string): Promise<void> {
     const consumer = this.index.getConsumer(consumerId);
-    await this.#call('requestKeyFrame', this.index.workerPidOf(consumerId), () => consumer.requestKeyFrame());
+    await this.#calls.call('requestKeyFrame', this.index.workerPidOf(consumerId), () => consumer.requestKeyFrame());
   }
 
   closeConsumer(consumerId: string): void {
@@ -412,7 +337,7 @@ export class MediaService implements MediaPort {
     options: { sctpStreamParameters: SctpStreamParameters; label: string; protocol: string; appData: Record<string, unknown> },
   ): Promise<string> {
     const transport = this.index.getTransport(transportId);
-    const dataProducer = await this.#call(
+    const dataProducer = await this.#calls.call(
       'produceData',
       this.index.workerPidOf(transportId),
       () =>
@@ -439,7 +364,7 @@ export class MediaService implements MediaPort {
   ): Promise<Omit<DataConsumerCreated, 'appData'>> {
     const transport = this.index.getTransport(transportId);
     await this.#ensureDataPiped(dataProducerId, transport.appData.routerId);
-    const dataConsumer = await this.#call(
+    const dataConsumer = await this.#calls.call(
       'consumeData',
       this.index.workerPidOf(transportId),
       () => transport.consumeData({ dataProducerId }),
@@ -476,84 +401,22 @@ export class MediaService implements MediaPort {
   }
 
   async #applyAudioLevelsEnabled(media: RoomMedia): Promise<void> {
-    const observer = media.observers && this.#homeRouterOf(media)?.appData.rtpObservers.get(media.observers.audioLevel);
-    if (!observer || observer.closed) return;
-    const enabled = media.audioLevelsEnabled;
-    try {
-      await this.#call(enabled ? 'resumeAudioLevelObserver' : 'pauseAudioLevelObserver', this.index.workerPidOf(media.routerIds[0]!), () =>
-        enabled ? observer.resume() : observer.pause(),
-      );
-    } catch (error) {
-      this.#logger.warn('setAudioLevelsEnabled() | could not switch the audio level observer', { roomId: media.roomId, enabled, error });
-    }
+    const home = this.#homeRouterOf(media);
+    if (!media.observers || !home) return;
+    await this.#speakers.setAudioLevelsEnabled(home, media.observers, media.audioLevelsEnabled, media.roomId);
   }
 
-  /**
-   * The room's speaker observers on its first router: dominant speaker changes and, while some
-   * peer wants them, audio levels, both reported by peer (the producer's appData.peerId).
-   */
-  async #observeSpeakers(media: RoomMedia, router: IndexedRouter): Promise<{ activeSpeaker: string; audioLevel: string }> {
-    const workerPid = router.appData.workerPid;
-    const activeSpeaker = await this.#call(
-      'createActiveSpeakerObserver',
-      workerPid,
-      () => router.createActiveSpeakerObserver({ interval: ACTIVE_SPEAKER_INTERVAL_MS }),
-      (late) => late.close(),
-    );
-    const audioLevel = await this.#call(
-      'createAudioLevelObserver',
-      workerPid,
-      () =>
-        router.createAudioLevelObserver({
-          interval: AUDIO_LEVEL_INTERVAL_MS,
-          maxEntries: AUDIO_LEVEL_MAX_ENTRIES,
-          threshold: AUDIO_LEVEL_THRESHOLD_DBOV,
-        }),
-      (late) => late.close(),
-    );
-    const peerOf = (producer: ms.Producer): string | undefined =>
-      typeof producer.appData.peerId === 'string' ? producer.appData.peerId : undefined;
-    activeSpeaker.on('dominantspeaker', ({ producer }) => {
-      const peerId = peerOf(producer);
-      if (peerId !== undefined) media.events.onActiveSpeaker(peerId);
-    });
-    audioLevel.on('volumes', (volumes) => {
-      // One entry per peer (a peer may have two audio producers): its loudest.
-      const levels: AudioLevel[] = [];
-      for (const { producer, volume } of volumes) {
-        const peerId = peerOf(producer);
-        if (peerId !== undefined && !levels.some((l) => l.peerId === peerId)) levels.push({ peerId, dBov: volume });
-      }
-      media.events.onAudioLevels(levels);
-    });
-    audioLevel.on('silence', () => media.events.onAudioLevels([]));
-    if (!media.audioLevelsEnabled) {
-      await this.#call('pauseAudioLevelObserver', workerPid, () => audioLevel.pause());
-    }
-    return { activeSpeaker: activeSpeaker.id, audioLevel: audioLevel.id };
-  }
-
-  /**
-   * Adds an audio producer to its room's speaker observers, piping it to the room's first router
-   * when it is on another. A failure only costs the room that producer's speaker detection: logged.
-   */
+  /** Adds an audio producer to its room's speaker observers (piped to the room's first router when elsewhere). */
   async #addToSpeakerObservers(producerId: string, routerId: string): Promise<void> {
     const roomId = this.index.findRouter(routerId)?.appData.roomId;
     const media = roomId === undefined ? undefined : this.#rooms.get(roomId);
     const home = media && this.#homeRouterOf(media);
     if (!media?.observers || !home) return;
-    try {
-      await this.ensurePiped(producerId, home.id);
-      for (const observerId of [media.observers.activeSpeaker, media.observers.audioLevel]) {
-        const observer = home.appData.rtpObservers.get(observerId);
-        if (!observer || observer.closed) continue;
-        await this.#call('addProducerToObserver', home.appData.workerPid, () => observer.addProducer({ producerId }));
-      }
-    } catch (error) {
-      // A producer closed meanwhile simply is not observed; anything else costs its speaker detection.
-      const gone = !this.index.findProducer(producerId);
-      this.#logger[gone ? 'debug' : 'warn']('produce() | audio producer not added to the speaker observers', { roomId, producerId, error });
-    }
+    await this.#speakers.add(producerId, home, media.observers, {
+      roomId: media.roomId,
+      ensurePiped: () => this.ensurePiped(producerId, home.id),
+      producerGone: () => !this.index.findProducer(producerId),
+    });
   }
 
   // ---- pipes -------------------------------------------------------------------------------
@@ -599,7 +462,7 @@ export class MediaService implements MediaPort {
     // consume on one and a produce on the other): one deadline over all of it; a miss checks both.
     // The pipe transports of a pair of routers are shared by media and data: always with SCTP.
     try {
-      await this.#call(
+      await this.#calls.call(
         'pipeToRouter',
         [origin.appData.workerPid, target.appData.workerPid],
         () => origin.pipeToRouter({ ...what, router: target, listenInfo: pipeListenInfo(this.#config), enableSctp: true }),
@@ -622,39 +485,6 @@ export class MediaService implements MediaPort {
       fromWorkerPid: origin.appData.workerPid,
       toWorkerPid: target.appData.workerPid,
     });
-  }
-
-  // ---- worker requests ---------------------------------------------------------------------
-
-  /**
-   * One request to a worker (or a sequence over several), under the deadline. A miss is logged at
-   * error level and the workers are checked at once; whatever is created after the deadline goes
-   * to `onLate` (closed).
-   */
-  async #call<T>(
-    operation: string,
-    workerPids: number | undefined | ReadonlyArray<number | undefined>,
-    request: () => Promise<T>,
-    onLate?: (late: T) => void,
-  ): Promise<T> {
-    const pids = (Array.isArray(workerPids) ? workerPids : [workerPids]).filter((pid): pid is number => pid !== undefined);
-    const workerPid = pids.length === 1 ? pids[0] : pids;
-    const timeoutMs = this.#config.requestTimeoutMs;
-    const late = onLate
-      ? (value: T) => {
-          this.#logger.warn(`${operation}() | the worker answered after the deadline: closing what it created`, { workerPid });
-          onLate(value);
-        }
-      : undefined;
-    try {
-      return await withDeadline(mediaCall(request), operation, timeoutMs, late);
-    } catch (error) {
-      if (error instanceof MediaTimeoutError) {
-        this.#logger.error(`${operation}() | the worker did not answer in time: checking it`, { workerPid, timeoutMs });
-        for (const pid of pids) this.#pool.checkWorker(pid);
-      }
-      throw error;
-    }
   }
 
   // ---- routers -----------------------------------------------------------------------------
@@ -805,7 +635,7 @@ export class MediaService implements MediaPort {
   }
 
   async #createRouter(roomId: string, worker: ms.Worker): Promise<IndexedRouter> {
-    const router = await this.#call(
+    const router = await this.#calls.call(
       'createRouter',
       worker.pid,
       () =>
@@ -863,7 +693,7 @@ export class MediaService implements MediaPort {
       const router = await this.#createRouter(roomId, worker);
       let observers: RoomMedia['observers'];
       try {
-        observers = await this.#observeSpeakers(media, router);
+        observers = await this.#speakers.create(router, media.events, media.audioLevelsEnabled);
       } catch (error) {
         router.close();
         throw error;
