@@ -313,6 +313,9 @@ export interface Resumed extends Joined {
   serverPausedConsumerIds: string[];
 }
 
+/** The part of `Resumed` about what the peer itself still owns. */
+export type OwnedMedia = Omit<Resumed, keyof Joined>;
+
 /** Event name → `data` of a successful ack. */
 export interface ResponseMap {
   getRouterRtpCapabilities: { rtpCapabilities: RtpCapabilities };

@@ -5,7 +5,7 @@
  */
 import type { MediaKind, RtpCapabilities } from '../../shared/media';
 import type { RoomSocket } from '../request';
-import type { StreamReceiveStats } from '../rtp/receive-stats';
+import { StreamReceiveStats } from '../rtp/receive-stats';
 import type { RtpSource } from '../rtp/sources';
 import type { Pacer } from './pacer';
 
@@ -45,6 +45,21 @@ export interface ReceivedStream {
   score?: { score: number; producerScore: number };
   /** Layers last reported by consumerLayersChanged (simulcast). */
   layers?: { spatialLayer: number | null; temporalLayer: number | null };
+}
+
+/** A new stream received through `consumer` (its codec's clock rate for jitter). */
+export function receivedStream(
+  consumer: { consumerId: string; serverPaused: boolean },
+  producer: RemoteProducer,
+  clockRate: number,
+): ReceivedStream {
+  return {
+    consumerId: consumer.consumerId,
+    producer,
+    stats: new StreamReceiveStats(clockRate),
+    closed: false,
+    serverPaused: consumer.serverPaused,
+  };
 }
 
 export interface ProduceOptions {

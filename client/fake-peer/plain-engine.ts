@@ -14,11 +14,18 @@ import type { PlainTransportCreated } from '../../shared/contract';
 import type { MediaKind } from '../../shared/media';
 import { request } from '../request';
 import { AUDIO_LEVEL_EXTENSION_ID, isRtcp, readRtpPacket } from '../rtp/packet';
-import { StreamReceiveStats } from '../rtp/receive-stats';
 import { keyFrameRequests, writeSenderReport } from '../rtp/rtcp';
 import { OpusLikeSource, PLAIN_PAYLOAD_TYPES, randomSsrc, SimulcastSource, Vp8LikeSource, type RtpSource } from '../rtp/sources';
 import { readVp8KeyFrameSize } from '../rtp/vp8';
-import type { EngineContext, MediaEngine, ProduceOptions, ReceivedStream, RemoteProducer, SentStream } from './engine';
+import {
+  receivedStream,
+  type EngineContext,
+  type MediaEngine,
+  type ProduceOptions,
+  type ReceivedStream,
+  type RemoteProducer,
+  type SentStream,
+} from './engine';
 import { FakePeerError } from './errors';
 import { produceRtpParameters } from './rtp-parameters';
 import { bindLoopbackUdp, closeUdp, LOOPBACK } from './udp';
@@ -176,13 +183,7 @@ export class PlainEngine implements MediaEngine {
     const ssrc = consumer.rtpParameters.encodings?.[0]?.ssrc;
     const codec = consumer.rtpParameters.codecs[0];
     if (ssrc === undefined || !codec) throw new FakePeerError('CLIENT_ERROR', `consumer ${consumer.consumerId} has no SSRC or codec`);
-    const stream: ReceivedStream = {
-      consumerId: consumer.consumerId,
-      producer,
-      stats: new StreamReceiveStats(codec.clockRate),
-      closed: false,
-      serverPaused: consumer.serverPaused,
-    };
+    const stream = receivedStream(consumer, producer, codec.clockRate);
     side.streamsBySsrc.set(ssrc, stream); // before resuming: the first packet may follow the ack
     await request(socket, 'resumeConsumer', { consumerId: consumer.consumerId });
     return stream;

@@ -12,9 +12,8 @@ import { MediaStreamTrack, RTCPeerConnection, RTCRtpCodecParameters, type PeerCo
 import type { WebRtcTransportCreated } from '../../shared/contract';
 import type { MediaKind, RtpCapabilities } from '../../shared/media';
 import { request } from '../request';
-import { StreamReceiveStats } from '../rtp/receive-stats';
 import { createSource } from '../rtp/sources';
-import type { EngineContext, MediaEngine, ReceivedStream, RemoteProducer, SentStream } from './engine';
+import { receivedStream, type EngineContext, type MediaEngine, type ReceivedStream, type RemoteProducer, type SentStream } from './engine';
 import { FakePeerError } from './errors';
 import { produceRtpParameters } from './rtp-parameters';
 import { readLocalSdp, remoteSdp, type RemoteMediaSection, type SdpCodec } from './sdp';
@@ -197,13 +196,7 @@ export class WebRtcEngine implements MediaEngine {
         if (!codec || ssrc === undefined || mid === undefined)
           throw new FakePeerError('CLIENT_ERROR', `consumer ${consumer.consumerId} lacks codec, SSRC or mid`);
         side.sections.push({ mid, kind: consumer.kind, direction: 'sendonly', codec, ssrc, cname: consumer.rtpParameters.rtcp?.cname });
-        const stream: ReceivedStream = {
-          consumerId: consumer.consumerId,
-          producer,
-          stats: new StreamReceiveStats(codec.clockRate),
-          closed: false,
-          serverPaused: consumer.serverPaused,
-        };
+        const stream = receivedStream(consumer, producer, codec.clockRate);
         added.push({ stream, mid });
       } catch (error) {
         results.push({ producer, error });

@@ -13,6 +13,7 @@ import {
   type Grants,
   type NotificationMap,
   type NotificationName,
+  type OwnedMedia,
   type ParsedRequest,
   type PeerInfo,
   type ProducerAppData,
@@ -194,14 +195,7 @@ export class Peer {
   }
 
   /** Ids of what this peer still owns (the resume snapshot). */
-  owned(): {
-    transportIds: string[];
-    producerIds: string[];
-    consumerIds: string[];
-    dataProducerIds: string[];
-    dataConsumerIds: string[];
-    serverPausedConsumerIds: string[];
-  } {
+  owned(): OwnedMedia {
     return {
       transportIds: [...this.#transports.keys()],
       producerIds: [...this.#producers.keys()],
