@@ -70,19 +70,29 @@ export async function startLoggedBenchServer(level: BenchLogLevel, overrides: Re
   };
 }
 
-/** The media settings the bench server runs with (for the floors' own transports). */
-export function benchMediaConfig(): Config['media'] {
-  return loadConfig({ ...LOCAL_SERVER_ENV, ...BENCH_SERVER_ENV }).media;
+/** The settings the bench server runs with (for the floors: the same media and message limits). */
+export function benchConfig(): Config {
+  return loadConfig({ ...LOCAL_SERVER_ENV, ...BENCH_SERVER_ENV });
 }
 
-/** A mediasoup worker + router of our own (for floors), with the server's codecs and binary. */
-export async function createFloorRouter(): Promise<{ worker: ms.Worker; router: ms.Router }> {
-  const worker = await mediasoup.createWorker({
+/** The media settings the bench server runs with (for the floors' own transports). */
+export function benchMediaConfig(): Config['media'] {
+  return benchConfig().media;
+}
+
+/** A mediasoup worker of our own (for floors), with the server's binary and log level. */
+export async function createFloorWorker(): Promise<ms.Worker> {
+  return mediasoup.createWorker({
     logLevel: 'error',
     workerBin: resolveWorkerBin(),
     rtcMinPort: 60000,
     rtcMaxPort: 64999,
   });
+}
+
+/** A mediasoup worker + router of our own (for floors), with the server's codecs and binary. */
+export async function createFloorRouter(): Promise<{ worker: ms.Worker; router: ms.Router }> {
+  const worker = await createFloorWorker();
   const router = await worker.createRouter({ mediaCodecs: ROUTER_MEDIA_CODECS });
   return { worker, router };
 }

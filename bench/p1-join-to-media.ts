@@ -2,45 +2,45 @@
  * P1 join-to-media: `joiners` peers join one room at once while `producers` peers already send
  * video. Each joiner does what a browser client does — connect, getRouterRtpCapabilities, join,
  * send transport + connect + produce (audio), recv transport + connect, consume every existing
- * producer, resume — and the figure is socket connect → all its consumers resumed.
+ * producer, resume — and the figure is socket connect → all its consumers resumed. Then it
+ * leaves (`leave`, as a client hanging up does) before the next side's turn.
  *
  * The product runs once per log level (`warn`, and `info` as in production, logging JSON to a
  * file): one server each, measured in turns with the floor in every round.
  *
- * Floor, same run: the same mediasoup calls on a router of our own worker, in-process, each
- * preceded by one raw socket.io ack round-trip on the same HTTPS server (echo namespace), with the
- * same concurrency and the same producers sending RTP. Transports are WebRTC with a made-up DTLS
- * fingerprint on both sides: the server's work is the same, no ICE/DTLS runs (no media reaches
- * the joiners), so the figure is the signalling + SFU control path, not ICE timing.
+ * Floor, same run (methodology v2, see contract-floor.ts): the same contract done with raw
+ * socket.io and raw mediasoup on a worker of the bench's own — the same client code, so the same
+ * requests and payloads; acks of the same content from its own mediasoup objects; the same
+ * announcements to the room — at the same concurrency, with the same senders (fake peers sending
+ * the same RTP). v1's floor echoed `{ transportId }`-sized messages after in-process mediasoup
+ * calls and announced nothing, so it under-counted the work the contract requires.
+ * Transports are WebRTC with a made-up DTLS fingerprint on both sides: the server's work is the
+ * same, no ICE/DTLS runs (no media reaches the joiners), so the figure is the signalling + SFU
+ * control path, not ICE timing.
  */
 import { randomBytes } from 'node:crypto';
-import dgram from 'node:dgram';
-import type * as ms from 'mediasoup/types';
 import type { Socket } from 'socket.io-client';
 import { FakePeer } from '../client/fake-peer/fake-peer';
 import { Pacer } from '../client/fake-peer/pacer';
 import { distribution, type Distribution } from '../client/fake-peer/percentiles';
 import { connectRoom } from '../client/fake-peer/room-connection';
 import { produceRtpParameters } from '../client/fake-peer/rtp-parameters';
-import { request } from '../client/request';
-import { createSource, randomSsrc } from '../client/rtp/sources';
+import { request, type RoomSocket } from '../client/request';
+import { randomSsrc } from '../client/rtp/sources';
+import type { RequestName, RequestPayload, ResponseMap } from '../shared/contract';
 import type { DtlsParameters } from '../shared/media';
-import { plainTransportOptions, webRtcTransportOptions } from '../server/media/settings';
-import { connectEcho, echo, installEchoNamespace } from './echo';
-import {
-  benchMediaConfig,
-  createFloorRouter,
-  nowMs,
-  progress,
-  ratio,
-  rotate,
-  round,
-  sleep,
-  startLoggedBenchServer,
-  type LoggedBenchServer,
-} from './context';
+import { loadTlsMaterial } from '../server/http/certificates';
+import { createSilentLogger } from '../server/logger';
+import { benchConfig, nowMs, progress, ratio, rotate, round, sleep, startLoggedBenchServer, type LoggedBenchServer } from './context';
+import { startContractFloor, type ContractFloor } from './contract-floor';
 import type { BenchLogLevel, LogCount } from './log-sink';
 import type { SectionResult } from './results';
+
+/** What P1 measures and how; results before v2 had the echo floor (see bench/README.md). */
+export const P1_METHODOLOGY = {
+  version: 2,
+  floor: 'the same contract on raw socket.io + mediasoup: same client code, payloads, ack contents and room announcements',
+} as const;
 
 export interface P1Sizes {
   joiners: number;
@@ -60,109 +60,93 @@ function audioRtpParameters(): ReturnType<typeof produceRtpParameters> {
   return produceRtpParameters('audio', { payloadType: 111, ssrc: randomSsrc(), cname: 'bench', mid: '0' });
 }
 
+/**
+ * Bytes on the wire per request and announcement (JSON of the payloads), tallied in the warm-up
+ * round only: the evidence that product and floor carry the same content (`details.wire`).
+ */
+export interface WireTally {
+  requests: Record<string, { count: number; requestBytes: number; ackBytes: number }>;
+  announcements: Record<string, { count: number; bytes: number }>;
+}
+
+function newTally(): WireTally {
+  return { requests: {}, announcements: {} };
+}
+
+/** `request()`, counting payload and ack bytes into `tally` when given (warm-up only: JSON.stringify costs). */
+async function call<E extends RequestName>(
+  socket: RoomSocket,
+  event: E,
+  payload: RequestPayload<E>,
+  tally?: WireTally,
+): Promise<ResponseMap[E]> {
+  const data = await request(socket, event, payload);
+  if (tally) {
+    const entry = (tally.requests[event] ??= { count: 0, requestBytes: 0, ackBytes: 0 });
+    entry.count++;
+    entry.requestBytes += JSON.stringify(payload).length;
+    entry.ackBytes += JSON.stringify({ ok: true, data }).length;
+  }
+  return data;
+}
+
 /** A joiner's measurement, and how to let it go once every joiner is done. */
 interface Joined {
   ms: number;
-  close(): void;
+  leave(): Promise<void>;
 }
 
 /**
- * One joiner against the product: connect → all consumers of the senders' producers resumed.
+ * One joiner: connect → all consumers of the senders' producers resumed. The same code runs
+ * against the product and the floor (both serve `/rooms/<roomId>`).
  * (Producers of other joiners, also listed at join, are not consumed: the figure is "join a room
  * where N people talk", and those may come and go while this one joins.)
  */
-async function productJoiner(url: string, roomId: string, index: number, senderProducerIds: ReadonlySet<string>): Promise<Joined> {
+async function joiner(
+  url: string,
+  roomId: string,
+  index: number,
+  senderProducerIds: ReadonlySet<string>,
+  tally?: WireTally,
+): Promise<Joined> {
   const t0 = nowMs();
   const socket = await connectRoom({ url, roomId, insecure: true, displayName: `joiner-${index}` });
+  if (tally) {
+    (socket as unknown as Socket).onAny((event: string, payload: unknown) => {
+      const entry = (tally.announcements[event] ??= { count: 0, bytes: 0 });
+      entry.count++;
+      entry.bytes += JSON.stringify(payload).length;
+    });
+  }
   try {
-    const { rtpCapabilities } = await request(socket, 'getRouterRtpCapabilities', {});
-    const joined = await request(socket, 'join', {});
-    const send = await request(socket, 'createTransport', { direction: 'send', type: 'webrtc' });
-    await request(socket, 'connectTransport', { transportId: send.transportId, dtlsParameters: fakeDtlsParameters() });
-    await request(socket, 'produce', { transportId: send.transportId, kind: 'audio', rtpParameters: audioRtpParameters() });
-    const recv = await request(socket, 'createTransport', { direction: 'recv', type: 'webrtc' });
-    await request(socket, 'connectTransport', { transportId: recv.transportId, dtlsParameters: fakeDtlsParameters() });
+    const { rtpCapabilities } = await call(socket, 'getRouterRtpCapabilities', {}, tally);
+    const joined = await call(socket, 'join', {}, tally);
+    const send = await call(socket, 'createTransport', { direction: 'send', type: 'webrtc' }, tally);
+    await call(socket, 'connectTransport', { transportId: send.transportId, dtlsParameters: fakeDtlsParameters() }, tally);
+    await call(socket, 'produce', { transportId: send.transportId, kind: 'audio', rtpParameters: audioRtpParameters() }, tally);
+    const recv = await call(socket, 'createTransport', { direction: 'recv', type: 'webrtc' }, tally);
+    await call(socket, 'connectTransport', { transportId: recv.transportId, dtlsParameters: fakeDtlsParameters() }, tally);
     const consumers = await Promise.all(
       joined.producers
         .filter((p) => senderProducerIds.has(p.producerId))
-        .map((p) => request(socket, 'consume', { transportId: recv.transportId, producerId: p.producerId, rtpCapabilities })),
+        .map((p) => call(socket, 'consume', { transportId: recv.transportId, producerId: p.producerId, rtpCapabilities }, tally)),
     );
-    await Promise.all(consumers.map((c) => request(socket, 'resumeConsumer', { consumerId: c.consumerId })));
-    return { ms: nowMs() - t0, close: () => socket.disconnect() };
+    await Promise.all(consumers.map((c) => call(socket, 'resumeConsumer', { consumerId: c.consumerId }, tally)));
+    return {
+      ms: nowMs() - t0,
+      leave: async () => {
+        await request(socket, 'leave', {}, { timeoutMs: 5_000 }).catch(() => undefined);
+        socket.disconnect();
+      },
+    };
   } catch (error) {
     socket.disconnect();
     throw error;
   }
 }
 
-/** The floor of one joiner: raw socket.io round-trips + the same mediasoup calls, in-process. */
-async function floorJoiner(url: string, router: ms.Router, producers: readonly ms.Producer[]): Promise<Joined> {
-  const config = benchMediaConfig();
-  const t0 = nowMs();
-  const socket: Socket = await connectEcho(url);
-  const transports: ms.Transport[] = [];
-  const close = (): void => {
-    socket.disconnect();
-    for (const transport of transports) transport.close();
-  };
-  try {
-    await echo(socket, 'getRouterRtpCapabilities', {});
-    await echo(socket, 'join', {});
-    const send = await router.createWebRtcTransport(webRtcTransportOptions(config, false));
-    transports.push(send);
-    await echo(socket, 'createTransport', { direction: 'send', type: 'webrtc' });
-    await send.connect({ dtlsParameters: fakeDtlsParameters() });
-    await echo(socket, 'connectTransport', { transportId: send.id });
-    await send.produce({ kind: 'audio', rtpParameters: audioRtpParameters() as ms.RtpParameters });
-    await echo(socket, 'produce', { transportId: send.id });
-    const recv = await router.createWebRtcTransport(webRtcTransportOptions(config, false));
-    transports.push(recv);
-    await echo(socket, 'createTransport', { direction: 'recv', type: 'webrtc' });
-    await recv.connect({ dtlsParameters: fakeDtlsParameters() });
-    await echo(socket, 'connectTransport', { transportId: recv.id });
-    const consumers = await Promise.all(
-      producers.map(async (p) => {
-        const consumer = await recv.consume({ producerId: p.id, rtpCapabilities: router.rtpCapabilities, paused: true });
-        await echo(socket, 'consume', { producerId: p.id });
-        return consumer;
-      }),
-    );
-    await Promise.all(
-      consumers.map(async (c) => {
-        await c.resume();
-        await echo(socket, 'resumeConsumer', { consumerId: c.id });
-      }),
-    );
-    return { ms: nowMs() - t0, close };
-  } catch (error) {
-    close();
-    throw error;
-  }
-}
-
-/** Producers of the floor: plain transports fed with the same VP8-like RTP as the product's. */
-async function startFloorProducers(router: ms.Router, count: number, pacer: Pacer): Promise<ms.Producer[]> {
-  const config = benchMediaConfig();
-  const producers: ms.Producer[] = [];
-  for (let i = 0; i < count; i++) {
-    const transport = await router.createPlainTransport(plainTransportOptions(config, { comedia: true, rtcpMux: true }));
-    const source = createSource('video', { ssrc: randomSsrc(), payloadType: 101 });
-    producers.push(
-      await transport.produce({
-        kind: 'video',
-        rtpParameters: produceRtpParameters('video', { payloadType: 101, ssrc: source.ssrc, cname: `floor-${i}` }) as ms.RtpParameters,
-      }),
-    );
-    const udp = dgram.createSocket('udp4');
-    const { localAddress, localPort } = transport.tuple;
-    pacer.add(source, (packets) => packets.forEach((p) => udp.send(p, localPort, localAddress)));
-    transport.observer.once('close', () => udp.close());
-  }
-  return producers;
-}
-
-/** The senders of one product room: plain-RTP fake peers producing video, like the floor's producers. */
-export async function startProductSenders(
+/** The senders of one room: plain-RTP fake peers producing video (the same against product and floor). */
+export async function startSenders(
   url: string,
   roomId: string,
   count: number,
@@ -182,70 +166,70 @@ export async function startProductSenders(
   return { senders, producerIds: new Set(senders.flatMap((s) => s.sent.map((stream) => stream.producerId))) };
 }
 
-/** `joiners` product joiners at once; their join-to-media times, ms. */
-export async function runProductJoiners(
+/** `joiners` joiners at once; their join-to-media times, ms, once every one of them has left again. */
+export async function runJoiners(
   url: string,
   roomId: string,
   joiners: number,
   senderProducerIds: ReadonlySet<string>,
+  tally?: WireTally,
 ): Promise<number[]> {
-  const joined = await Promise.all(Array.from({ length: joiners }, (_, i) => productJoiner(url, roomId, i, senderProducerIds)));
-  joined.forEach((j) => j.close());
+  const joined = await Promise.all(Array.from({ length: joiners }, (_, i) => joiner(url, roomId, i, senderProducerIds, tally)));
+  await Promise.all(joined.map((j) => j.leave()));
   return joined.map((j) => j.ms);
 }
 
 /** The floor, or the product at a log level. */
 type Side = 'floor' | BenchLogLevel;
 
+function sideLabel(side: Side): string {
+  return side === 'floor' ? 'floor' : `product@${side}`;
+}
+
 /**
- * One product server per log level (each logs to its own file) and one floor, measured in
- * turns within every round, so drift over the run hits all of them alike.
+ * One product server per log level (each logs to its own file) and the floor, measured in
+ * turns within every round, so drift over the run hits all of them alike. Every side gets a
+ * fresh room per round with its own senders.
  */
 export async function runP1(sizes: P1Sizes, levels: readonly BenchLogLevel[]): Promise<SectionResult> {
   const started = nowMs();
   const products: LoggedBenchServer[] = [];
   const logCounts: LogCount[] = [];
   const pacer = new Pacer();
-  const samples = new Map<Side, number[]>([['floor', []], ...levels.map((level): [Side, number[]] => [level, []])]);
+  const sides: Side[] = ['floor', ...levels];
+  const samples = new Map<Side, number[]>(sides.map((side) => [side, []]));
+  const wire = new Map<Side, WireTally>(sides.map((side) => [side, newTally()]));
   const senders: FakePeer[] = [];
-  let floorMedia: Awaited<ReturnType<typeof createFloorRouter>> | undefined;
+  let floor: ContractFloor | undefined;
   try {
     for (const level of levels) products.push(await startLoggedBenchServer(level));
-    // The floor's socket.io round-trips go to the first server's own Socket.IO instance.
-    installEchoNamespace(products[0]!.server.io);
-    floorMedia = await createFloorRouter();
-    const floorRouter = floorMedia.router;
-    const floorProducers = await startFloorProducers(floorRouter, sizes.producers, pacer);
-    // Round 0 is a warm-up (first-use costs: JIT, TLS paths, pools), not counted. Measured rounds
-    // rotate which side goes first, so drift over the run does not favour any.
+    // The floor's HTTPS server presents the product's certificate (same TLS work per connection).
+    const tls = await loadTlsMaterial({ ...benchConfig().http, certsDir: products[0]!.server.certsDir }, createSilentLogger());
+    floor = await startContractFloor({ config: benchConfig(), tls });
+    const urlOf = (side: Side): string => (side === 'floor' ? floor!.url : products.find((p) => p.level === side)!.server.url);
+    // Round 0 is a warm-up (first-use costs: JIT, TLS paths, pools), not counted; it also tallies
+    // the bytes each side's joiners send and receive. Measured rounds rotate which side goes first.
     for (let round = 0; round <= sizes.rounds; round++) {
       const rooms = await Promise.all(
-        products.map(async (product) => {
-          const roomId = `bench-p1-${product.level}-${round}`;
-          const started = await startProductSenders(product.server.url, roomId, sizes.producers, pacer);
+        sides.map(async (side, i) => {
+          // Room ids of one length on every side: the join snapshot carries it (same bytes).
+          const roomId = `bench-p1-s${i}-r${round}`;
+          const started = await startSenders(urlOf(side), roomId, sizes.producers, pacer);
           senders.push(...started.senders);
-          return { product, roomId, ...started };
+          return { side, roomId, ...started };
         }),
       );
       await sleep(500); // media flowing before the joiners arrive
 
       const measured = new Map<Side, number[]>();
-      const order = rotate<Side>(['floor', ...levels], round);
+      const order = rotate(sides, round);
       for (const [i, side] of order.entries()) {
         if (i > 0) await sleep(200);
-        if (side === 'floor') {
-          const joined = await Promise.all(
-            Array.from({ length: sizes.joiners }, () => floorJoiner(products[0]!.server.url, floorRouter, floorProducers)),
-          );
-          joined.forEach((j) => j.close());
-          measured.set(
-            side,
-            joined.map((j) => j.ms),
-          );
-        } else {
-          const room = rooms.find((r) => r.product.level === side)!;
-          measured.set(side, await runProductJoiners(room.product.server.url, room.roomId, sizes.joiners, room.producerIds));
-        }
+        const room = rooms.find((r) => r.side === side)!;
+        measured.set(
+          side,
+          await runJoiners(urlOf(side), room.roomId, sizes.joiners, room.producerIds, round === 0 ? wire.get(side) : undefined),
+        );
       }
       await Promise.all(rooms.flatMap((r) => r.senders.map((s) => s.stop())));
       if (round === 0) {
@@ -256,23 +240,22 @@ export async function runP1(sizes: P1Sizes, levels: readonly BenchLogLevel[]): P
       progress(
         'P1',
         `round ${round}/${sizes.rounds} (${order.join(' → ')}): ` +
-          [...measured]
-            .map(([side, ms]) => `${side === 'floor' ? 'floor' : `product@${side}`} p50 ${distribution(ms).p50.toFixed(1)} ms`)
-            .join(', '),
+          [...measured].map(([side, ms]) => `${sideLabel(side)} p50 ${distribution(ms).p50.toFixed(1)} ms`).join(', '),
       );
     }
   } finally {
     pacer.stop();
     await Promise.all(senders.map((s) => s.stop()));
-    floorMedia?.worker.close();
+    await floor?.close();
     for (const product of products) logCounts.push(await product.close());
   }
-  const floor = distribution(samples.get('floor')!);
-  const floorName = 'mediasoup in-process + socket.io echo';
+  const floorDistribution = distribution(samples.get('floor')!);
+  const floorName = 'same contract, raw socket.io + mediasoup';
   const joinsPerServer = (sizes.rounds + 1) * (sizes.joiners + sizes.producers);
   return {
     id: 'P1',
     title: `Join-to-media: ${sizes.joiners} peers join one room (${sizes.producers} producing) at once`,
+    methodology: P1_METHODOLOGY,
     durationS: round((nowMs() - started) / 1000, 1),
     figures: levels.flatMap((level) => {
       const product = distribution(samples.get(level)!);
@@ -283,9 +266,9 @@ export async function runP1(sizes: P1Sizes, levels: readonly BenchLogLevel[]): P
           variant,
           value: round(product.p50, 1),
           unit: 'ms',
-          floor: round(floor.p50, 1),
+          floor: round(floorDistribution.p50, 1),
           floorName,
-          ratio: ratio(product.p50, floor.p50),
+          ratio: ratio(product.p50, floorDistribution.p50),
           target: { kind: 'max', ratio: 1.25 },
         },
         {
@@ -293,9 +276,9 @@ export async function runP1(sizes: P1Sizes, levels: readonly BenchLogLevel[]): P
           variant,
           value: round(product.p99, 1),
           unit: 'ms',
-          floor: round(floor.p99, 1),
+          floor: round(floorDistribution.p99, 1),
           floorName,
-          ratio: ratio(product.p99, floor.p99),
+          ratio: ratio(product.p99, floorDistribution.p99),
           target: { kind: 'max', ratio: 1.3 },
         },
       ];
@@ -304,12 +287,13 @@ export async function runP1(sizes: P1Sizes, levels: readonly BenchLogLevel[]): P
       sizes,
       levels,
       steps:
-        'connect, getRouterRtpCapabilities, join, createTransport(send), connectTransport, produce(audio), createTransport(recv), connectTransport, consume × producers, resumeConsumer × producers',
-      note: 'the product also validates every payload and fans peerJoined/newProducer out to everyone in the room (~2 × joiners × room size messages); the floor does neither',
+        'connect, getRouterRtpCapabilities, join, createTransport(send), connectTransport, produce(audio), createTransport(recv), connectTransport, consume × producers, resumeConsumer × producers (then leave, not timed)',
+      note: 'the product also validates every payload, rate-limits, orders requests, logs and keeps its media index; both sides announce peerJoined/newProducer (and producerClosed/peerLeft on leave) to the room',
       servers:
-        'one product server per log level (its own mediasoup worker), logging JSON to a file; the floor uses the first server’s Socket.IO (echo namespace) and a worker of its own',
+        'one product server per log level (its own mediasoup worker), logging JSON to a file; the floor: its own HTTPS server (same certificate) with raw socket.io and a mediasoup worker of its own',
       product: Object.fromEntries(levels.map((level) => [level, roundDistribution(distribution(samples.get(level)!))])),
-      floor: roundDistribution(floor),
+      floor: roundDistribution(floorDistribution),
+      wire: Object.fromEntries(sides.map((side) => [side, wire.get(side)!])),
       logs: Object.fromEntries(logCounts.map((c) => [c.level, { lines: c.lines, bytes: c.bytes, joins: joinsPerServer }])),
     },
   };
@@ -336,10 +320,10 @@ export async function profileP1(url: string, sizes: P1Sizes, window: ProfileWind
     for (let round = 0; round <= sizes.rounds; round++) {
       if (round === 1) await window.start();
       const roomId = `bench-p1-profile-${round}`;
-      const room = await startProductSenders(url, roomId, sizes.producers, pacer);
+      const room = await startSenders(url, roomId, sizes.producers, pacer);
       senders.push(...room.senders);
       await sleep(500);
-      const ms = await runProductJoiners(url, roomId, sizes.joiners, room.producerIds);
+      const ms = await runJoiners(url, roomId, sizes.joiners, room.producerIds);
       await Promise.all(room.senders.map((s) => s.stop()));
       progress(
         'P1',

@@ -18,7 +18,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { markdownTable, type BenchResults } from './results';
+import { markdownTable, methodologyVersion, SECTION_IDS, type BenchResults } from './results';
 
 const ROOT = path.join(__dirname, '..');
 const BEGIN = /<!-- bench-table:begin source=(\S+) -->/;
@@ -56,9 +56,17 @@ function describeRun(results: BenchResults, source: string): string {
   const code = results.product
     ? `commit ${results.product.commit}${results.product.dirty ? ' (uncommitted changes)' : ''}, version ${results.product.version}`
     : `results v${results.version} (commit not recorded; the product ran at LOG_LEVEL=warn only, P2 against the published figure only)`;
+  // From results v3 on, each section says how it measured: a ratio is only comparable with one of the same version.
+  const methodology =
+    results.version >= 3
+      ? ` Methodology: ${SECTION_IDS.flatMap((id) => {
+          const section = results.sections[id];
+          return section ? [`${id} v${methodologyVersion(section)}`] : [];
+        }).join(', ')} (bench/README.md; figures of another version are not comparable).`
+      : '';
   return (
     `Run of ${at}, ${results.mode} sizes, ${code}: ${m.cpus} × ${m.cpuModel}, ${Math.round(m.totalMemoryMB / 1024)} GB, ` +
-    `Node ${m.node}, mediasoup ${m.mediasoup}, load ${m.loadAverage1m} at start. Source: [\`${source}\`](${source}).`
+    `Node ${m.node}, mediasoup ${m.mediasoup}, load ${m.loadAverage1m} at start.${methodology} Source: [\`${source}\`](${source}).`
   );
 }
 

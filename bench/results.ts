@@ -11,6 +11,12 @@ export interface Target {
   ratio: number;
 }
 
+/** A limit on the measured value itself, where there is no floor to take a ratio with (P5: loss < 1 %). */
+export interface Limit {
+  kind: 'below' | 'above';
+  value: number;
+}
+
 /** One compared figure: a measurement, the floor it is compared with (same run), and their ratio. */
 export interface Figure {
   name: string;
@@ -18,18 +24,30 @@ export interface Figure {
   variant?: string;
   value: number;
   unit: string;
-  floor: number;
+  /** null: the figure has no floor (results v3, P5); floorName then says so. */
+  floor: number | null;
   /** What the floor is, e.g. "raw mediasoup + socket.io echo". */
   floorName: string;
-  /** value / floor: > 1 means slower / bigger / more than the floor (for capacity: fewer when < 1). */
-  ratio: number;
+  /** value / floor: > 1 means slower / bigger / more than the floor (for capacity: fewer when < 1); null without a floor. */
+  ratio: number | null;
   /** The ratio the product should reach, where one is set (results v2). */
   target?: Target;
+  /** The value the product should stay within, where a figure has no floor (results v3). */
+  limit?: Limit;
+}
+
+/** How a section measures; a new version means its figures are not comparable with older runs'. */
+export interface Methodology {
+  version: number;
+  /** What the floor is under this version. */
+  floor: string;
 }
 
 export interface SectionResult {
   id: SectionId;
   title: string;
+  /** Absent before results v3: version 1 of every section. */
+  methodology?: Methodology;
   figures: Figure[];
   /** Section-specific measurements (distributions, steps, samples). */
   details: Record<string, unknown>;
@@ -47,8 +65,11 @@ export interface ProductInfo {
 }
 
 export interface BenchResults {
-  /** 1: before log-level variants, targets and the P2 same-run floor; 2: with them. */
-  version: 1 | 2;
+  /**
+   * 1: before log-level variants, targets and the P2 same-run floor; 2: with them; 3: sections
+   * record their methodology (P1 v2: the contract floor), P5 and P6, figures without a floor.
+   */
+  version: 1 | 2 | 3;
   startedAt: string;
   mode: 'full' | 'smoke';
   machine: MachineInfo;
@@ -61,29 +82,37 @@ export function figureLabel(figure: Figure): string {
   return figure.variant ? `${figure.name} (${figure.variant})` : figure.name;
 }
 
+/** The methodology version a section was measured with (1 when the file predates the field). */
+export function methodologyVersion(section: SectionResult): number {
+  return section.methodology?.version ?? 1;
+}
+
 export function targetMet(figure: Figure): boolean | undefined {
-  if (!figure.target || !Number.isFinite(figure.ratio)) return undefined;
+  if (figure.limit) return figure.limit.kind === 'below' ? figure.value < figure.limit.value : figure.value > figure.limit.value;
+  if (!figure.target || figure.ratio === null || !Number.isFinite(figure.ratio)) return undefined;
   return figure.target.kind === 'max' ? figure.ratio <= figure.target.ratio : figure.ratio >= figure.target.ratio;
 }
 
 function targetCell(figure: Figure): string {
   const met = targetMet(figure);
-  if (met === undefined || !figure.target) return '';
-  return `${figure.target.kind === 'max' ? '≤' : '≥'} ${figure.target.ratio.toFixed(2)} ${met ? 'met' : 'missed'}`;
+  if (met === undefined) return '';
+  const verdict = met ? 'met' : 'missed';
+  if (figure.limit) return `${figure.limit.kind === 'below' ? '<' : '>'} ${withUnit(figure.limit.value, figure.unit)} ${verdict}`;
+  return figure.target ? `${figure.target.kind === 'max' ? '≤' : '≥'} ${figure.target.ratio.toFixed(2)} ${verdict}` : '';
 }
 
 /** One row per figure; a "target" column appears when some figure has a target. */
 export function markdownTable(results: BenchResults): string {
   const figures = SECTION_IDS.flatMap((id) => (results.sections[id]?.figures ?? []).map((figure) => ({ id, figure })));
-  const withTargets = figures.some(({ figure }) => figure.target);
+  const withTargets = figures.some(({ figure }) => figure.target ?? figure.limit);
   const rows = figures.map(({ id, figure }) => {
     const cells = [
       id,
       figureLabel(figure),
       withUnit(figure.value, figure.unit),
-      withUnit(figure.floor, figure.unit),
+      figure.floor === null ? '—' : withUnit(figure.floor, figure.unit),
       figure.floorName,
-      Number.isFinite(figure.ratio) ? figure.ratio.toFixed(2) : String(figure.ratio),
+      figure.ratio === null ? '—' : Number.isFinite(figure.ratio) ? figure.ratio.toFixed(2) : String(figure.ratio),
     ];
     return withTargets ? [...cells, targetCell(figure)] : cells;
   });

@@ -30,7 +30,7 @@ export async function runBench(options: BenchOptions): Promise<{ results: BenchR
   };
   const startedAt = new Date();
   const results: BenchResults = {
-    version: 2,
+    version: 3,
     startedAt: startedAt.toISOString(),
     mode: options.mode,
     machine: machineInfo(),

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { check, prune, writeReadme } from '../bench/readme-table';
 import { callersOf, summarizeProfile, type CpuProfile } from '../bench/profile-top';
+import type { WireTally } from '../bench/p1-join-to-media';
 import type { BenchResults } from '../bench/results';
 
 const execFileAsync = promisify(execFile);
@@ -31,7 +32,7 @@ test('bench --smoke writes well-formed results for P1–P4, and the README table
     const results = JSON.parse(await readFile(resultsFile, 'utf8')) as BenchResults;
 
     expect(results.mode).toBe('smoke');
-    expect(results.version).toBe(2);
+    expect(results.version).toBe(3);
     expect(results.product?.commit).toEqual(expect.any(String));
     expect(Object.keys(results.sections).sort()).toEqual(['P1', 'P2', 'P3', 'P4']);
     for (const section of Object.values(results.sections)) {
@@ -49,6 +50,22 @@ test('bench --smoke writes well-formed results for P1–P4, and the README table
       expect([...variants].sort()).toEqual(['LOG_LEVEL=info', 'LOG_LEVEL=warn']);
       const logs = results.sections[id]!.details.logs as Record<string, { lines: number }>;
       expect(logs.info!.lines).toBeGreaterThan(logs.warn!.lines); // info really logged (to a file)
+    }
+    // P1 (methodology v2): the floor is the same contract — the same client code sends the same
+    // bytes, and the floor's acks and announcements carry what the product's do.
+    const p1 = results.sections.P1!;
+    expect(p1.methodology?.version).toBe(2);
+    const wire = p1.details.wire as Record<string, WireTally>;
+    for (const level of ['warn', 'info']) {
+      for (const [name, product] of Object.entries(wire[level]!.requests)) {
+        const floor = wire.floor!.requests[name]!;
+        expect({ name, count: floor.count }).toEqual({ name, count: product.count });
+        expect(Math.abs(floor.requestBytes - product.requestBytes)).toBeLessThanOrEqual(product.requestBytes * 0.01 + 2);
+        expect(Math.abs(floor.ackBytes - product.ackBytes)).toBeLessThanOrEqual(product.ackBytes * 0.01 + 2);
+      }
+      // Every joiner hears of every later joiner, on both sides.
+      expect(wire.floor!.announcements.peerJoined).toEqual(wire[level]!.announcements.peerJoined);
+      expect(wire.floor!.announcements.newProducer?.count).toBeGreaterThan(0);
     }
     // P2: the knee against a floor measured in the same run, beside the published figure.
     const knees = results.sections.P2!.figures.filter((f) => f.name === 'consumers/worker at knee');
