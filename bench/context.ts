@@ -11,7 +11,6 @@ import path from 'node:path';
 import { loadConfig, type Config } from '../server/config';
 import { LOCAL_SERVER_ENV, startLocalServer, type LocalServer } from '../server/local-server';
 import type { Logger } from '../server/logger';
-import type { IndexedWorker } from '../server/media/media-index';
 import { ROUTER_MEDIA_CODECS } from '../server/media/settings';
 import { resolveWorkerBin } from '../server/media/worker-binary';
 import { createFileLogSink, type BenchLogLevel, type LogCount, type LogSink } from './log-sink';
@@ -95,13 +94,6 @@ export async function createFloorRouter(): Promise<{ worker: ms.Worker; router: 
   const worker = await createFloorWorker();
   const router = await worker.createRouter({ mediaCodecs: ROUTER_MEDIA_CODECS });
   return { worker, router };
-}
-
-/** The single mediasoup worker of a bench server (its appData indexes every consumer by id). */
-export function serverWorker(server: LocalServer): IndexedWorker {
-  const worker = server.workers.workers[0];
-  if (!worker) throw new Error('bench server has no mediasoup worker');
-  return worker;
 }
 
 const ROOT = path.join(__dirname, '..');

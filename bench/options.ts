@@ -6,6 +6,8 @@ import type { P1Sizes } from './p1-join-to-media';
 import type { P2Sizes } from './p2-ramp';
 import type { P3Sizes } from './p3-memory';
 import type { P4Sizes } from './p4-event-overhead';
+import type { P5Sizes } from './p5-large-room';
+import type { P6Sizes } from './p6-spread-room';
 import { SECTION_IDS, type SectionId } from './results';
 
 export interface BenchSizes {
@@ -13,6 +15,8 @@ export interface BenchSizes {
   P2: P2Sizes;
   P3: P3Sizes;
   P4: P4Sizes;
+  P5: P5Sizes;
+  P6: P6Sizes;
 }
 
 export const FULL_SIZES: BenchSizes = {
@@ -29,6 +33,31 @@ export const FULL_SIZES: BenchSizes = {
   },
   P3: { peers: 1_000, rooms: 20, cycles: 1_000, concurrency: 50 },
   P4: { sequential: 2_000, clients: 50, requestsPerClient: 100 },
+  P5: {
+    peers: 60,
+    speakers: 5,
+    lastN: 4,
+    joinIntervalMs: 150,
+    settleMs: 3_000,
+    windowMs: 10_000,
+    speakerSwitchMs: 3_000,
+    preferredSpatialLayer: 0,
+    maxLossPct: 1,
+    maxWorkerCpuPct: 80,
+  },
+  P6: {
+    senders: 2,
+    firstStepConsumers: 800,
+    consumersPerStep: 200,
+    fineConsumersPerStep: 100,
+    maxConsumers: 3_000,
+    settleMs: 1_000,
+    windowMs: 2_000,
+    maxLossPct: 1,
+    maxWorkerCpuPct: 95,
+    spreadConsumersPerWorker: 100,
+    targetRatio: 1.1,
+  },
 };
 
 /** Tiny sizes: every code path, a few seconds in all (CI). */
@@ -46,6 +75,30 @@ export const SMOKE_SIZES: BenchSizes = {
   },
   P3: { peers: 60, rooms: 2, cycles: 30, concurrency: 20 },
   P4: { sequential: 100, clients: 4, requestsPerClient: 10 },
+  P5: {
+    peers: 6,
+    speakers: 2,
+    lastN: 2,
+    joinIntervalMs: 50,
+    settleMs: 800,
+    windowMs: 1_000,
+    speakerSwitchMs: 500,
+    preferredSpatialLayer: 0,
+    maxLossPct: 1,
+    maxWorkerCpuPct: 80,
+  },
+  P6: {
+    senders: 1,
+    consumersPerStep: 4,
+    fineConsumersPerStep: 2,
+    maxConsumers: 8,
+    settleMs: 400,
+    windowMs: 600,
+    maxLossPct: 1,
+    maxWorkerCpuPct: 95,
+    spreadConsumersPerWorker: 2,
+    targetRatio: 1.1,
+  },
 };
 
 /** Sections whose product path can be profiled (signalling; P2 is the worker's C++, P3 memory). */
@@ -55,7 +108,7 @@ export type ProfiledSection = (typeof PROFILED_SECTIONS)[number];
 export const BENCH_USAGE = `Usage: npm run bench -- [options]
 
   --smoke            tiny sizes, finishes in seconds (CI); figures are not meaningful
-  --only LIST        comma-separated sections, e.g. P1,P4 (default: P1,P2,P3,P4)
+  --only LIST        comma-separated sections, e.g. P1,P4 (default: P1,P2,P3,P4,P5,P6)
   --log-levels LIST  LOG_LEVELs P1 and P4 run the product at (default: warn,info)
   --out DIR          where to write <date>.json (default bench/results)
   --profile          instead of measuring: run the product path of P1 and P4 against the server
@@ -65,8 +118,10 @@ export const BENCH_USAGE = `Usage: npm run bench -- [options]
   --profile-interval-us N   sampling interval, default 250
   --help             this text
 
-P1 join-to-media, P2 forwarding capacity, P3 memory per peer, P4 event overhead.
-Each figure is compared with a floor measured in the same run; see bench/README.md.
+P1 join-to-media, P2 forwarding capacity, P3 memory per peer, P4 event overhead,
+P5 one 60-person room (last-N, simulcast), P6 one room spread over 2 workers versus on 1.
+P1–P4 compare each figure with a floor measured in the same run; P5 has absolute targets, P6
+compares the room on 2 workers with it on 1; see bench/README.md.
 The README's table: npm run bench:table (see bench/README.md).`;
 
 export interface BenchOptions {

@@ -108,10 +108,10 @@ export async function createFloorRig(sizes: P2Sizes, pacer: Pacer): Promise<Forw
   };
 
   return {
-    workerPid: worker.pid,
-    workerCpuMs: async () => {
+    workerPids: [worker.pid],
+    workers: async () => {
       const usage = await worker.getResourceUsage();
-      return usage.ru_utime + usage.ru_stime;
+      return [{ pid: worker.pid, cpuMs: usage.ru_utime + usage.ru_stime }];
     },
     start: async () => {
       for (let i = 0; i < sizes.senders; i++) await startSender(i);

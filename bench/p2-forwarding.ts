@@ -15,21 +15,52 @@
  */
 import { FakePeer } from '../client/fake-peer/fake-peer';
 import { Pacer } from '../client/fake-peer/pacer';
-import { mapLimit, nowMs, progress, ratio, round, serverWorker, sleep, startLoggedBenchServer } from './context';
+import { mapLimit, nowMs, progress, ratio, round, sleep, startLoggedBenchServer } from './context';
 import { createFloorRig } from './p2-floor-rig';
-import { ramp, type ForwardingRig, type P2Sizes, type RampResult } from './p2-ramp';
+import { ramp, type ForwardingRig, type P2Sizes, type RampResult, type WorkerCpu } from './p2-ramp';
 import type { Figure, SectionResult } from './results';
+import { workerLoads } from './worker-load';
 
 export type { P2Sizes } from './p2-ramp';
 
 export const PUBLISHED_CONSUMERS_PER_WORKER = 500;
 
-/** The product: the bench server and plain-RTP fake peers (senders produce, sinks consume). */
-async function createProductRig(sizes: P2Sizes, pacer: Pacer): Promise<ForwardingRig> {
-  const logged = await startLoggedBenchServer('warn');
+/** The server a product rig runs against: in-process (P2) or in a child process (P6). */
+export interface RigServer {
+  readonly url: string;
+  readonly workerPids: readonly number[];
+  /** Each worker's CPU time and consumers (`roomId`: the rig's room). */
+  workers(roomId: string): Promise<WorkerCpu[]>;
+  close(): Promise<void>;
+}
+
+/** The bench server in this process, logging at `warn` to a file (P2: it shares the load generator's thread). */
+export async function inProcessRigServer(env?: Record<string, string>): Promise<RigServer> {
+  const logged = await startLoggedBenchServer('warn', env);
   const server = logged.server;
-  const worker = serverWorker(server);
-  const roomId = 'bench-p2';
+  return {
+    url: server.url,
+    workerPids: server.workers.workers.map((w) => w.pid),
+    workers: async (roomId) => (await workerLoads(server, roomId)).map(({ pid, cpuMs, consumers }) => ({ pid, cpuMs, consumers })),
+    close: async () => {
+      await logged.close();
+    },
+  };
+}
+
+export interface ProductRigOptions {
+  /** The room the senders and sinks join. */
+  roomId: string;
+  server: RigServer;
+}
+
+/**
+ * The product: a bench server and plain-RTP fake peers (senders produce, sinks consume). Every
+ * worker of the server is sampled (P2 runs one; P6 two, the room on one or both). Closing the rig
+ * closes the server.
+ */
+export function createProductRig(sizes: P2Sizes, pacer: Pacer, options: ProductRigOptions): ForwardingRig {
+  const { roomId, server } = options;
   const peer = (name: string, kinds: Array<'audio' | 'video'>): FakePeer =>
     new FakePeer(
       { url: server.url, roomId, displayName: name, kinds, engine: 'plain', insecure: true, consume: kinds.length === 0 },
@@ -39,15 +70,12 @@ async function createProductRig(sizes: P2Sizes, pacer: Pacer): Promise<Forwardin
   const sinks: FakePeer[] = [];
   let added = 0;
   return {
-    workerPid: worker.pid,
-    workerCpuMs: async () => {
-      const usage = await worker.getResourceUsage();
-      return usage.ru_utime + usage.ru_stime;
-    },
+    workerPids: server.workerPids,
+    workers: () => server.workers(roomId),
     start: async () => {
       await Promise.all(senders.map((s) => s.start()));
       const errors = senders.flatMap((s) => s.errors);
-      if (errors.length > 0) throw new Error(`P2 senders failed: ${errors[0]!.code}: ${errors[0]!.message}`);
+      if (errors.length > 0) throw new Error(`${roomId} senders failed: ${errors[0]!.code}: ${errors[0]!.message}`);
       return senders.reduce((n, s) => n + s.sent.length, 0);
     },
     addSinks: async (count) => {
@@ -73,7 +101,7 @@ async function createProductRig(sizes: P2Sizes, pacer: Pacer): Promise<Forwardin
     close: async () => {
       await mapLimit([...sinks.splice(0), ...senders], 50, (p) => p.stop());
       await sleep(1_000); // let the worker finish closing a thousand consumers before it is closed
-      await logged.close();
+      await server.close();
     },
   };
 }
@@ -85,7 +113,8 @@ export async function runP2(sizes: P2Sizes): Promise<SectionResult> {
   let floor: RampResult;
   try {
     progress('P2', 'product: server + plain-RTP fake peers');
-    product = await ramp(await createProductRig(sizes, pacer), sizes, 'product');
+    const server = await inProcessRigServer();
+    product = await ramp(createProductRig(sizes, pacer, { roomId: 'bench-p2', server }), sizes, 'product');
     await sleep(1_000);
     progress('P2', 'floor: raw mediasoup, same topology and RTP, no server');
     floor = await ramp(await createFloorRig(sizes, pacer), sizes, 'floor');

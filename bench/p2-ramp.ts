@@ -9,6 +9,9 @@
  * and the ramp goes on in finer steps from the last clean count, so the knee is known to the
  * fine step rather than the coarse one (a 100-consumer step alone would make a ≥ 0.95 ratio
  * target unreadable near 1,000 consumers).
+ *
+ * A rig may forward on several workers (P6: one room spread over two): each worker's CPU is
+ * sampled, and the CPU criterion applies to the busiest one.
  */
 import type { StreamReceiveStats } from '../client/rtp/receive-stats';
 import { intervalLoss, type StreamReceiveSnapshot } from '../client/rtp/receive-stats';
@@ -19,6 +22,8 @@ import { udpReceiveDrops } from './udp-drops';
 export interface P2Sizes {
   /** Peers producing audio + video. */
   senders: number;
+  /** Consumers added by the first step; default consumersPerStep (P6 starts higher to save time). */
+  firstStepConsumers?: number;
   consumersPerStep: number;
   /** Step of the refinement after the first failing coarse step; 0: no refinement. */
   fineConsumersPerStep: number;
@@ -36,10 +41,20 @@ export interface SinkStream {
   readonly stats: StreamReceiveStats;
 }
 
-/** Senders and sinks around one mediasoup worker: the product's or the floor's. */
+/** One worker's CPU time so far (and, where the rig knows it, its consumers). */
+export interface WorkerCpu {
+  pid: number;
+  /** User + system CPU time of the worker process so far, ms. */
+  cpuMs: number;
+  consumers?: number;
+}
+
+/** Senders and sinks around mediasoup workers (P2: one; P6: a room over one or two): the product's or the floor's. */
 export interface ForwardingRig {
-  readonly workerPid: number;
-  workerCpuMs(): Promise<number>;
+  /** Every worker the rig may forward on. */
+  readonly workerPids: readonly number[];
+  /** CPU time of each worker of `workerPids`. */
+  workers(): Promise<WorkerCpu[]>;
   /** Starts the senders; resolves with how many streams each sink will receive. */
   start(): Promise<number>;
   /** Adds `count` sinks, each consuming every sender stream; resolves with a failure, if any. */
@@ -61,9 +76,12 @@ export interface P2Step {
   generatorSocketDrops: number | null;
   /** Datagrams dropped by full receive buffers of the worker's sockets (producer input) in the window. */
   workerSocketDrops: number | null;
+  /** CPU of the busiest worker, % of one core. */
   workerCpuPct: number;
   generatorCpuPct: number;
   receivedPps: number;
+  /** With several workers: each one's CPU over the window and its consumers at the end of it. */
+  perWorker?: Array<{ pid: number; cpuPct: number; consumers?: number }>;
 }
 
 export interface RampResult {
@@ -81,7 +99,7 @@ export interface RampResult {
 
 interface Sample {
   atMs: number;
-  workerCpuMs: number;
+  workers: WorkerCpu[];
   generatorCpuMs: number;
   streams: Map<SinkStream, StreamReceiveSnapshot>;
   generatorDrops: number | undefined;
@@ -92,24 +110,50 @@ function dropsDelta(before: number | undefined, after: number | undefined): numb
   return before === undefined || after === undefined ? null : after - before;
 }
 
+export interface RampOptions {
+  /** Section whose progress lines these are. Default 'P2'. */
+  section?: string;
+  /**
+   * Pin the (single) worker to the last core and the load generator to the others (P2). false:
+   * leave every process to the scheduler (P6, where two workers and the generator share 2 cores).
+   * Default true.
+   */
+  pin?: boolean;
+}
+
+function sumDrops(pids: readonly number[]): number | undefined {
+  let total = 0;
+  for (const pid of pids) {
+    const drops = udpReceiveDrops(pid);
+    if (drops === undefined) return undefined;
+    total += drops;
+  }
+  return total;
+}
+
 /** Loads `rig` until the knee; `label` prefixes progress lines. Closes the rig. */
-export async function ramp(rig: ForwardingRig, sizes: P2Sizes, label: string): Promise<RampResult> {
-  const pinning = pinApart(rig.workerPid);
+export async function ramp(rig: ForwardingRig, sizes: P2Sizes, label: string, options: RampOptions = {}): Promise<RampResult> {
+  const section = options.section ?? 'P2';
+  if (options.pin !== false && rig.workerPids.length !== 1) throw new Error('ramp(): pinning needs a rig with exactly one worker');
+  const pinning =
+    options.pin === false
+      ? { pinned: false, description: 'not pinned (workers and load generator scheduled by the OS)', restore: () => undefined }
+      : pinApart(rig.workerPids[0]!);
   const steps: P2Step[] = [];
   let stopReason = `reached ${sizes.maxConsumers} consumers`;
 
   const sample = async (): Promise<Sample> => {
-    const workerCpuMs = await rig.workerCpuMs();
+    const workers = await rig.workers();
     const own = process.cpuUsage();
     const streams = new Map<SinkStream, StreamReceiveSnapshot>();
     for (const stream of rig.streams()) streams.set(stream, stream.stats.snapshot());
     return {
       atMs: nowMs(),
-      workerCpuMs,
+      workers,
       generatorCpuMs: (own.user + own.system) / 1000,
       streams,
       generatorDrops: udpReceiveDrops(process.pid),
-      workerDrops: udpReceiveDrops(rig.workerPid),
+      workerDrops: sumDrops(rig.workerPids),
     };
   };
 
@@ -130,21 +174,30 @@ export async function ramp(rig: ForwardingRig, sizes: P2Sizes, label: string): P
       packets += end.packets - start.packets;
     }
     const wallMs = after.atMs - before.atMs;
+    const perWorker = after.workers.map(({ pid, cpuMs, consumers }) => {
+      const start = before.workers.find((w) => w.pid === pid)?.cpuMs ?? cpuMs;
+      return { pid, cpuPct: round(((cpuMs - start) / wallMs) * 100, 1), ...(consumers === undefined ? {} : { consumers }) };
+    });
     const step: P2Step = {
       consumers: after.streams.size,
       phase,
       lossPct: round(expected > 0 ? (lost / expected) * 100 : 0, 3),
       generatorSocketDrops: dropsDelta(before.generatorDrops, after.generatorDrops),
       workerSocketDrops: dropsDelta(before.workerDrops, after.workerDrops),
-      workerCpuPct: round(((after.workerCpuMs - before.workerCpuMs) / wallMs) * 100, 1),
+      workerCpuPct: Math.max(0, ...perWorker.map((w) => w.cpuPct)),
       generatorCpuPct: round(((after.generatorCpuMs - before.generatorCpuMs) / wallMs) * 100, 1),
       receivedPps: Math.round((packets * 1000) / wallMs),
+      ...(perWorker.length > 1 ? { perWorker } : {}),
     };
     steps.push(step);
+    const workersCpu =
+      perWorker.length > 1
+        ? `workers CPU ${perWorker.map((w) => `${w.cpuPct} %${w.consumers === undefined ? '' : ` (${w.consumers} consumers)`}`).join(' / ')}`
+        : `worker CPU ${step.workerCpuPct} %`;
     progress(
-      'P2',
+      section,
       `${label} ${step.consumers} consumers${phase === 'fine' ? ' (fine)' : ''}: loss ${step.lossPct.toFixed(2)} %, ` +
-        `worker CPU ${step.workerCpuPct} %, generator CPU ${step.generatorCpuPct} %, ${step.receivedPps} pkt/s received, ` +
+        `${workersCpu}, generator CPU ${step.generatorCpuPct} %, ${step.receivedPps} pkt/s received, ` +
         `socket drops: generator ${step.generatorSocketDrops ?? '?'}, worker ${step.workerSocketDrops ?? '?'}`,
     );
     return step;
@@ -160,20 +213,32 @@ export async function ramp(rig: ForwardingRig, sizes: P2Sizes, label: string): P
     const streamsPerSink = await rig.start();
     const sinksPer = (consumers: number): number => Math.max(1, Math.round(consumers / streamsPerSink));
     let sinks = 0;
-    /** Adds a step's sinks and measures; undefined when the step could not be added. */
+    /** Why the last step gave no measurement: its sinks could not all be added, or it could not be measured. */
+    let unmeasured: 'add' | 'measure' | undefined;
+    /** Adds a step's sinks and measures; undefined when the step could not be added or measured. */
     const step = async (count: number, phase: P2Step['phase']): Promise<P2Step | undefined> => {
       const added = await rig.addSinks(count);
       sinks += count;
       if (added) {
         stopReason = `consumers could not be added: ${added}`;
+        unmeasured = 'add';
         return undefined;
       }
-      return measure(phase);
+      try {
+        return await measure(phase);
+      } catch (error) {
+        // A worker that died under the load (or was killed as unresponsive) ends the ramp, not the bench.
+        stopReason = `step could not be measured: ${error instanceof Error ? error.message : String(error)}`;
+        unmeasured = 'measure';
+        return undefined;
+      }
     };
 
     let failedStep: P2Step | undefined;
+    /** Sinks the last coarse step added (the first may add more than the others). */
+    let lastCoarse = sinksPer(sizes.firstStepConsumers ?? sizes.consumersPerStep);
     for (;;) {
-      const measured = await step(sinksPer(sizes.consumersPerStep), 'coarse');
+      const measured = await step(lastCoarse, 'coarse');
       if (!measured) break;
       const failed = failure(measured);
       if (failed) {
@@ -182,15 +247,16 @@ export async function ramp(rig: ForwardingRig, sizes: P2Sizes, label: string): P
         break;
       }
       if (measured.consumers >= sizes.maxConsumers) break;
+      lastCoarse = sinksPer(sizes.consumersPerStep);
     }
 
     const fine = sinksPer(sizes.fineConsumersPerStep);
-    const coarse = sinksPer(sizes.consumersPerStep);
-    if (failedStep && sizes.fineConsumersPerStep > 0 && fine < coarse) {
+    // A coarse step whose consumers the overloaded server could not all add failed too: refine below it.
+    if ((failedStep || unmeasured === 'add') && sizes.fineConsumersPerStep > 0 && fine < lastCoarse) {
       // Back to the last clean count, let the worker drain, then finer steps up to the next failure.
-      await rig.removeSinks(coarse);
-      sinks -= coarse;
-      progress('P2', `${label} refining from ${sinks * streamsPerSink} consumers in steps of ${fine * streamsPerSink}`);
+      await rig.removeSinks(lastCoarse);
+      sinks -= lastCoarse;
+      progress(section, `${label} refining from ${sinks * streamsPerSink} consumers in steps of ${fine * streamsPerSink}`);
       await sleep(sizes.settleMs);
       for (;;) {
         const measured = await step(fine, 'fine');

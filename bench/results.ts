@@ -1,7 +1,7 @@
 /** Shape of bench/results/<date>.json and the markdown table printed from it. */
 import type { MachineInfo } from './context';
 
-export const SECTION_IDS = ['P1', 'P2', 'P3', 'P4'] as const;
+export const SECTION_IDS = ['P1', 'P2', 'P3', 'P4', 'P5', 'P6'] as const;
 export type SectionId = (typeof SECTION_IDS)[number];
 
 /** What a ratio should be for the product to be "near the floor" (issue #12). */

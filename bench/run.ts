@@ -12,12 +12,15 @@ import { runP1 } from './p1-join-to-media';
 import { runP2 } from './p2-forwarding';
 import { runP3 } from './p3-memory';
 import { runP4 } from './p4-event-overhead';
+import { runP5 } from './p5-large-room';
+import { runP6 } from './p6-spread-room';
 import { runProfiles } from './profile-run';
 import { markdownTable, type BenchResults, type SectionId, type SectionResult } from './results';
 
 const NOTES = [
   'Ratios compare each figure with a floor measured in the same run on the same machine; absolute times vary between machines and runs.',
-  'Everything shares the machine: the server, its mediasoup worker, the load generator and the floors.',
+  'Everything shares the machine: the server, its mediasoup worker(s), the load generator and the floors.',
+  'P5 and P6 have no same-run floor of raw mediasoup: P5 is held to absolute targets (issue), P6 compares the same room on two workers with it on one.',
   'The mediasoup worker is built from source offline; its unordered_dense stand-in uses std containers (somewhat slower than upstream).',
 ];
 
@@ -27,6 +30,8 @@ export async function runBench(options: BenchOptions): Promise<{ results: BenchR
     P2: () => runP2(options.sizes.P2),
     P3: () => runP3(options.sizes.P3),
     P4: () => runP4(options.sizes.P4, options.levels),
+    P5: () => runP5(options.sizes.P5),
+    P6: () => runP6(options.sizes.P6),
   };
   const startedAt = new Date();
   const results: BenchResults = {

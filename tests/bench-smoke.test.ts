@@ -1,7 +1,9 @@
 /**
- * `npm run bench -- --smoke` end to end: it finishes, writes a results file with all four
- * sections, every figure has a finite measured value, floor and ratio, P1 and P4 are measured at
- * both log levels, P2 has its same-run floor, and the README table can be generated from the file.
+ * `npm run bench -- --smoke` end to end: it finishes, writes a results file with all six
+ * sections, every figure has a finite measured value and a finite floor and ratio (or, in P5, none
+ * and an absolute limit), P1 and P4 are measured at both log levels, P2 has its same-run floor, P5
+ * has its targets and verdict, P6 compares the room on two workers with it on one, and the README
+ * table can be generated from the file.
  * Never asserts on absolute times: smoke sizes are too small to mean anything, and machines differ.
  * Also: README's committed table is what its cited results file gives, and the profile summariser
  * reads a .cpuprofile right.
@@ -19,7 +21,7 @@ import type { BenchResults } from '../bench/results';
 const execFileAsync = promisify(execFile);
 const ROOT = path.join(__dirname, '..');
 
-test('bench --smoke writes well-formed results for P1–P4, and the README table is generated from them', async () => {
+test('bench --smoke writes well-formed results for P1–P6, and the README table is generated from them', async () => {
   const outDir = await mkdtemp(path.join(os.tmpdir(), 'bench-smoke-'));
   try {
     const { stdout } = await execFileAsync(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--smoke', '--out', outDir], {
@@ -34,14 +36,19 @@ test('bench --smoke writes well-formed results for P1–P4, and the README table
     expect(results.mode).toBe('smoke');
     expect(results.version).toBe(3);
     expect(results.product?.commit).toEqual(expect.any(String));
-    expect(Object.keys(results.sections).sort()).toEqual(['P1', 'P2', 'P3', 'P4']);
+    expect(Object.keys(results.sections).sort()).toEqual(['P1', 'P2', 'P3', 'P4', 'P5', 'P6']);
     for (const section of Object.values(results.sections)) {
       expect(section.figures.length).toBeGreaterThan(0);
       for (const figure of section.figures) {
         expect(typeof figure.name).toBe('string');
         expect(Number.isFinite(figure.value)).toBe(true);
-        expect(Number.isFinite(figure.floor)).toBe(true);
-        expect(Number.isFinite(figure.ratio)).toBe(true);
+        if (figure.floor === null) {
+          // Only P5 has figures without a floor; then there is no ratio either.
+          expect({ id: section.id, ratio: figure.ratio }).toEqual({ id: 'P5', ratio: null });
+        } else {
+          expect(Number.isFinite(figure.floor)).toBe(true);
+          expect(Number.isFinite(figure.ratio)).toBe(true);
+        }
       }
     }
     // P1 and P4: the product at warn and at info, each against the same floor.
@@ -72,9 +79,34 @@ test('bench --smoke writes well-formed results for P1–P4, and the README table
     expect(knees.map((f) => f.floorName)).toEqual(['raw mediasoup, same topology and RTP', 'published ~500/worker']);
     expect(knees[0]!.target).toEqual({ kind: 'min', ratio: 0.95 });
     expect(knees[0]!.floor).toBeGreaterThan(0);
+    // P5: one large room held to absolute targets, with a verdict; every peer's join measured.
+    const p5 = results.sections.P5!;
+    expect(p5.methodology?.version).toBe(1);
+    const p5Figure = (name: string) => p5.figures.find((f) => f.name === name);
+    expect(p5Figure('loss (flowing streams)')?.limit).toEqual({ kind: 'below', value: 1 });
+    expect(p5Figure('worker CPU')?.limit).toEqual({ kind: 'below', value: 80 });
+    for (const name of ['server CPU (Node)', 'server Node heap used', 'join-to-media p50 (audio)', 'join-to-media p99 (audio)']) {
+      expect(p5Figure(name)).toBeDefined();
+    }
+    expect(p5Figure('forwarded packets/s')!.floor).toBeGreaterThan(0); // the full mesh of the same streams
+    expect(p5.details.target).toBe('< 1 % loss, worker < 80 % of one core');
+    expect(typeof p5.details.pass).toBe('boolean');
+    const p5Sizes = p5.details.sizes as { peers: number };
+    const toMedia = p5.details.joinToMediaMs as { count: number; nothingDue: number; dueNeverCame: number };
+    expect(toMedia.count).toBeGreaterThan(0);
+    expect(toMedia.count + toMedia.nothingDue + toMedia.dueNeverCame).toBe(p5Sizes.peers);
+    expect((p5.details.loss as { streams: number }).streams).toBeGreaterThan(0);
+    // P6: the spread room's knee against the same room on one worker; the spread ramp used both workers.
+    const p6 = results.sections.P6!;
+    expect(p6.figures.map((f) => f.floorName)).toEqual(['same room on 1 worker']);
+    expect(p6.figures[0]!.floor).toBeGreaterThan(0);
+    const spreadSteps = (p6.details.spread as { steps: Array<{ perWorker?: Array<{ consumers?: number }> }> }).steps;
+    const lastSpread = spreadSteps[spreadSteps.length - 1]!.perWorker!;
+    expect(lastSpread).toHaveLength(2);
+    for (const worker of lastSpread) expect(worker.consumers).toBeGreaterThan(0);
     // The printed table has one row per figure.
     const figureCount = Object.values(results.sections).reduce((n, s) => n + s.figures.length, 0);
-    expect(stdout.split('\n').filter((line) => /^\| P[1-4] /.test(line))).toHaveLength(figureCount);
+    expect(stdout.split('\n').filter((line) => /^\| P[1-6] /.test(line))).toHaveLength(figureCount);
 
     // The README block is generated from the results file, checks clean, and pruning keeps the cited file only.
     const readme = path.join(outDir, 'README.md');
@@ -86,7 +118,7 @@ test('bench --smoke writes well-formed results for P1–P4, and the README table
     expect(text).toContain(`<!-- bench-table:begin source=${files[0]} -->`);
     expect(text).not.toContain('hand-typed');
     expect(text.endsWith('<!-- bench-table:end -->\n\ntail\n')).toBe(true);
-    expect(text.split('\n').filter((line) => /^\| P[1-4] /.test(line))).toHaveLength(figureCount);
+    expect(text.split('\n').filter((line) => /^\| P[1-6] /.test(line))).toHaveLength(figureCount);
     expect((await check(readme)).ok).toBe(true);
     await writeFile(readme, text.replace('| P1 ', '| P1 edited '));
     expect((await check(readme)).ok).toBe(false);

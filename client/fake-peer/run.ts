@@ -211,14 +211,14 @@ function rotateLoudSpeaker(peers: readonly FakePeer[], rooms: readonly string[],
   }, periodMs);
 }
 
-interface MediaCounts {
+export interface MediaCounts {
   atMs: number;
   received: number;
   /** Packets sent per source (a simulcast camera per layer). */
   sent: Map<RtpSource, number>;
 }
 
-function mediaCounts(peers: readonly FakePeer[]): MediaCounts {
+export function mediaCounts(peers: readonly FakePeer[]): MediaCounts {
   const sent = new Map<RtpSource, number>();
   for (const peer of peers) {
     for (const { source } of peer.sent) {
@@ -233,7 +233,7 @@ function mediaCounts(peers: readonly FakePeer[]): MediaCounts {
  * Received packets/s over the window, and what a full mesh would have delivered: each stream to
  * every other peer of its room, a simulcast camera at the layer asked for (default the highest).
  */
-function forwardingRates(
+export function forwardingRates(
   peers: readonly FakePeer[],
   start: MediaCounts,
   end: MediaCounts,

@@ -1,0 +1,95 @@
+/**
+ * The bench server in a child process (server-child.ts), for a section whose load generator
+ * shares the machine but must not share the server's thread in the figures: the server's CPU
+ * time and heap are then its own (P5). The child is the product as `startLoggedBenchServer`
+ * starts it in-process, with the section's environment overrides.
+ */
+import { fork } from 'node:child_process';
+import path from 'node:path';
+import type { BenchLogLevel, LogCount } from './log-sink';
+import type { WorkerLoad } from './worker-load';
+
+export type ServerParentMessage = { type: 'usage'; id: number; roomId?: string } | { type: 'close' };
+
+export interface ServerUsage {
+  /** User + system CPU time of the server's process so far, ms. */
+  cpuMs: number;
+  heapUsedBytes: number;
+  rssBytes: number;
+  workers: WorkerLoad[];
+}
+
+export type ServerChildMessage =
+  | { type: 'ready'; url: string; workerPids: number[] }
+  | ({ type: 'usage'; id: number } & ServerUsage)
+  | { type: 'closed'; logs: LogCount }
+  | { type: 'failed'; message: string };
+
+export interface ServerProcess {
+  readonly url: string;
+  readonly pid: number;
+  readonly workerPids: readonly number[];
+  /** The server's CPU time and heap, and its workers' (those serving `roomId` marked). */
+  usage(roomId?: string): Promise<ServerUsage>;
+  /** Closes the server and ends the child; returns how much the server logged. */
+  close(): Promise<LogCount | undefined>;
+}
+
+export async function startServerProcess(level: BenchLogLevel, env: Record<string, string>): Promise<ServerProcess> {
+  const child = fork(path.join(__dirname, 'server-child.ts'), [level, JSON.stringify(env)], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    cwd: path.join(__dirname, '..'),
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const next = <T extends ServerChildMessage['type']>(
+    type: T,
+    match: (message: Extract<ServerChildMessage, { type: T }>) => boolean = () => true,
+    timeoutMs = 30_000,
+  ): Promise<Extract<ServerChildMessage, { type: T }>> =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => finish(new Error(`server child: no '${type}' within ${timeoutMs} ms`)), timeoutMs);
+      const onMessage = (message: ServerChildMessage): void => {
+        if (message.type === 'failed') finish(new Error(`server child: ${message.message}`));
+        else if (message.type === type && match(message as Extract<ServerChildMessage, { type: T }>))
+          finish(undefined, message as Extract<ServerChildMessage, { type: T }>);
+      };
+      const onExit = (code: number | null): void => finish(new Error(`server child exited (${String(code)}) before '${type}'`));
+      const finish = (error?: Error, message?: Extract<ServerChildMessage, { type: T }>): void => {
+        clearTimeout(timer);
+        child.off('message', onMessage);
+        child.off('exit', onExit);
+        if (error) reject(error);
+        else resolve(message!);
+      };
+      child.on('message', onMessage);
+      child.once('exit', onExit);
+    });
+  const ready = await next('ready').catch((error: unknown) => {
+    child.kill('SIGKILL');
+    throw error;
+  });
+  let nextId = 0;
+  return {
+    url: ready.url,
+    pid: child.pid!,
+    workerPids: ready.workerPids,
+    usage: async (roomId) => {
+      const id = nextId++;
+      const answer = next('usage', (m) => m.id === id);
+      child.send({ type: 'usage', id, ...(roomId === undefined ? {} : { roomId }) } satisfies ServerParentMessage);
+      const { cpuMs, heapUsedBytes, rssBytes, workers } = await answer;
+      return { cpuMs, heapUsedBytes, rssBytes, workers };
+    },
+    close: async () => {
+      if (child.exitCode !== null) return undefined;
+      const closed = next('closed').catch(() => undefined);
+      child.send({ type: 'close' } satisfies ServerParentMessage);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      const result = await closed;
+      await exited;
+      clearTimeout(timer);
+      return result?.logs;
+    },
+  };
+}
