@@ -169,7 +169,12 @@ export class PlainEngine implements MediaEngine {
         if (size) stream.keyFrameSize = size;
       }
     });
-    await request(socket, 'connectTransport', { transportId, ip: LOOPBACK, port: udp.address().port });
+    try {
+      await request(socket, 'connectTransport', { transportId, ip: LOOPBACK, port: udp.address().port });
+    } catch (error) {
+      await closeUdp(udp); // close() never sees a receive side that failed: its socket would stay open
+      throw error;
+    }
     return { transportId, socket: udp, streamsBySsrc };
   }
 
