@@ -321,6 +321,15 @@ export async function runP5(sizes: P5Sizes): Promise<SectionResult> {
       { name: 'join-to-media p50 (audio)', value: joins.p50, unit: 'ms', floor: null, floorName: none, ratio: null },
       { name: 'join-to-media p99 (audio)', value: joins.p99, unit: 'ms', floor: null, floorName: none, ratio: null },
       {
+        // Streams that should flow but got nothing in the window: loss from sequence numbers cannot see them.
+        name: 'flowing streams silent in window',
+        value: silent.length,
+        unit: '',
+        floor: null,
+        floorName: `none (should be 0; of ${measured})`,
+        ratio: null,
+      },
+      {
         name: 'forwarded packets/s',
         value: Math.round(atLayer.receivedPps),
         unit: 'pkt/s',
