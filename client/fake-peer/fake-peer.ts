@@ -66,6 +66,8 @@ export class FakePeer {
   readonly #pacer: Pacer;
   /** Last-N state by consumer from notifications (they may overtake the consume's own bookkeeping). */
   readonly #serverPaused = new Map<string, boolean>();
+  /** Producers of the consume batch in flight. */
+  #consuming: RemoteProducer[] = [];
   #socket: RoomSocket | undefined;
   #engine: MediaEngine | undefined;
   /** Producers waiting to be consumed; drained one batch at a time. */
@@ -175,7 +177,8 @@ export class FakePeer {
       for (const stream of this.received) if (stream.producer.producerId === producerId) stream.closed = true;
     });
     const setPaused = (producerId: string, paused: boolean): void => {
-      for (const producer of [...this.#pending, ...this.received.map((s) => s.producer)]) {
+      // The batch being consumed is in neither list: its producers take the news too.
+      for (const producer of [...this.#pending, ...this.#consuming, ...this.received.map((s) => s.producer)]) {
         if (producer.producerId === producerId) producer.paused = paused;
       }
     };
@@ -226,7 +229,9 @@ export class FakePeer {
     this.#draining = (async () => {
       while (this.#pending.length > 0 && !this.#leaving) {
         const batch = this.#pending.splice(0);
-        for (const result of await engine.consume(batch)) {
+        this.#consuming = batch;
+        const results = await engine.consume(batch).finally(() => (this.#consuming = []));
+        for (const result of results) {
           if ('error' in result) {
             this.#record(errorCodeOf(result.error), errorMessageOf(result.error));
             continue;

@@ -4,7 +4,7 @@
  * workers concerned are checked at once (a hung one is killed and replaced); whatever a worker
  * creates after the deadline is handed to `onLate` (closed).
  */
-import { UnsupportedError, WorkerClosedError } from 'mediasoup/errors';
+import { NotFoundError as MediasoupNotFoundError, UnsupportedError, WorkerClosedError } from 'mediasoup/errors';
 import { AppError, BadRequestError } from '../errors';
 import type { Logger } from '../logger';
 import { MediaTimeoutError, withDeadline } from './deadline';
@@ -19,7 +19,8 @@ const WORKER_CLIENT_REFUSALS = [/already exists/i];
 /**
  * mediasoup reports bad input as TypeError / UnsupportedError, and a few worker refusals as
  * plain Errors: those are the client's fault (BAD_REQUEST). A request cut short by its worker's
- * death is INTERNAL with a message a client can act on (the room's media is being re-created).
+ * death is INTERNAL with a message a client can act on (the room's media is being re-created);
+ * one about an object the worker has already closed is NOT_FOUND.
  * Everything else is left as is: INTERNAL, logged at error level by the session.
  */
 export async function mediaCall<T>(operation: () => Promise<T>): Promise<T> {
@@ -29,6 +30,9 @@ export async function mediaCall<T>(operation: () => Promise<T>): Promise<T> {
     if (error instanceof TypeError || error instanceof UnsupportedError) throw new BadRequestError(error.message);
     if (error instanceof WorkerClosedError)
       throw new AppError('INTERNAL', 'the media server of this room failed; its media is being re-created');
+    // The worker closed the object already and this process has not heard yet (e.g. a consumer
+    // whose producer just closed): the object is gone, not the worker.
+    if (error instanceof MediasoupNotFoundError) throw new AppError('NOT_FOUND', 'that media object is closed already');
     if (error instanceof Error && error.constructor === Error && WORKER_CLIENT_REFUSALS.some((re) => re.test(error.message))) {
       throw new BadRequestError(error.message);
     }

@@ -497,7 +497,10 @@ export class Peer {
         producerPeerId: consumer.producer.peerId,
       });
       this.#syncConsumer(consumerId, consumer).catch((error: unknown) => {
-        if (!(error instanceof NotFoundError)) this.#log.warn('lastN() | could not apply to the consumer', { consumerId, error });
+        // Gone meanwhile (its producer or this peer closed, or the server is stopping): nothing to apply.
+        if ((error instanceof AppError && error.code === 'NOT_FOUND') || this.#closed || this.#consumers.get(consumerId) !== consumer)
+          return;
+        this.#log.warn('lastN() | could not apply to the consumer', { consumerId, error });
       });
     }
   }
