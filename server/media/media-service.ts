@@ -251,6 +251,7 @@ export class MediaService implements MediaPort {
     await this.#calls.call(paused ? 'pauseProducer' : 'resumeProducer', this.index.workerPidOf(producerId), () =>
       paused ? producer.pause() : producer.resume(),
     );
+    if (producer.kind === 'audio') void this.#setSpeakerObserverPaused(producerId, paused);
   }
 
   /** Closes the origin producer: the worker then closes its pipe consumers, which close their pipe producers. */
@@ -404,6 +405,15 @@ export class MediaService implements MediaPort {
     const home = this.#homeRouterOf(media);
     if (!media.observers || !home) return;
     await this.#speakers.setAudioLevelsEnabled(home, media.observers, media.audioLevelsEnabled, media.roomId);
+  }
+
+  /** A muted audio producer out of its room's active speaker observer, an unmuted one back in (in the background). */
+  async #setSpeakerObserverPaused(producerId: string, paused: boolean): Promise<void> {
+    const roomId = this.index.findProducerRouter(producerId)?.appData.roomId;
+    const media = roomId === undefined ? undefined : this.#rooms.get(roomId);
+    const home = media && this.#homeRouterOf(media);
+    if (!media?.observers || !home) return;
+    await this.#speakers.setPaused(producerId, paused, home, media.observers, media.roomId);
   }
 
   /** Adds an audio producer to its room's speaker observers (piped to the room's first router when elsewhere). */

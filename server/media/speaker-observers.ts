@@ -2,8 +2,11 @@
  * Who is speaking, per room: one ActiveSpeakerObserver and one AudioLevelObserver on the room's
  * first router (the audio level one paused until a peer asks for levels). Every audio producer of
  * the room is added to both — piped to the first router when it is on another. They report the
- * producer's peer (`appData.peerId`) to the room; paused producers count as silent, closed ones
- * leave by themselves. A failure costs the room speaker detection, never a request: logged.
+ * producer's peer (`appData.peerId`) to the room; closed producers leave by themselves. A paused
+ * (muted) producer leaves the active speaker observer until it is resumed: mediasoup keeps a
+ * muted dominant speaker dominant until a challenger out-talks its fading past, which with
+ * sporadic speech can take longer than any user waits, and a muted peer is nobody's candidate.
+ * A failure costs the room speaker detection, never a request: logged.
  */
 import type * as ms from 'mediasoup/types';
 import type { AudioLevel } from '../../shared/contract';
@@ -88,6 +91,24 @@ export class SpeakerObservers {
       );
     } catch (error) {
       this.#logger.warn('setAudioLevelsEnabled() | could not switch the audio level observer', { roomId, enabled, error });
+    }
+  }
+
+  /**
+   * A muted audio producer leaves the active speaker observer, an unmuted one comes back (as a
+   * new speaker: its past does not count). Leaving hands a muted dominant speaker's place to the
+   * observer's next pick among the unmuted at once.
+   */
+  async setPaused(producerId: string, paused: boolean, home: IndexedRouter, ids: SpeakerObserverIds, roomId: string): Promise<void> {
+    const observer = home.appData.rtpObservers.get(ids.activeSpeaker);
+    if (!observer || observer.closed) return;
+    try {
+      await this.#calls.call(paused ? 'removeProducerFromObserver' : 'addProducerToObserver', home.appData.workerPid, () =>
+        paused ? observer.removeProducer({ producerId }) : observer.addProducer({ producerId }),
+      );
+    } catch (error) {
+      // Resumed while never removed (or its first add still on the way), or closed meanwhile: nothing to do.
+      this.#logger.debug('setPaused() | active speaker observer unchanged', { roomId, producerId, paused, error });
     }
   }
 

@@ -30,11 +30,11 @@ afterAll(async () => {
   await server?.close();
 });
 
-async function speaker(name: string, dBov: number): Promise<FakePeer> {
+async function speaker(name: string, dBov: number, roomId = ROOM): Promise<FakePeer> {
   const peer = new FakePeer(
     {
       url: server.url,
-      roomId: ROOM,
+      roomId,
       displayName: name,
       kinds: ['audio'],
       engine: 'plain',
@@ -104,4 +104,35 @@ test('audioLevels go only to the peer that enabled them, at most 4 per second; [
   listening.clear();
   await new Promise((r) => setTimeout(r, 800));
   expect(listening.of('audioLevels')).toEqual([]);
+});
+
+test('muting the active speaker hands its place at once to the one unmuted peer, however little it says', async () => {
+  const room = 'speakers-mute';
+  const [a, b, c] = [await speaker('a', LOUD, room), await speaker('b', QUIET, room), await speaker('c', QUIET, room)];
+  await c.setMicrophoneMuted(true);
+  await waitFor(() => [a, b, c].every((p) => p.activeSpeakerPeerId === a.peerId), 'everyone to hear a as active speaker', 10_000);
+  // b says something now and then (a 200 ms burst a second, like Chromium's fake microphone).
+  const bursts = setInterval(() => {
+    b.setAudioLevel(LOUD);
+    setTimeout(() => b.setAudioLevel(QUIET), 200);
+  }, 1_000);
+  try {
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect([a, b, c].map((p) => p.activeSpeakerPeerId)).toEqual([a.peerId, a.peerId, a.peerId]);
+
+    // A muted peer is nobody's candidate: the place goes to b within the observer's next rounds,
+    // not once b's bursts have out-talked a's past (which can take longer than anyone waits).
+    const mutedAt = Date.now();
+    await a.setMicrophoneMuted(true);
+    await waitFor(() => [a, b, c].every((p) => p.activeSpeakerPeerId === b.peerId), 'everyone to hear b as active speaker', 10_000);
+    expect(Date.now() - mutedAt).toBeLessThan(1_500);
+  } finally {
+    clearInterval(bursts);
+  }
+
+  // Unmuted, a is a candidate again (a new speaker: its past does not count) and takes the place
+  // back while b is quiet.
+  b.setAudioLevel(QUIET);
+  await a.setMicrophoneMuted(false);
+  await waitFor(() => [a, b, c].every((p) => p.activeSpeakerPeerId === a.peerId), 'everyone to hear a again', 10_000);
 });
