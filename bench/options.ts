@@ -60,19 +60,22 @@ export const FULL_SIZES: BenchSizes = {
   },
 };
 
+/** A tiny consumer ramp (P2, and P6's two ramps). */
+const SMOKE_RAMP: P2Sizes = {
+  senders: 1,
+  consumersPerStep: 4,
+  fineConsumersPerStep: 2,
+  maxConsumers: 8,
+  settleMs: 400,
+  windowMs: 600,
+  maxLossPct: 1,
+  maxWorkerCpuPct: 95,
+};
+
 /** Tiny sizes: every code path, a few seconds in all (CI). */
 export const SMOKE_SIZES: BenchSizes = {
   P1: { joiners: 4, producers: 2, rounds: 1 },
-  P2: {
-    senders: 1,
-    consumersPerStep: 4,
-    fineConsumersPerStep: 2,
-    maxConsumers: 8,
-    settleMs: 400,
-    windowMs: 600,
-    maxLossPct: 1,
-    maxWorkerCpuPct: 95,
-  },
+  P2: SMOKE_RAMP,
   P3: { peers: 60, rooms: 2, cycles: 30, concurrency: 20 },
   P4: { sequential: 100, clients: 4, requestsPerClient: 10 },
   P5: {
@@ -88,14 +91,7 @@ export const SMOKE_SIZES: BenchSizes = {
     maxWorkerCpuPct: 80,
   },
   P6: {
-    senders: 1,
-    consumersPerStep: 4,
-    fineConsumersPerStep: 2,
-    maxConsumers: 8,
-    settleMs: 400,
-    windowMs: 600,
-    maxLossPct: 1,
-    maxWorkerCpuPct: 95,
+    ...SMOKE_RAMP,
     spreadConsumersPerWorker: 2,
     targetRatio: 1.1,
   },

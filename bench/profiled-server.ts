@@ -6,6 +6,7 @@
  */
 import { fork } from 'node:child_process';
 import path from 'node:path';
+import { nextChildMessage } from './child-messages';
 import type { BenchLogLevel, LogCount } from './log-sink';
 
 export type ProfiledParentMessage = { type: 'profile-start' } | { type: 'profile-stop'; file: string } | { type: 'close' };
@@ -34,24 +35,8 @@ export async function startProfiledServer(level: BenchLogLevel, intervalUs: numb
     cwd: path.join(__dirname, '..'),
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const next = <T extends ProfiledChildMessage['type']>(type: T, timeoutMs = 30_000): Promise<Extract<ProfiledChildMessage, { type: T }>> =>
-    new Promise((resolve, reject) => {
-      const timer = setTimeout(() => finish(new Error(`profiled server: no '${type}' within ${timeoutMs} ms`)), timeoutMs);
-      const onMessage = (message: ProfiledChildMessage): void => {
-        if (message.type === 'failed') finish(new Error(`profiled server: ${message.message}`));
-        else if (message.type === type) finish(undefined, message as Extract<ProfiledChildMessage, { type: T }>);
-      };
-      const onExit = (code: number | null): void => finish(new Error(`profiled server exited (${String(code)}) before '${type}'`));
-      const finish = (error?: Error, message?: Extract<ProfiledChildMessage, { type: T }>): void => {
-        clearTimeout(timer);
-        child.off('message', onMessage);
-        child.off('exit', onExit);
-        if (error) reject(error);
-        else resolve(message!);
-      };
-      child.on('message', onMessage);
-      child.once('exit', onExit);
-    });
+  const next = <T extends ProfiledChildMessage['type']>(type: T): Promise<Extract<ProfiledChildMessage, { type: T }>> =>
+    nextChildMessage<ProfiledChildMessage, T>(child, 'profiled server', type);
   const send = (message: ProfiledParentMessage): void => void child.send(message);
 
   const { url } = await next('ready').catch((error: unknown) => {

@@ -6,6 +6,7 @@
  */
 import { fork } from 'node:child_process';
 import path from 'node:path';
+import { nextChildMessage } from './child-messages';
 import type { BenchLogLevel, LogCount } from './log-sink';
 import type { WorkerLoad } from './worker-load';
 
@@ -44,27 +45,8 @@ export async function startServerProcess(level: BenchLogLevel, env: Record<strin
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const next = <T extends ServerChildMessage['type']>(
     type: T,
-    match: (message: Extract<ServerChildMessage, { type: T }>) => boolean = () => true,
-    timeoutMs = 30_000,
-  ): Promise<Extract<ServerChildMessage, { type: T }>> =>
-    new Promise((resolve, reject) => {
-      const timer = setTimeout(() => finish(new Error(`server child: no '${type}' within ${timeoutMs} ms`)), timeoutMs);
-      const onMessage = (message: ServerChildMessage): void => {
-        if (message.type === 'failed') finish(new Error(`server child: ${message.message}`));
-        else if (message.type === type && match(message as Extract<ServerChildMessage, { type: T }>))
-          finish(undefined, message as Extract<ServerChildMessage, { type: T }>);
-      };
-      const onExit = (code: number | null): void => finish(new Error(`server child exited (${String(code)}) before '${type}'`));
-      const finish = (error?: Error, message?: Extract<ServerChildMessage, { type: T }>): void => {
-        clearTimeout(timer);
-        child.off('message', onMessage);
-        child.off('exit', onExit);
-        if (error) reject(error);
-        else resolve(message!);
-      };
-      child.on('message', onMessage);
-      child.once('exit', onExit);
-    });
+    match?: (message: Extract<ServerChildMessage, { type: T }>) => boolean,
+  ): Promise<Extract<ServerChildMessage, { type: T }>> => nextChildMessage<ServerChildMessage, T>(child, 'server child', type, match);
   const ready = await next('ready').catch((error: unknown) => {
     child.kill('SIGKILL');
     throw error;

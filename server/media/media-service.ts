@@ -409,24 +409,29 @@ export class MediaService implements MediaPort {
 
   /** A muted audio producer out of its room's active speaker observer, an unmuted one back in (in the background). */
   async #setSpeakerObserverPaused(producerId: string, paused: boolean): Promise<void> {
-    const roomId = this.index.findProducerRouter(producerId)?.appData.roomId;
-    const media = roomId === undefined ? undefined : this.#rooms.get(roomId);
-    const home = media && this.#homeRouterOf(media);
-    if (!media?.observers || !home) return;
-    await this.#speakers.setPaused(producerId, paused, home, media.observers, media.roomId);
+    const speakers = this.#speakerObserversOf(this.index.findProducerRouter(producerId)?.appData.roomId);
+    if (!speakers) return;
+    await this.#speakers.setPaused(producerId, paused, speakers.home, speakers.observers, speakers.roomId);
   }
 
   /** Adds an audio producer to its room's speaker observers (piped to the room's first router when elsewhere). */
   async #addToSpeakerObservers(producerId: string, routerId: string): Promise<void> {
-    const roomId = this.index.findRouter(routerId)?.appData.roomId;
-    const media = roomId === undefined ? undefined : this.#rooms.get(roomId);
-    const home = media && this.#homeRouterOf(media);
-    if (!media?.observers || !home) return;
-    await this.#speakers.add(producerId, home, media.observers, {
-      roomId: media.roomId,
+    const speakers = this.#speakerObserversOf(this.index.findRouter(routerId)?.appData.roomId);
+    if (!speakers) return;
+    const { home, observers, roomId } = speakers;
+    await this.#speakers.add(producerId, home, observers, {
+      roomId,
       ensurePiped: () => this.ensurePiped(producerId, home.id),
       producerGone: () => !this.index.findProducer(producerId),
     });
+  }
+
+  /** A room's speaker observers and the router they live on, when the room still has both. */
+  #speakerObserversOf(roomId: string | undefined): { home: IndexedRouter; observers: SpeakerObserverIds; roomId: string } | undefined {
+    const media = roomId === undefined ? undefined : this.#rooms.get(roomId);
+    const home = media && this.#homeRouterOf(media);
+    if (!media?.observers || !home) return undefined;
+    return { home, observers: media.observers, roomId: media.roomId };
   }
 
   // ---- pipes -------------------------------------------------------------------------------
