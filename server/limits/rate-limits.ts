@@ -25,6 +25,18 @@ class RateWithBurst {
     this.#limiter = this.#burst ? new BurstyRateLimiter(this.#rate, this.#burst) : this.#rate;
   }
 
+  /**
+   * Counts one point; `onRefused` gets the wait (ms) before the next point when the library
+   * refuses it. No promise is returned: an admitted request (nearly all of them) costs one
+   * library call and no awaits.
+   */
+  count(key: string, onRefused: (waitMs: number) => void): void {
+    this.#limiter.consume(key).then(undefined, (refusal: unknown) => {
+      // The memory limiters refuse with a RateLimiterRes and never fail otherwise.
+      if (refusal instanceof RateLimiterRes) onRefused(Math.max(1, refusal.msBeforeNext));
+    });
+  }
+
   /** Resolves with the wait (ms) before the next point when refused, or 0 when allowed. */
   async take(key: string): Promise<number> {
     try {
@@ -87,12 +99,7 @@ export class RequestRateLimiter {
       return { admitted: false, retryAfterMs: verdict.until - now, disconnect: verdict.disconnect };
     }
     if (verdict) this.#verdicts.delete(socketKey);
-    this.#requests.take(socketKey).then(
-      (waitMs) => {
-        if (waitMs > 0) this.#refuseFor(socketKey, waitMs);
-      },
-      () => undefined, // the memory limiters do not fail
-    );
+    this.#requests.count(socketKey, (waitMs) => this.#refuseFor(socketKey, waitMs));
     return { admitted: true };
   }
 

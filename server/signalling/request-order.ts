@@ -56,14 +56,22 @@ export class RequestOrder {
     return this.#pending;
   }
 
-  schedule(key: string | undefined, task: () => Promise<void>): void {
-    const idle = this.#pending === 0;
+  /**
+   * Runs `task` in its turn. A task that returns void finished synchronously; one that returns a
+   * promise is done when it settles (it must never reject).
+   */
+  schedule(key: string | undefined, task: () => Promise<void> | void): void {
     this.#pending++;
     let done: Promise<void>;
-    if (idle) {
+    if (this.#pending === 1) {
       // Nothing before it is left: it starts now, in this turn, so a handler that needs no
-      // await answers before anything else runs (no hop through the microtask queue).
-      done = task();
+      // await answers before anything else runs, and a synchronous one leaves nothing behind.
+      const started = task();
+      if (started === undefined) {
+        this.#pending--;
+        return;
+      }
+      done = started;
     } else if (key === undefined) {
       const before = this.#overlapping.size === 0 ? this.#barrier : Promise.all([this.#barrier, ...this.#overlapping]);
       done = before.then(task);

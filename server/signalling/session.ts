@@ -31,6 +31,9 @@ import type { SessionSocket } from './types';
 
 type AckFn = (response: Ack<unknown>) => void;
 
+/** A handler's answer, whichever its scope. */
+type HandlerOutcome = { data: unknown; after?: AfterAck };
+
 /** Longest event name echoed into an error message or a log line. */
 const EVENT_NAME_ECHO_MAX = 64;
 
@@ -149,9 +152,7 @@ export class SocketSession implements SessionView {
     const payload = args.length > 0 ? args[0] : {};
     this.#order.schedule(overlapKey(event, payload), () =>
       // Every log line of the handler (rooms and media included) carries `event` and `requestId`.
-      runInRequest({ requestId: newRequestId(), event }, () => this.#handle(event, payload, ack)).catch((error: unknown) => {
-        this.#log.error('request handling failed', { event, error });
-      }),
+      runInRequest({ requestId: newRequestId(), event }, () => this.#handle(event, payload, ack)),
     );
   }
 
@@ -170,49 +171,78 @@ export class SocketSession implements SessionView {
     if (admission.disconnect) this.#drop('over its rate limit for too long', {});
   }
 
-  async #handle(event: RequestName, payload: unknown, ack: AckFn): Promise<void> {
+  /**
+   * Validates and runs one request, acks it, then does what its handler asked. Never throws or
+   * rejects. A handler that answers synchronously is served without a single promise (returns
+   * void), so a cheap request costs no microtask turns; otherwise the returned promise settles
+   * when the request is done.
+   */
+  #handle(event: RequestName, payload: unknown, ack: AckFn): Promise<void> | void {
     const startedAt = performance.now();
-    if (this.#disconnected) return;
-    const parsed = requestSchemas[event].safeParse(payload);
-    if (!parsed.success) {
-      const body = errorBody(parsed.error);
-      this.#log.info('request refused: bad payload', { event, peerId: this.#peerId, code: body.code, error: body.message });
-      this.#reply(ack, { ok: false, error: body });
-      this.#observer.emit('requestDone', { event, code: body.code, durationMs: performance.now() - startedAt });
-      return;
-    }
-    let after: AfterAck | undefined;
     try {
-      const entry = handlers[event] as HandlerEntry<RequestName>;
-      let data: unknown;
-      if (entry.scope === 'peer') {
-        if (!this.#member) throw new AppError('NOT_JOINED', 'join the room first');
-        // A handler that needs no await is not awaited: its ack goes out in this turn.
-        const result = entry.handle(this.#member.peer, parsed.data);
-        data = result instanceof Promise ? await result : result;
-      } else {
-        const result = entry.handle(this, parsed.data);
-        const reply = result instanceof Promise ? await result : result;
-        data = reply.data;
-        after = reply.after;
+      if (this.#disconnected) return;
+      const parsed = requestSchemas[event].safeParse(payload);
+      if (!parsed.success) {
+        const body = errorBody(parsed.error);
+        this.#log.info('request refused: bad payload', { event, peerId: this.#peerId, code: body.code, error: body.message });
+        this.#reply(ack, { ok: false, error: body });
+        this.#observer.emit('requestDone', { event, code: body.code, durationMs: performance.now() - startedAt });
+        return;
       }
-      if (after?.type === 'enter' && !this.#enter(after)) {
-        throw new AppError('ROOM_CLOSED', 'disconnected while joining');
+      let outcome: HandlerOutcome | Promise<HandlerOutcome>;
+      try {
+        outcome = this.#invoke(event, parsed.data);
+      } catch (error) {
+        this.#refuse(event, ack, error, startedAt);
+        return;
       }
-      this.#reply(ack, { ok: true, data });
-      this.#observer.emit('requestDone', { event, code: 'ok', durationMs: performance.now() - startedAt });
+      if (!(outcome instanceof Promise)) {
+        this.#answer(event, ack, outcome, startedAt);
+        return;
+      }
+      return outcome
+        .then(
+          (settled) => this.#answer(event, ack, settled, startedAt),
+          (error: unknown) => this.#refuse(event, ack, error, startedAt),
+        )
+        .catch((error: unknown) => {
+          this.#log.error('request handling failed', { event, error });
+        });
     } catch (error) {
-      const body = errorBody(error);
-      if (body.code === 'INTERNAL') {
-        this.#log.error('request failed', { event, peerId: this.#peerId, error });
-      } else {
-        this.#log.info('request refused', { event, peerId: this.#peerId, code: body.code, error: body.message });
-      }
-      this.#reply(ack, { ok: false, error: body });
-      this.#observer.emit('requestDone', { event, code: body.code, durationMs: performance.now() - startedAt });
+      this.#log.error('request handling failed', { event, error });
+    }
+  }
+
+  /** The handler's ack data and what to do after the ack (peer handlers never ask for anything). */
+  #invoke(event: RequestName, data: unknown): HandlerOutcome | Promise<HandlerOutcome> {
+    const entry = handlers[event] as HandlerEntry<RequestName>;
+    if (entry.scope === 'session') return entry.handle(this, data as never);
+    if (!this.#member) throw new AppError('NOT_JOINED', 'join the room first');
+    const result = entry.handle(this.#member.peer, data as never);
+    return result instanceof Promise ? result.then((settled) => ({ data: settled })) : { data: result };
+  }
+
+  /** Acks a handler's outcome; adopting a joined peer first, leaving after. */
+  #answer(event: RequestName, ack: AckFn, { data, after }: HandlerOutcome, startedAt: number): void {
+    if (after?.type === 'enter' && !this.#enter(after)) {
+      this.#refuse(event, ack, new AppError('ROOM_CLOSED', 'disconnected while joining'), startedAt);
       return;
     }
+    this.#reply(ack, { ok: true, data });
+    this.#observer.emit('requestDone', { event, code: 'ok', durationMs: performance.now() - startedAt });
     if (after?.type === 'leave') this.#leave();
+  }
+
+  /** Acks a handler's failure with its contract code; one the client did not cause is logged as an error. */
+  #refuse(event: RequestName, ack: AckFn, error: unknown, startedAt: number): void {
+    const body = errorBody(error);
+    if (body.code === 'INTERNAL') {
+      this.#log.error('request failed', { event, peerId: this.#peerId, error });
+    } else {
+      this.#log.info('request refused', { event, peerId: this.#peerId, code: body.code, error: body.message });
+    }
+    this.#reply(ack, { ok: false, error: body });
+    this.#observer.emit('requestDone', { event, code: body.code, durationMs: performance.now() - startedAt });
   }
 
   /**
