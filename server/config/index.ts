@@ -138,6 +138,8 @@ const EnvSchema = z
     WORKER_HEALTH_INTERVAL_MS: int(0, 3_600_000).default(2_000),
     /** A worker that does not answer the health question within this time is killed and replaced. */
     WORKER_HEALTH_TIMEOUT_MS: int(100, 600_000).default(3_000),
+    /** A worker that misses the health deadline while running (busy, not stopped or idle) is waited for up to this long before it is killed. */
+    WORKER_HEALTH_BUSY_LIMIT_MS: int(0, 3_600_000).default(30_000),
     /** First delay before a dead worker is respawned; doubles at each consecutive failure. */
     WORKER_RESPAWN_DELAY_MS: int(10, 600_000).default(500),
     /** Longest delay between respawn attempts. */
@@ -318,7 +320,7 @@ export interface Config {
     /** Deadline of every request to a worker. */
     requestTimeoutMs: number;
     /** Periodic liveness question to each worker (intervalMs 0: off) and its deadline. */
-    health: { intervalMs: number; timeoutMs: number };
+    health: { intervalMs: number; timeoutMs: number; busyLimitMs: number };
     /** Respawn backoff: initialDelayMs doubling up to maxDelayMs; a worker that lived resetAfterMs resets it. */
     respawn: { initialDelayMs: number; maxDelayMs: number; resetAfterMs: number };
     /**
@@ -457,7 +459,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       webRtcServer: e.RTC_WEBRTC_SERVER,
       rtcPort: e.RTC_PORT,
       requestTimeoutMs: e.MEDIA_REQUEST_TIMEOUT_MS,
-      health: { intervalMs: e.WORKER_HEALTH_INTERVAL_MS, timeoutMs: e.WORKER_HEALTH_TIMEOUT_MS },
+      health: {
+        intervalMs: e.WORKER_HEALTH_INTERVAL_MS,
+        timeoutMs: e.WORKER_HEALTH_TIMEOUT_MS,
+        busyLimitMs: e.WORKER_HEALTH_BUSY_LIMIT_MS,
+      },
       respawn: {
         initialDelayMs: e.WORKER_RESPAWN_DELAY_MS,
         maxDelayMs: e.WORKER_RESPAWN_MAX_DELAY_MS,

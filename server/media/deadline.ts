@@ -20,18 +20,28 @@ export class MediaTimeoutError extends AppError {
  * Settles like `work`, or rejects with MediaTimeoutError once `timeoutMs` has passed. A value
  * `work` yields after that goes to `onLate` (to close an object nobody will ever use); a late
  * failure is dropped (the caller has failed already).
+ *
+ * The verdict waits for one pass of the event loop's poll phase after the timer: when this
+ * process was busy (its loop late), timers run before the I/O waiting to be read, and the
+ * worker's answer may be sitting in the channel. Without that pass a busy server would find its
+ * healthy workers "not answering" and kill them.
  */
 export function withDeadline<T>(work: Promise<T>, operation: string, timeoutMs: number, onLate?: (value: T) => void): Promise<T> {
   return new Promise<T>((resolve, reject) => {
+    let settled = false;
     let expired = false;
     const timer = setTimeout(() => {
-      expired = true;
-      reject(new MediaTimeoutError(operation, timeoutMs));
+      setImmediate(() => {
+        if (settled) return;
+        expired = true;
+        reject(new MediaTimeoutError(operation, timeoutMs));
+      });
     }, timeoutMs);
     timer.unref();
     work.then(
       (value) => {
         if (!expired) {
+          settled = true;
           clearTimeout(timer);
           resolve(value);
         } else {
@@ -40,6 +50,7 @@ export function withDeadline<T>(work: Promise<T>, operation: string, timeoutMs: 
       },
       (error: unknown) => {
         if (expired) return;
+        settled = true;
         clearTimeout(timer);
         reject(error instanceof Error ? error : new Error(String(error)));
       },

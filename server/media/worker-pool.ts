@@ -10,7 +10,8 @@
  *    failed respawn is retried on the same schedule;
  *  - a worker that hangs is found by a periodic cheap request (getResourceUsage) or at once when a
  *    request to it misses its deadline (`checkWorker`); if it does not answer within
- *    WORKER_HEALTH_TIMEOUT_MS it is killed (SIGKILL) and handled as dead;
+ *    WORKER_HEALTH_TIMEOUT_MS and the kernel shows it stopped or idle, it is killed (SIGKILL) and
+ *    handled as dead; a busy one (running) is waited for up to WORKER_HEALTH_BUSY_LIMIT_MS;
  *  - either way its routers close, which the media service sees (the rooms move to a live worker).
  */
 import { EventEmitter } from 'node:events';
@@ -19,6 +20,7 @@ import type * as ms from 'mediasoup/types';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
 import { MediaTimeoutError, withDeadline } from './deadline';
+import { judgeSilentWorker, sampleProcess } from './process-sample';
 import { installMediaIndex, type IndexedWorker, type WorkerAppData } from './media-index';
 import { listenAddressWarnings, webRtcServerListenInfos } from './settings';
 import { resolveWorkerBin } from './worker-binary';
@@ -354,41 +356,73 @@ export class WorkerPool {
     this.#healthTimer.unref();
   }
 
-  /** Asks the slot's worker a cheap question; no answer in time: kill it and handle it as dead. */
+  /**
+   * Asks the slot's worker a cheap question. No answer in time: a worker the kernel shows stopped,
+   * or asleep without using any CPU, is hung: killed and handled as dead. One that is running (busy
+   * forwarding, or waiting for a core on an overloaded machine) is given more time, deadline after
+   * deadline, up to WORKER_HEALTH_BUSY_LIMIT_MS: killing it would turn overload into an outage.
+   */
   #check(slot: WorkerSlot, trigger: 'periodic' | 'request deadline'): Promise<void> {
     const worker = slot.worker;
     if (!worker) return Promise.resolve();
     slot.check ??= (async () => {
-      const { timeoutMs } = this.#config.health;
+      const { timeoutMs, busyLimitMs } = this.#config.health;
+      const startedAt = Date.now();
+      const answer = worker.getResourceUsage();
+      let sample = sampleProcess(worker.pid);
+      let busyLogged = false;
       try {
-        await withDeadline(worker.getResourceUsage(), 'getResourceUsage', timeoutMs);
-        if (slot.worker === worker && slot.suspect) {
+        for (;;) {
+          try {
+            await withDeadline(answer, 'getResourceUsage', timeoutMs);
+            break;
+          } catch (error) {
+            // Any other failure means the worker closed meanwhile: its 'died' handles it.
+            if (!(error instanceof MediaTimeoutError) || slot.worker !== worker) return;
+            const now = sampleProcess(worker.pid);
+            const verdict = judgeSilentWorker(sample, now);
+            sample = now;
+            const waitedMs = Date.now() - startedAt;
+            if (verdict !== 'busy' || waitedMs >= busyLimitMs) {
+              this.#kill(slot, worker, { trigger, timeoutMs, waitedMs, verdict, state: now?.state });
+              return;
+            }
+            if (!busyLogged) {
+              busyLogged = true;
+              this.#logger.warn('worker busy: health check not answered in time, waiting longer', {
+                workerPid: worker.pid,
+                index: slot.index,
+                trigger,
+                timeoutMs,
+                busyLimitMs,
+                state: now?.state,
+              });
+            }
+          }
+        }
+        if (slot.worker === worker && (slot.suspect || busyLogged)) {
           slot.suspect = false;
           this.#logger.warn('worker answered its check after a missed deadline: kept (slow, not hung)', {
             workerPid: worker.pid,
             index: slot.index,
+            waitedMs: Date.now() - startedAt,
           });
         }
-      } catch (error) {
-        // Any other failure means the worker closed meanwhile: its 'died' handles it.
-        if (!(error instanceof MediaTimeoutError) || slot.worker !== worker) return;
-        this.#logger.error('worker did not answer the health check: killing it', {
-          workerPid: worker.pid,
-          index: slot.index,
-          trigger,
-          timeoutMs,
-        });
-        try {
-          process.kill(worker.pid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-        this.#retire(slot, worker, 'unresponsive');
       } finally {
         slot.check = undefined;
       }
     })();
     return slot.check;
+  }
+
+  #kill(slot: WorkerSlot, worker: IndexedWorker, fields: Record<string, unknown>): void {
+    this.#logger.error('worker did not answer the health check: killing it', { workerPid: worker.pid, index: slot.index, ...fields });
+    try {
+      process.kill(worker.pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+    this.#retire(slot, worker, 'unresponsive');
   }
 
   #logListening(): void {

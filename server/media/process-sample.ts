@@ -1,0 +1,46 @@
+/**
+ * What the kernel says of a worker process that has not answered its health check: stopped
+ * (SIGSTOP, a debugger), asleep without doing anything (deadlocked), or running (busy, or waiting
+ * for a core). Only the first two are hung; a busy worker is given time. Linux `/proc` only: on
+ * other systems nothing is known and an unanswered check is handled as a hang.
+ */
+import { readFileSync } from 'node:fs';
+
+export interface ProcessSample {
+  /** `/proc/<pid>/stat` state: R running, S sleeping, D disk wait, T stopped, t traced, Z zombie, … */
+  state: string;
+  /** User + system CPU time so far, ms. */
+  cpuMs: number;
+}
+
+/** Clock ticks per second of `/proc` CPU times (USER_HZ: 100 on every Linux architecture Node runs on). */
+const USER_HZ = 100;
+
+/** The process's state and CPU time; undefined when `/proc` is not there or the process is gone. */
+export function sampleProcess(pid: number): ProcessSample | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // The command name (field 2) is in parentheses and may hold spaces: fields are counted after it.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const utime = Number(fields[11]);
+  const stime = Number(fields[12]);
+  const state = fields[0];
+  if (!state || !Number.isFinite(utime) || !Number.isFinite(stime)) return undefined;
+  return { state, cpuMs: ((utime + stime) * 1000) / USER_HZ };
+}
+
+/**
+ * A worker that did not answer within the health deadline, judged from samples at the start and
+ * the end of the wait: `hung` (stopped, gone, or asleep without using any CPU) or `busy` (running
+ * or runnable, or it used CPU meanwhile). `unknown` without samples.
+ */
+export function judgeSilentWorker(before: ProcessSample | undefined, after: ProcessSample | undefined): 'hung' | 'busy' | 'unknown' {
+  if (!before || !after) return after || before ? 'hung' : 'unknown';
+  if (after.state === 'T' || after.state === 't' || after.state === 'Z' || after.state === 'X') return 'hung';
+  if (after.state === 'R' || after.cpuMs > before.cpuMs) return 'busy';
+  return 'hung';
+}
