@@ -1,6 +1,6 @@
 /**
- * Keeps the mediasoup worker and the load generator on different cores (`taskset`), so the
- * worker's CPU figure is not the generator's. Best effort: without taskset or with one core the
+ * Keeps the mediasoup worker (P2) or the servers (P4) and the load generator on different cores
+ * (`taskset`), so the one's CPU figure is not the other's and neither waits for the other's core. Best effort: without taskset or with one core the
  * figures are still taken, and the report says the processes were not pinned.
  */
 import { execFileSync } from 'node:child_process';
@@ -17,8 +17,9 @@ function taskset(args: string[]): string {
   return execFileSync('taskset', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
 }
 
-/** Worker on the last core, this process (all threads) on the others. */
-export function pinApart(workerPid: number): Pinning {
+/** The worker (or several processes: P4's servers) on the last core, this process (all threads) on the others. */
+export function pinApart(workerPid: number | readonly number[]): Pinning {
+  const pids = typeof workerPid === 'number' ? [workerPid] : workerPid;
   const cores = os.cpus().length;
   const none = (why: string): Pinning => ({ pinned: false, description: `not pinned (${why})`, restore: () => undefined });
   if (cores < 2) return none('one core');
@@ -36,14 +37,14 @@ export function pinApart(workerPid: number): Pinning {
   const workerCore = String(cores - 1);
   const generatorCores = cores === 2 ? '0' : `0-${cores - 2}`;
   try {
-    taskset(['-a', '-pc', workerCore, String(workerPid)]);
+    for (const pid of pids) taskset(['-a', '-pc', workerCore, String(pid)]);
     taskset(['-a', '-pc', generatorCores, String(process.pid)]);
   } catch {
     return none('taskset failed');
   }
   return {
     pinned: true,
-    description: `worker on core ${workerCore}, load generator on core(s) ${generatorCores}`,
+    description: `${typeof workerPid === 'number' ? 'worker' : 'servers'} on core ${workerCore}, load generator on core(s) ${generatorCores}`,
     restore: () => {
       try {
         taskset(['-a', '-pc', original, String(process.pid)]);

@@ -32,7 +32,7 @@ export const FULL_SIZES: BenchSizes = {
     maxWorkerCpuPct: 95,
   },
   P3: { peers: 1_000, rooms: 20, cycles: 1_000, concurrency: 50 },
-  P4: { sequential: 2_000, clients: 50, requestsPerClient: 100 },
+  P4: { rounds: 3, sequential: 2_000, clients: 50, requestsPerClient: 100 },
   P5: {
     peers: 60,
     speakers: 5,
@@ -77,7 +77,7 @@ export const SMOKE_SIZES: BenchSizes = {
   P1: { joiners: 4, producers: 2, rounds: 1 },
   P2: SMOKE_RAMP,
   P3: { peers: 60, rooms: 2, cycles: 30, concurrency: 20 },
-  P4: { sequential: 100, clients: 4, requestsPerClient: 10 },
+  P4: { rounds: 1, sequential: 100, clients: 4, requestsPerClient: 10 },
   P5: {
     peers: 6,
     speakers: 2,

@@ -6,6 +6,7 @@
  * generator's (P5). Argv: LEVEL ENV_JSON.
  */
 import { startLoggedBenchServer } from './context';
+import { installEchoNamespace } from './echo';
 import { BENCH_LOG_LEVELS, type BenchLogLevel } from './log-sink';
 import type { ServerChildMessage, ServerParentMessage } from './server-process';
 import { workerLoads } from './worker-load';
@@ -28,6 +29,14 @@ async function main(level: BenchLogLevel, env: Record<string, string>): Promise<
       void close();
       return;
     }
+    const fail = (error: unknown): void => send({ type: 'failed', message: error instanceof Error ? error.message : String(error) });
+    if (message.type === 'echo') {
+      server.rooms.getOrCreateRoom(message.roomId).then((room) => {
+        installEchoNamespace(server.io, { rtpCapabilities: room.rtpCapabilities() });
+        send({ type: 'echo', id: message.id });
+      }, fail);
+      return;
+    }
     const cpu = process.cpuUsage();
     const memory = process.memoryUsage();
     workerLoads(server, message.roomId).then(
@@ -40,7 +49,7 @@ async function main(level: BenchLogLevel, env: Record<string, string>): Promise<
           rssBytes: memory.rss,
           workers,
         }),
-      (error: unknown) => send({ type: 'failed', message: error instanceof Error ? error.message : String(error) }),
+      fail,
     );
   });
   process.on('disconnect', () => void close());

@@ -1,7 +1,7 @@
 /**
  * The bench server in a child process (server-child.ts), for a section whose load generator
  * shares the machine but must not share the server's thread in the figures: the server's CPU
- * time and heap are then its own (P5). The child is the product as `startLoggedBenchServer`
+ * time and heap are then its own (P4, P5). The child is the product as `startLoggedBenchServer`
  * starts it in-process, with the section's environment overrides.
  */
 import { fork } from 'node:child_process';
@@ -10,7 +10,11 @@ import { nextChildMessage } from './child-messages';
 import type { BenchLogLevel, LogCount } from './log-sink';
 import type { WorkerLoad } from './worker-load';
 
-export type ServerParentMessage = { type: 'usage'; id: number; roomId?: string } | { type: 'close' };
+export type ServerParentMessage =
+  | { type: 'usage'; id: number; roomId?: string }
+  /** Open `roomId` and answer on the echo namespace with its capabilities (P4's floor). */
+  | { type: 'echo'; id: number; roomId: string }
+  | { type: 'close' };
 
 export interface ServerUsage {
   /** User + system CPU time of the server's process so far, ms. */
@@ -23,6 +27,7 @@ export interface ServerUsage {
 export type ServerChildMessage =
   | { type: 'ready'; url: string; workerPids: number[] }
   | ({ type: 'usage'; id: number } & ServerUsage)
+  | { type: 'echo'; id: number }
   | { type: 'closed'; logs: LogCount }
   | { type: 'failed'; message: string };
 
@@ -32,6 +37,11 @@ export interface ServerProcess {
   readonly workerPids: readonly number[];
   /** The server's CPU time and heap, and its workers' (those serving `roomId` marked). */
   usage(roomId?: string): Promise<ServerUsage>;
+  /**
+   * Installs the echo namespace (echo.ts) on the server's own Socket.IO instance, answering
+   * `{ rtpCapabilities }` of room `roomId` (opened if needed): the same bytes as the product's ack.
+   */
+  installEcho(roomId: string): Promise<void>;
   /** Closes the server and ends the child; returns how much the server logged. */
   close(): Promise<LogCount | undefined>;
 }
@@ -62,6 +72,12 @@ export async function startServerProcess(level: BenchLogLevel, env: Record<strin
       child.send({ type: 'usage', id, ...(roomId === undefined ? {} : { roomId }) } satisfies ServerParentMessage);
       const { cpuMs, heapUsedBytes, rssBytes, workers } = await answer;
       return { cpuMs, heapUsedBytes, rssBytes, workers };
+    },
+    installEcho: async (roomId) => {
+      const id = nextId++;
+      const answer = next('echo', (m) => m.id === id);
+      child.send({ type: 'echo', id, roomId } satisfies ServerParentMessage);
+      await answer;
     },
     close: async () => {
       if (child.exitCode !== null) return undefined;

@@ -58,6 +58,11 @@ test('bench --smoke writes well-formed results for P1–P6, and the README table
       const logs = results.sections[id]!.details.logs as Record<string, { lines: number }>;
       expect(logs.info!.lines).toBeGreaterThan(logs.warn!.lines); // info really logged (to a file)
     }
+    // P4 (methodology v2): servers in child processes; each figure from the round with the median ratio.
+    const p4 = results.sections.P4!;
+    expect(p4.methodology?.version).toBe(2);
+    expect((p4.details.rounds as unknown[]).length).toBe(1);
+    expect(p4.figures.find((f) => f.name.startsWith('server CPU per ack'))?.value).toBeGreaterThan(0);
     // P1 (methodology v2): the floor is the same contract — the same client code sends the same
     // bytes, and the floor's acks and announcements carry what the product's do.
     const p1 = results.sections.P1!;
@@ -74,11 +79,17 @@ test('bench --smoke writes well-formed results for P1–P6, and the README table
       expect(wire.floor!.announcements.peerJoined).toEqual(wire[level]!.announcements.peerJoined);
       expect(wire.floor!.announcements.newProducer?.count).toBeGreaterThan(0);
     }
-    // P2: the knee against a floor measured in the same run, beside the published figure.
-    const knees = results.sections.P2!.figures.filter((f) => f.name === 'consumers/worker at knee');
-    expect(knees.map((f) => f.floorName)).toEqual(['raw mediasoup, same topology and RTP', 'published ~500/worker']);
-    expect(knees[0]!.target).toEqual({ kind: 'min', ratio: 0.95 });
-    expect(knees[0]!.floor).toBeGreaterThan(0);
+    // P2: the fitted knee against a floor measured in the same run (the target); the last clean
+    // step against the same floor and beside the published figure.
+    const p2 = results.sections.P2!;
+    expect(p2.methodology?.version).toBe(2);
+    const fitted = p2.figures.filter((f) => f.name === 'consumers/worker at knee (CPU fit)');
+    expect(fitted.map((f) => f.floorName)).toEqual(['raw mediasoup, same topology and RTP']);
+    expect(fitted[0]!.target).toEqual({ kind: 'min', ratio: 0.95 });
+    expect(fitted[0]!.floor).toBeGreaterThan(0);
+    const lastClean = p2.figures.filter((f) => f.name === 'consumers/worker at knee (last clean step)');
+    expect(lastClean.map((f) => f.floorName)).toEqual(['raw mediasoup, same topology and RTP', 'published ~500/worker']);
+    expect(lastClean.every((f) => f.target === undefined)).toBe(true);
     // P5: one large room held to absolute targets, with a verdict; every peer's join measured.
     const p5 = results.sections.P5!;
     expect(p5.methodology?.version).toBe(1);

@@ -117,3 +117,23 @@ test('a request of an idle socket starts at once, in the same turn; the next one
   expect(tasks.started()).toEqual(['a', 'b', 'c']);
   await tasks.finish('c');
 });
+
+test('a synchronous task (it returns nothing) is done when it returns: nothing stays pending, the next one starts at once', async () => {
+  const order = new RequestOrder();
+  const tasks = new Tasks();
+  const ran: string[] = [];
+  order.schedule(undefined, () => void ran.push('sync 1'));
+  expect(order.pending).toBe(0);
+  order.schedule('consumer 1', () => void ran.push('sync 2'));
+  expect(order.pending).toBe(0);
+  expect(ran).toEqual(['sync 1', 'sync 2']);
+  // After an asynchronous one, a synchronous task waits its turn like any other.
+  order.schedule(undefined, tasks.task('async'));
+  order.schedule(undefined, () => void ran.push('sync 3'));
+  await settle();
+  expect(ran).toEqual(['sync 1', 'sync 2']);
+  expect(order.pending).toBe(2);
+  await tasks.finish('async');
+  expect(ran).toEqual(['sync 1', 'sync 2', 'sync 3']);
+  expect(order.pending).toBe(0);
+});
