@@ -20,7 +20,7 @@ export interface BenchSizes {
 }
 
 export const FULL_SIZES: BenchSizes = {
-  P1: { joiners: 50, producers: 4, rounds: 4 },
+  P1: { joiners: 50, producers: 4, rounds: 5 },
   P2: {
     senders: 2,
     consumersPerStep: 100,

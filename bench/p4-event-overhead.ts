@@ -19,7 +19,7 @@ import { mapLimit, nowMs, progress, ratio, rotate, round } from './context';
 import type { BenchLogLevel, LogCount } from './log-sink';
 import { startServerProcess, type ServerProcess } from './server-process';
 import { pinApart, type Pinning } from './cpu-affinity';
-import type { Figure, SectionResult } from './results';
+import { medianRound, type Figure, type SectionResult } from './results';
 
 export interface P4Sizes {
   /** Rounds, each on fresh servers; a figure is the one of the round with the median ratio. */
@@ -147,12 +147,6 @@ export async function runP4(sizes: P4Sizes, levels: readonly BenchLogLevel[]): P
       logs: Object.fromEntries(logs),
     },
   };
-}
-
-/** Of one figure's rounds, the one with the median ratio (the lower middle of an even count). */
-function medianRound(byRound: readonly Figure[]): Figure {
-  const sorted = [...byRound].sort((a, b) => (a.ratio ?? 0) - (b.ratio ?? 0));
-  return sorted[(sorted.length - 1) >> 1]!;
 }
 
 async function measureRound(sizes: P4Sizes, levels: readonly BenchLogLevel[]): Promise<P4Round> {

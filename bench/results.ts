@@ -137,3 +137,15 @@ export function formatNumber(value: number): string {
   if (Math.abs(value) >= 10) return value.toFixed(1);
   return value.toFixed(2);
 }
+
+/**
+ * Of one figure measured in several rounds, the round with the median ratio (the lower middle of
+ * an even count). On the shared VM a whole round now and then is off (a descheduled process, a
+ * busy neighbour); a figure pooled over rounds carries such a round in full, the median round not.
+ */
+export function medianRound(byRound: readonly Figure[]): Figure {
+  const sorted = [...byRound].sort((a, b) => (a.ratio ?? 0) - (b.ratio ?? 0));
+  const median = sorted[(sorted.length - 1) >> 1];
+  if (!median) throw new Error('medianRound: no rounds');
+  return median;
+}
