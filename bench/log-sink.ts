@@ -19,7 +19,12 @@ export interface LogCount {
   level: BenchLogLevel;
   lines: number;
   bytes: number;
+  /** The first error and warn lines (at most NOTABLE_MAX, each clipped): why a server misbehaved under load. */
+  notable?: string[];
 }
+
+const NOTABLE_MAX = 20;
+const NOTABLE_CHARS = 400;
 
 export interface LogSink {
   readonly level: BenchLogLevel;
@@ -47,7 +52,12 @@ export async function createFileLogSink(level: BenchLogLevel, file?: string): Pr
       });
       await new Promise<void>((resolve) => stream.end(() => resolve()));
       const text = await readFile(target, 'utf8');
-      const count = { level, lines: text.split('\n').filter((l) => l.length > 0).length, bytes: Buffer.byteLength(text) };
+      const lines = text.split('\n').filter((l) => l.length > 0);
+      const notable = lines
+        .filter((l) => l.includes('"level":"error"') || l.includes('"level":"warn"'))
+        .slice(0, NOTABLE_MAX)
+        .map((l) => l.slice(0, NOTABLE_CHARS));
+      const count: LogCount = { level, lines: lines.length, bytes: Buffer.byteLength(text), ...(notable.length > 0 ? { notable } : {}) };
       if (!options.keep && !file) await rm(path.dirname(target), { recursive: true, force: true });
       return count;
     })());

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { BENCH_LOG_LEVELS, type BenchLogLevel } from './log-sink';
 import type { P1Sizes } from './p1-join-to-media';
 import type { P2Sizes } from './p2-ramp';
+import type { P2RunSizes } from './p2-forwarding';
 import type { P3Sizes } from './p3-memory';
 import type { P4Sizes } from './p4-event-overhead';
 import type { P5Sizes } from './p5-large-room';
@@ -12,7 +13,7 @@ import { SECTION_IDS, type SectionId } from './results';
 
 export interface BenchSizes {
   P1: P1Sizes;
-  P2: P2Sizes;
+  P2: P2RunSizes;
   P3: P3Sizes;
   P4: P4Sizes;
   P5: P5Sizes;
@@ -30,6 +31,7 @@ export const FULL_SIZES: BenchSizes = {
     windowMs: 4_000,
     maxLossPct: 1,
     maxWorkerCpuPct: 95,
+    rampsPerRig: 2,
   },
   P3: { peers: 1_000, rooms: 20, cycles: 1_000, concurrency: 50 },
   P4: { rounds: 3, sequential: 2_000, clients: 50, requestsPerClient: 100 },
@@ -75,7 +77,7 @@ const SMOKE_RAMP: P2Sizes = {
 /** Tiny sizes: every code path, a few seconds in all (CI). */
 export const SMOKE_SIZES: BenchSizes = {
   P1: { joiners: 4, producers: 2, rounds: 1 },
-  P2: SMOKE_RAMP,
+  P2: { ...SMOKE_RAMP, rampsPerRig: 1 },
   P3: { peers: 60, rooms: 2, cycles: 30, concurrency: 20 },
   P4: { rounds: 1, sequential: 100, clients: 4, requestsPerClient: 10 },
   P5: {

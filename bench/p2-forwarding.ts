@@ -13,6 +13,7 @@
  * mediasoup's published "~500 consumers" per worker (mediasoup.org/documentation/v3/scalability)
  * with the 20 % of a core per 100 consumers that figure implies.
  */
+import type { LogCount } from './log-sink';
 import { FakePeer } from '../client/fake-peer/fake-peer';
 import { Pacer } from '../client/fake-peer/pacer';
 import { mapLimit, nowMs, progress, ratio, round, sleep, startLoggedBenchServer } from './context';
@@ -32,18 +33,24 @@ export interface RigServer {
   /** Each worker's CPU time and consumers (`roomId`: the rig's room). */
   workers(roomId: string): Promise<WorkerCpu[]>;
   close(): Promise<void>;
+  /** Once closed: how much the server logged, with its first error and warn lines. */
+  readonly log: LogCount | undefined;
 }
 
 /** The bench server in this process, logging at `warn` to a file (P2: it shares the load generator's thread). */
 export async function inProcessRigServer(env?: Record<string, string>): Promise<RigServer> {
   const logged = await startLoggedBenchServer('warn', env);
   const server = logged.server;
+  let log: LogCount | undefined;
   return {
     url: server.url,
     workerPids: server.workers.workers.map((w) => w.pid),
     workers: async (roomId) => (await workerLoads(server, roomId)).map(({ pid, cpuMs, consumers }) => ({ pid, cpuMs, consumers })),
     close: async () => {
-      await logged.close();
+      log = await logged.close();
+    },
+    get log() {
+      return log;
     },
   };
 }
@@ -112,21 +119,39 @@ export const P2_METHODOLOGY = {
   floor: 'raw mediasoup on a worker of the bench’s own: the same topology and RTP, no server; knees fitted over the ramp',
 } as const;
 
-export async function runP2(sizes: P2Sizes): Promise<SectionResult> {
+/** P2's sizes: the ramp's, and how many times each rig is ramped. */
+export type P2RunSizes = P2Sizes & {
+  /**
+   * 1: product, then floor. 2: product, floor, floor, product (ABBA), each rig's figures the
+   * mean of its two ramps: the machine drifts over the ~7 minutes, and ABBA cancels a steady drift.
+   */
+  rampsPerRig: 1 | 2;
+};
+
+export async function runP2(sizes: P2RunSizes): Promise<SectionResult> {
   const started = nowMs();
   const pacer = new Pacer();
-  let product: RampResult;
-  let floor: RampResult;
+  const ramps = { product: [] as RampResult[], floor: [] as RampResult[] };
+  const serverLogs: Array<LogCount | null> = [];
+  const order: Array<'product' | 'floor'> = sizes.rampsPerRig === 2 ? ['product', 'floor', 'floor', 'product'] : ['product', 'floor'];
   try {
-    progress('P2', 'product: server + plain-RTP fake peers');
-    const server = await inProcessRigServer();
-    product = await ramp(createProductRig(sizes, pacer, { roomId: 'bench-p2', server }), sizes, 'product');
-    await sleep(1_000);
-    progress('P2', 'floor: raw mediasoup, same topology and RTP, no server');
-    floor = await ramp(await createFloorRig(sizes, pacer), sizes, 'floor');
+    for (const [i, side] of order.entries()) {
+      if (i > 0) await sleep(1_000);
+      if (side === 'product') {
+        progress('P2', `product: server + plain-RTP fake peers (ramp ${i + 1} of ${order.length})`);
+        const server = await inProcessRigServer();
+        ramps.product.push(await ramp(createProductRig(sizes, pacer, { roomId: 'bench-p2', server }), sizes, 'product'));
+        serverLogs.push(server.log ?? null);
+      } else {
+        progress('P2', `floor: raw mediasoup, same topology and RTP, no server (ramp ${i + 1} of ${order.length})`);
+        ramps.floor.push(await ramp(await createFloorRig(sizes, pacer), sizes, 'floor'));
+      }
+    }
   } finally {
     pacer.stop();
   }
+  const product = meanRamp(ramps.product);
+  const floor = meanRamp(ramps.floor);
   const publishedCpuPer100 = (100 / PUBLISHED_CONSUMERS_PER_WORKER) * 100;
   const sameRun = 'raw mediasoup, same topology and RTP';
   const figures: Figure[] = [
@@ -180,13 +205,27 @@ export async function runP2(sizes: P2Sizes): Promise<SectionResult> {
     figures,
     details: {
       sizes,
-      order: 'product ramp, then floor ramp; each worker pinned to the last core, the load generator to the others',
+      pinning: 'each worker pinned to the last core, the load generator to the others',
       caveat:
         'plain RTP without SRTP: cheaper per packet than WebRTC consumers (SRTP, congestion control) that the published figure is about; the load generator receives every forwarded packet on the other core',
       knee: 'fitted: where a line through the worker CPU of every lossless step crosses the CPU criterion (capped by the counts measured and by loss seen twice in a row); last clean step: the last step that met both criteria',
       resolution: `last clean step known to ±${sizes.fineConsumersPerStep > 0 ? sizes.fineConsumersPerStep : sizes.consumersPerStep} consumers (one step)`,
-      product: { ...product, cpuPer100: round(product.cpuPer100, 2) },
-      floor: { ...floor, cpuPer100: round(floor.cpuPer100, 2) },
+      order: order.join(', '),
+      product: { ...product, ramps: ramps.product.map((r) => ({ ...r, cpuPer100: round(r.cpuPer100, 2) })), serverLogs },
+      floor: { ...floor, ramps: ramps.floor.map((r) => ({ ...r, cpuPer100: round(r.cpuPer100, 2) })) },
     },
+  };
+}
+
+/** One rig's figures over its ramps: knees and CPU per 100 consumers averaged (rounded to whole consumers). */
+function meanRamp(ramps: readonly RampResult[]): { kneeConsumers: number; fittedKneeConsumers: number; cpuPer100: number } {
+  const mean = (pick: (r: RampResult) => number): number => ramps.reduce((sum, r) => sum + pick(r), 0) / ramps.length;
+  return {
+    kneeConsumers: Math.round(mean((r) => r.kneeConsumers)),
+    fittedKneeConsumers: Math.round(mean((r) => r.fittedKneeConsumers)),
+    cpuPer100: round(
+      mean((r) => r.cpuPer100),
+      2,
+    ),
   };
 }

@@ -14,6 +14,7 @@
  * two workers, the server and the load generator (this process, which receives every forwarded
  * packet) share both cores, so the gain is bounded by what the generator leaves free.
  */
+import type { LogCount } from './log-sink';
 import { Pacer } from '../client/fake-peer/pacer';
 import { nowMs, progress, ratio, round, sleep } from './context';
 import { createProductRig, type RigServer } from './p2-forwarding';
@@ -38,12 +39,16 @@ const WORKERS = 2;
 /** The bench server with `env` in a child process, as a product rig's server. */
 async function childRigServer(env: Record<string, string>): Promise<RigServer> {
   const child = await startServerProcess('warn', env);
+  let log: LogCount | undefined;
   return {
     url: child.url,
     workerPids: child.workerPids,
     workers: async (roomId) => (await child.usage(roomId)).workers.map(({ pid, cpuMs, consumers }) => ({ pid, cpuMs, consumers })),
     close: async () => {
-      await child.close();
+      log = await child.close();
+    },
+    get log() {
+      return log;
     },
   };
 }
@@ -57,16 +62,18 @@ export async function runP6(sizes: P6Sizes): Promise<SectionResult> {
   const spreadEnv = { ...base, ROOM_MAX_WORKERS: String(WORKERS), ROOM_WORKER_SPREAD_CONSUMERS: String(sizes.spreadConsumersPerWorker) };
   let single: RampResult;
   let spread: RampResult;
+  let singleServer: RigServer | undefined;
+  let spreadServer: RigServer | undefined;
   try {
     progress('P6', `single: one room on 1 of ${WORKERS} workers (ROOM_MAX_WORKERS=1)`);
-    const singleServer = await childRigServer(singleEnv);
+    singleServer = await childRigServer(singleEnv);
     single = await ramp(createProductRig(sizes, pacer, { roomId: 'bench-p6-single', server: singleServer }), sizes, 'single', {
       section: 'P6',
       pin: false,
     });
     await sleep(1_000);
     progress('P6', `spread: one room over ${WORKERS} workers (ROOM_WORKER_SPREAD_CONSUMERS=${sizes.spreadConsumersPerWorker})`);
-    const spreadServer = await childRigServer(spreadEnv);
+    spreadServer = await childRigServer(spreadEnv);
     spread = await ramp(createProductRig(sizes, pacer, { roomId: 'bench-p6-spread', server: spreadServer }), sizes, 'spread', {
       section: 'P6',
       pin: false,
@@ -100,8 +107,8 @@ export async function runP6(sizes: P6Sizes): Promise<SectionResult> {
         'on 2 cores the load generator receives every forwarded packet and competes with the workers: the spread room cannot reach 2× here; piping costs the first worker CPU too',
       resolution: `knee known to ±${sizes.fineConsumersPerStep > 0 ? sizes.fineConsumersPerStep : sizes.consumersPerStep} consumers (one step)`,
       kneeSteps: { single: kneeStep(single), spread: kneeStep(spread) },
-      single: { ...single, cpuPer100: round(single.cpuPer100, 2) },
-      spread: { ...spread, cpuPer100: round(spread.cpuPer100, 2) },
+      single: { ...single, cpuPer100: round(single.cpuPer100, 2), serverLog: singleServer?.log ?? null },
+      spread: { ...spread, cpuPer100: round(spread.cpuPer100, 2), serverLog: spreadServer?.log ?? null },
     },
   };
 }
