@@ -14,13 +14,11 @@
  * two workers, the server and the load generator (this process, which receives every forwarded
  * packet) share both cores, so the gain is bounded by what the generator leaves free.
  */
-import type { LogCount } from './log-sink';
 import { Pacer } from '../client/fake-peer/pacer';
 import { nowMs, progress, ratio, round, sleep } from './context';
-import { createProductRig, type RigServer } from './p2-forwarding';
+import { childRigServer, createProductRig, type RigServer } from './p2-forwarding';
 import { ramp, type P2Sizes, type RampResult } from './p2-ramp';
 import type { Figure, SectionResult } from './results';
-import { startServerProcess } from './server-process';
 
 export const P6_METHODOLOGY = {
   version: 1,
@@ -35,23 +33,6 @@ export interface P6Sizes extends P2Sizes {
 }
 
 const WORKERS = 2;
-
-/** The bench server with `env` in a child process, as a product rig's server. */
-async function childRigServer(env: Record<string, string>): Promise<RigServer> {
-  const child = await startServerProcess('warn', env);
-  let log: LogCount | undefined;
-  return {
-    url: child.url,
-    workerPids: child.workerPids,
-    workers: async (roomId) => (await child.usage(roomId)).workers.map(({ pid, cpuMs, consumers }) => ({ pid, cpuMs, consumers })),
-    close: async () => {
-      log = await child.close();
-    },
-    get log() {
-      return log;
-    },
-  };
-}
 
 export async function runP6(sizes: P6Sizes): Promise<SectionResult> {
   const started = nowMs();
