@@ -358,9 +358,11 @@ export class WorkerPool {
 
   /**
    * Asks the slot's worker a cheap question. No answer in time: a worker the kernel shows stopped,
-   * or asleep without using any CPU, is hung: killed and handled as dead. One that is running (busy
-   * forwarding, or waiting for a core on an overloaded machine) is given more time, deadline after
-   * deadline, up to WORKER_HEALTH_BUSY_LIMIT_MS: killing it would turn overload into an outage.
+   * or asleep outside its event loop without using any CPU, is hung: killed and handled as dead.
+   * One that is running (busy forwarding, or waiting for a core on an overloaded machine) or idle in
+   * its event loop (the request or the answer is stuck in this busy process) is given more time,
+   * deadline after deadline, up to WORKER_HEALTH_BUSY_LIMIT_MS: killing it would turn overload
+   * into an outage.
    */
   #check(slot: WorkerSlot, trigger: 'periodic' | 'request deadline'): Promise<void> {
     const worker = slot.worker;
@@ -383,7 +385,7 @@ export class WorkerPool {
             const verdict = judgeSilentWorker(sample, now);
             sample = now;
             const waitedMs = Date.now() - startedAt;
-            if (verdict !== 'busy' || waitedMs >= busyLimitMs) {
+            if ((verdict !== 'busy' && verdict !== 'waiting') || waitedMs >= busyLimitMs) {
               this.#kill(slot, worker, { trigger, timeoutMs, waitedMs, verdict, state: now?.state });
               return;
             }
@@ -395,6 +397,7 @@ export class WorkerPool {
                 trigger,
                 timeoutMs,
                 busyLimitMs,
+                verdict,
                 state: now?.state,
               });
             }
