@@ -4,9 +4,9 @@
  * every producer, until downlink loss exceeds the limit or the worker's CPU saturates (p2-ramp.ts
  * measures each step: loss, worker and generator CPU, socket drops).
  *
- * Two rigs, one after the other, each with its worker pinned to one core and the load generator
- * (this process) to the other:
- *  - product: the server (in-process, one worker) with plain-RTP fake peers over signalling;
+ * Two rigs, ramped in turns (product, floor, floor, product), each with its worker pinned to one
+ * core and the load generator (this process) to the other:
+ *  - product: the server (in a child process, one worker) with plain-RTP fake peers over signalling;
  *  - floor, same run: raw mediasoup on a worker of the bench's own, the same topology, the same
  *    RTP from the same generator, the same knee criteria, no server (p2-floor-rig.ts).
  * The product's consumers at the knee are reported as a ratio to the floor's, and beside
@@ -26,7 +26,7 @@ export type { P2Sizes } from './p2-ramp';
 
 export const PUBLISHED_CONSUMERS_PER_WORKER = 500;
 
-/** The server a product rig runs against: in-process (P2) or in a child process (P6). */
+/** The server a product rig runs against (P2, P6: a child process, childRigServer). */
 export interface RigServer {
   readonly url: string;
   readonly workerPids: readonly number[];

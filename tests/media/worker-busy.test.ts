@@ -22,6 +22,16 @@ function onlyWorker(server: TestServer): IndexedWorker {
   return worker;
 }
 
+/** One worker, no periodic check (only checkWorker starts one), a 200 ms health deadline and the given busy limit. */
+function startHealthServer(busyLimitMs: number): Promise<TestServer> {
+  return startTestServer({
+    MEDIASOUP_WORKERS: '1',
+    WORKER_HEALTH_INTERVAL_MS: '0',
+    WORKER_HEALTH_TIMEOUT_MS: '200',
+    WORKER_HEALTH_BUSY_LIMIT_MS: String(busyLimitMs),
+  });
+}
+
 /** Queues QUEUED_REQUESTS cheap requests on the worker, then has the pool check it (as a missed request deadline does). */
 function queueWorkThenCheck(server: TestServer, worker: IndexedWorker): Promise<unknown> {
   const queued = Promise.all(Array.from({ length: QUEUED_REQUESTS }, () => worker.getResourceUsage()));
@@ -34,12 +44,7 @@ describe('a busy worker is kept (health deadline 200 ms, busy limit 30 s)', () =
   let logs: LogMemory;
 
   beforeAll(async () => {
-    server = await startTestServer({
-      MEDIASOUP_WORKERS: '1',
-      WORKER_HEALTH_INTERVAL_MS: '0',
-      WORKER_HEALTH_TIMEOUT_MS: '200',
-      WORKER_HEALTH_BUSY_LIMIT_MS: '30000',
-    });
+    server = await startHealthServer(30_000);
     logs = LogMemory.attach(server);
   });
   afterAll(() => server.close());
@@ -85,12 +90,7 @@ describe('busy past WORKER_HEALTH_BUSY_LIMIT_MS (300 ms): killed as a runaway', 
   let logs: LogMemory;
 
   beforeAll(async () => {
-    server = await startTestServer({
-      MEDIASOUP_WORKERS: '1',
-      WORKER_HEALTH_INTERVAL_MS: '0',
-      WORKER_HEALTH_TIMEOUT_MS: '200',
-      WORKER_HEALTH_BUSY_LIMIT_MS: '300',
-    });
+    server = await startHealthServer(300);
     logs = LogMemory.attach(server);
   });
   afterAll(() => server.close());
