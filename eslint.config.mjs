@@ -5,6 +5,16 @@ import prettier from 'eslint-config-prettier';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
+/** Files matching `files` may not import any of `forbidden` (package names or path globs). */
+function layer(files, forbidden) {
+  return {
+    files: [files],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: forbidden, message: 'crosses a layer boundary (README "Architecture")' }] }],
+    },
+  };
+}
+
 export default tseslint.config(
   { ignores: ['node_modules/', 'dist/', 'client/sdk/dist/', 'coverage/', 'bench/results/'] },
   js.configs.recommended,
@@ -16,5 +26,24 @@ export default tseslint.config(
     },
   },
   { files: ['**/*.mjs'], ...tseslint.configs.disableTypeChecked },
+  // Layers (README "Architecture"): what each folder may not import. The room domain talks to media,
+  // signalling and the cluster through its ports only; the client never reaches into the server;
+  // the contract depends on nothing but zod.
+  layer('server/rooms/**/*.ts', [
+    'mediasoup',
+    'mediasoup/*',
+    'socket.io',
+    'socket.io-client',
+    'express',
+    '**/signalling/**',
+    '**/media/**',
+    '**/cluster/**',
+    '**/http/**',
+    '**/admin/**',
+    '**/webhooks/**',
+    '**/metrics/**',
+  ]),
+  layer('client/**/*.ts', ['**/server/**', 'mediasoup', 'express', 'socket.io']),
+  layer('shared/**/*.ts', ['**/server/**', '**/client/**', 'mediasoup', 'socket.io', 'socket.io-client', 'express']),
   prettier,
 );
