@@ -11,7 +11,7 @@
  * code when it has an ack, or dropped with a sampled log line when it has none.
  */
 import { isRequestName, requestSchemas, type Ack, type IceServer, type RequestName } from '../../shared/contract';
-import { peerProfile, type Credentials } from '../auth/authenticator';
+import { peerProfile, type Authenticator, type Credentials } from '../auth/authenticator';
 import { AppError } from '../errors';
 import type { LogSampler } from '../limits/log-sampler';
 import type { Admission, RequestRateLimiter } from '../limits/rate-limits';
@@ -36,6 +36,8 @@ type HandlerOutcome = { data: unknown; after?: AfterAck };
 
 /** Longest event name echoed into an error message or a log line. */
 const EVENT_NAME_ECHO_MAX = 64;
+/** Longest delay setTimeout takes; a token expiring later is checked again then. */
+const MAX_TIMER_MS = 2_147_483_647;
 
 export interface SessionOptions {
   joinTimeoutMs: number;
@@ -49,6 +51,8 @@ export interface SessionOptions {
   observer: SignallingObserver;
   /** TURN servers offered to peers (join and resume acks); none when not configured. */
   turn?: TurnSettings;
+  /** Verifies the fresh tokens of `refreshToken`. */
+  authenticator: Authenticator;
 }
 
 /** A readable, bounded label for whatever socket.io delivered as an event name. */
@@ -61,7 +65,6 @@ function eventLabel(event: unknown): string {
 export class SocketSession implements SessionView {
   readonly roomId: string;
   readonly handshakeDisplayName: string | undefined;
-  readonly credentials: Credentials;
   readonly rooms: RoomManager;
   readonly channel: PeerChannel;
   readonly #socket: SessionSocket;
@@ -76,6 +79,10 @@ export class SocketSession implements SessionView {
   /** This socket's requests, in order (one at a time, but for consumer requests: request-order.ts). */
   readonly #order = new RequestOrder();
   #joinTimer: NodeJS.Timeout | undefined;
+  /** Who the client is: the handshake's token, then each fresh one of `refreshToken`. */
+  #credentials: Credentials;
+  /** Fires when the access token expires (none in open mode). */
+  #expiryTimer: NodeJS.Timeout | undefined;
 
   constructor(socket: SessionSocket, rooms: RoomManager, opts: SessionOptions) {
     this.#socket = socket;
@@ -84,7 +91,7 @@ export class SocketSession implements SessionView {
     this.#turn = opts.turn;
     this.roomId = socket.data.roomId;
     this.handshakeDisplayName = socket.data.displayName;
-    this.credentials = socket.data.credentials;
+    this.#credentials = socket.data.credentials;
     this.#remoteAddress = socket.data.remoteAddress;
     this.rooms = rooms;
     this.channel = socketChannel(socket);
@@ -96,11 +103,20 @@ export class SocketSession implements SessionView {
       this.#log.info('join timeout: disconnecting a socket that never joined', { joinTimeoutMs: opts.joinTimeoutMs });
       socket.disconnect(true);
     }, opts.joinTimeoutMs);
-    this.#log.debug('socket connected', { identity: this.credentials.identity });
+    this.#log.debug('socket connected', { identity: this.#credentials.identity });
+    this.#armExpiry();
   }
 
   get member(): Member | undefined {
     return this.#member;
+  }
+
+  get credentials(): Credentials {
+    return this.#credentials;
+  }
+
+  authenticate(token: string): Promise<Credentials> {
+    return this.#opts.authenticator.authenticate(token, this.roomId);
   }
 
   iceServersFor(identity: string): IceServer[] | undefined {
@@ -108,7 +124,7 @@ export class SocketSession implements SessionView {
   }
 
   profile(requestedName?: string): PeerProfile {
-    return peerProfile(this.credentials, {
+    return peerProfile(this.#credentials, {
       requestedName,
       handshakeName: this.handshakeDisplayName,
       remoteAddress: this.#remoteAddress,
@@ -181,6 +197,11 @@ export class SocketSession implements SessionView {
     const startedAt = performance.now();
     try {
       if (this.#disconnected) return;
+      if (this.#tokenExpired()) {
+        this.#refuse(event, ack, new AppError('UNAUTHORIZED', 'access token expired'), startedAt);
+        this.#expire();
+        return;
+      }
       const parsed = requestSchemas[event].safeParse(payload);
       if (!parsed.success) {
         const body = errorBody(parsed.error);
@@ -228,6 +249,7 @@ export class SocketSession implements SessionView {
       this.#refuse(event, ack, new AppError('ROOM_CLOSED', 'disconnected while joining'), startedAt);
       return;
     }
+    if (after?.type === 'refresh') this.#refresh(after.credentials);
     this.#reply(ack, { ok: true, data });
     this.#observer.emit('requestDone', { event, code: 'ok', durationMs: performance.now() - startedAt });
     if (after?.type === 'leave') this.#leave();
@@ -256,6 +278,8 @@ export class SocketSession implements SessionView {
       return false;
     }
     this.#member = member;
+    // A resumed peer takes this connection's token (the client may have come back with a fresh one).
+    if (via === 'resume') member.peer.refreshCredentials(this.#credentials.grants, this.#credentials.expiresAt);
     clearTimeout(this.#joinTimer);
     this.#observer.emit('joined', { sinceConnectMs: Date.now() - this.#connectedAt, via });
     return true;
@@ -294,9 +318,44 @@ export class SocketSession implements SessionView {
     this.#opts.sampler.sample(this.#socket.id, write);
   }
 
+  #refresh(credentials: Credentials): void {
+    this.#credentials = credentials;
+    this.#member?.peer.refreshCredentials(credentials.grants, credentials.expiresAt);
+    this.#armExpiry();
+    this.#log.debug('access token refreshed', { peerId: this.#peerId, expiresAt: credentials.expiresAt });
+  }
+
+  #tokenExpired(): boolean {
+    const expiresAt = this.#credentials.expiresAt;
+    return expiresAt !== undefined && expiresAt * 1000 <= Date.now();
+  }
+
+  #armExpiry(): void {
+    clearTimeout(this.#expiryTimer);
+    const expiresAt = this.#credentials.expiresAt;
+    if (expiresAt === undefined) return;
+    const delayMs = Math.max(0, Math.min(expiresAt * 1000 - Date.now(), MAX_TIMER_MS));
+    this.#expiryTimer = setTimeout(() => (this.#tokenExpired() ? this.#expire() : this.#armExpiry()), delayMs);
+  }
+
+  /**
+   * The access token expired and no fresh one came: the peer leaves at once (no grace: what the
+   * token allowed is over), the client is told why (`roomClosed { reason: 'TOKEN_EXPIRED' }`) and
+   * disconnected.
+   */
+  #expire(): void {
+    if (this.#disconnected) return;
+    this.#log.info('access token expired: the peer leaves and the socket is disconnected', { peerId: this.#peerId });
+    const member = this.#member;
+    this.#member = undefined;
+    member?.room.leave(member.peer, 'TOKEN_EXPIRED');
+    this.channel.close('TOKEN_EXPIRED');
+  }
+
   #onDisconnect(reason: string): void {
     this.#disconnected = true;
     clearTimeout(this.#joinTimer);
+    clearTimeout(this.#expiryTimer);
     this.#opts.limiter.forget(this.#socket.id);
     this.#opts.sampler.forget(this.#socket.id);
     const member = this.#member;
