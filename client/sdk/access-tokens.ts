@@ -18,6 +18,8 @@ export interface AccessTokensOptions {
   provider?: () => Promise<string>;
   /** Sends a fresh token on the current connection; resolves with its expiry (seconds since the epoch). */
   send(token: string): Promise<{ expiresAt?: number }>;
+  /** Whether there is a connection to send it on (while reconnecting, the new connection presents it). */
+  connected(): boolean;
   /** A renewal failed (it is retried until the token expires). */
   failed(error: RoomClientError): void;
 }
@@ -85,8 +87,10 @@ export class AccessTokens {
       }
       // Adopted before it is sent: a reconnection meanwhile presents it.
       this.#adopt(token);
-      const { expiresAt } = await this.#options.send(token);
-      if (expiresAt !== undefined) this.#expiresAt = expiresAt;
+      if (this.#options.connected()) {
+        const { expiresAt } = await this.#options.send(token);
+        if (expiresAt !== undefined && this.#token === token) this.#expiresAt = expiresAt;
+      }
       this.#schedule();
     } catch (error) {
       if (this.#closed) return;

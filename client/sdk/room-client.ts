@@ -213,6 +213,7 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
         token: this.#options.token,
         provider: this.#options.tokenProvider,
         send: (token) => this.#requireSignalling().request('refreshToken', { token }),
+        connected: () => this.#state === 'joined' && (this.#signalling?.connected ?? false),
         failed: (error) => this.emit('error', error),
       });
       this.#tokens = tokens;

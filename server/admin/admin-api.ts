@@ -90,7 +90,9 @@ export const CreateRoomRequestSchema = z
 
 export const MuteRequestSchema = z.object({ kind: MediaKindSchema.describe("Which of the peer's producers to pause") }).strict();
 export const MuteResultSchema = z.object({ producerIds: z.array(z.string()).describe('The producers this request paused') });
-export const UnmuteRequestSchema = z.object({ kind: MediaKindSchema.describe('Which kind the peer may resume and publish again') }).strict();
+export const UnmuteRequestSchema = z
+  .object({ kind: MediaKindSchema.describe('Which kind the peer may resume and publish again') })
+  .strict();
 
 export const BanSchema = z.object({
   identity: Identity,

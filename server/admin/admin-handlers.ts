@@ -158,9 +158,14 @@ export function adminHandlers(deps: AdminDeps): AdminHandlers {
       if (!key) throw new AppError('NOT_FOUND', 'access tokens are off: the server has no AUTH_SECRET');
       let ttlSeconds = body.ttlSeconds ?? Math.min(DEFAULT_TOKEN_TTL_SECONDS, body.grants.admin ? deps.adminTokenMaxTtlSeconds : Infinity);
       if (caller.scope === 'room') {
-        const beyond = Object.entries(body.grants).find(([grant, value]) => value !== false && !ROOM_ADMIN_GRANTS.has(grant as keyof GrantsClaim))?.[0];
+        const beyond = Object.entries(body.grants).find(
+          ([grant, value]) => value !== false && !ROOM_ADMIN_GRANTS.has(grant as keyof GrantsClaim),
+        )?.[0];
         if (beyond || body.serverAdmin) {
-          throw new AppError('FORBIDDEN', `a room admin may grant only ${[...ROOM_ADMIN_GRANTS].join(', ')}, not '${beyond ?? 'serverAdmin'}'`);
+          throw new AppError(
+            'FORBIDDEN',
+            `a room admin may grant only ${[...ROOM_ADMIN_GRANTS].join(', ')}, not '${beyond ?? 'serverAdmin'}'`,
+          );
         }
         // Never a successor that outlives the caller's own token.
         ttlSeconds = Math.max(1, Math.min(ttlSeconds, caller.expiresAt - Math.floor(Date.now() / 1000)));
