@@ -4,7 +4,9 @@
  * client's requests never interleave — except requests about different consumers, which may
  * overlap: see request-order.ts), acks, and then does what the handler asked (enter the room,
  * leave it). The session owns membership: it is the only place that records which peer this socket
- * is, and it tells the room when the socket drops.
+ * is, and it tells the room when the socket drops. It also holds the client's credentials for the
+ * connection's whole life: when the access token expires the peer leaves and the socket is closed,
+ * unless `refreshToken` brought a fresh token first.
  *
  * Nothing a client sends can throw out of here: socket.io delivers any event name (strings,
  * numbers), any number of arguments, binary and deep payloads; each is answered with a contract
@@ -319,6 +321,7 @@ export class SocketSession implements SessionView {
   }
 
   #refresh(credentials: Credentials): void {
+    if (this.#disconnected) return;
     this.#credentials = credentials;
     this.#member?.peer.refreshCredentials(credentials.grants, credentials.expiresAt);
     this.#armExpiry();
