@@ -7,10 +7,10 @@
 import type https from 'node:https';
 import os from 'node:os';
 import packageJson from '../package.json';
-import { adminOperations } from './admin/admin-api';
+import { adminOperations, SERVER_CALLER } from './admin/admin-api';
 import { adminHandlers } from './admin/admin-handlers';
 import { createAdminRouter } from './admin/admin-router';
-import { secretKey } from './auth/access-token';
+import { adminKeyId, secretKey } from './auth/access-token';
 import { Authenticator } from './auth/authenticator';
 import { Cluster } from './cluster/cluster';
 import { clusterAdminHandlers, serveClusterAdmin } from './cluster/cluster-admin';
@@ -81,6 +81,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     ...config.rooms,
     limits: config.limits,
     fanout: socketFanout,
+    bans: cluster?.banStore(),
     logger,
   });
   const signallingObserver = new SignallingObserver();
@@ -107,6 +108,8 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     roomWorkerPid: (roomId: string) => media.roomWorkerPid(roomId),
     stats: () => ({ workers: workers.stats(), ...rooms.stats() }),
     tokenKey,
+    adminKeyId: config.admin.apiKey && tokenKey ? adminKeyId(config.admin.apiKey, tokenKey) : undefined,
+    adminTokenMaxTtlSeconds: config.admin.adminTokenMaxTtlSeconds,
     nodeId: cluster?.self,
     logger,
   };
@@ -118,7 +121,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       ? createAdminRouter({
           ...adminDeps,
           handlers: cluster ? clusterAdminHandlers(localAdmin, cluster) : localAdmin,
-          credentials: { apiKey: config.admin.apiKey, tokenKey },
+          credentials: { apiKey: config.admin.apiKey, tokenKey, adminTokenMaxTtlSeconds: config.admin.adminTokenMaxTtlSeconds },
           tokenMaxTtlSeconds: config.admin.tokenMaxTtlSeconds,
           maxBodyBytes: config.admin.maxBodyBytes,
           version: packageJson.version,
@@ -182,7 +185,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
             workerCpuSeconds: usage.reduce((sum, worker) => sum + worker.cpuSeconds, 0),
           };
         },
-        localRooms: async () => (await localAdmin.listRooms({ params: {}, body: undefined })).rooms,
+        localRooms: async () => (await localAdmin.listRooms({ params: {}, body: undefined, caller: SERVER_CALLER })).rooms,
         joinTimeoutMs: config.signalling.joinTimeoutMs,
       });
     } catch (error) {

@@ -88,6 +88,10 @@ export const ConsumeRequestSchema = z.object({
 
 export const ResumeRequestSchema = z.object({ resumeToken: z.string().min(16).max(128) });
 
+/** Longest access token accepted (handshake and refreshToken). */
+export const ACCESS_TOKEN_MAX = 4096;
+export const RefreshTokenRequestSchema = z.object({ token: z.string().min(1).max(ACCESS_TOKEN_MAX) });
+
 export const ProduceDataRequestSchema = z.object({
   transportId: id,
   sctpStreamParameters: SctpStreamParametersSchema,
@@ -147,6 +151,7 @@ export const requestSchemas = {
   closeDataConsumer: DataConsumerRequestSchema,
   pinPeers: PinPeersRequestSchema,
   setAudioLevels: SetAudioLevelsRequestSchema,
+  refreshToken: RefreshTokenRequestSchema,
   leave: EmptyRequestSchema,
 } as const;
 
@@ -342,6 +347,8 @@ export interface ResponseMap {
   closeDataConsumer: Empty;
   pinPeers: Empty;
   setAudioLevels: Empty;
+  /** When the new token expires (seconds since the epoch); absent on a server without access tokens. */
+  refreshToken: { expiresAt?: number };
   leave: Empty;
 }
 
@@ -360,11 +367,13 @@ export type CloseReason =
   /** (Sent to one peer) an operator removed this peer from the room. */
   | 'KICKED'
   /** (Sent to one peer) the same identity joined the room again on another connection, which replaces this one. */
-  | 'DUPLICATE_IDENTITY';
+  | 'DUPLICATE_IDENTITY'
+  /** (Sent to one peer) its access token expired and no fresh one came (`refreshToken`): it left the room. */
+  | 'TOKEN_EXPIRED';
 
 /** Why the server paused a producer its owner did not pause. */
 export type ProducerPauseReason =
-  /** An operator muted the peer (admin API); the peer may resume the producer itself. */
+  /** An operator muted the peer (admin API): its `resumeProducer` is FORBIDDEN until an operator unmutes it. */
   'MUTED_BY_ADMIN';
 
 /** Why the server paused or resumed a consumer its client did not. */

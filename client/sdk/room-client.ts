@@ -22,6 +22,7 @@ import { Attachments, type AdaptiveStreamOptions } from './adaptive-stream';
 import { DataChannels, type DataChannelOptions, type DataPayload } from './data';
 import { encodingsFor, type EncodingChoice, type SimulcastOption, type VideoLayer } from './encodings';
 import { Publisher, type PublisherEvents } from './publisher';
+import { AccessTokens } from './access-tokens';
 import { SignallingChannel } from './signalling';
 import { Subscriber, type LayerCap, type SubscriberEvents } from './subscriber';
 import { createTransport, restartIce, type Direction } from './transports';
@@ -44,6 +45,13 @@ export interface RoomClientOptions {
   displayName?: string;
   /** Access token for this room (`npm run token`), required when the server has AUTH_SECRET. */
   token?: string;
+  /**
+   * Returns a fresh access token for this room and identity (e.g. from the app's backend). With
+   * it the client outlives its tokens: it sends a fresh one before the current one expires, and
+   * reconnects with a fresh one. Asked for the first token too when `token` is not given.
+   * Without it the session ends when the token expires (`closed { reason: 'TOKEN_EXPIRED' }`).
+   */
+  tokenProvider?: () => Promise<string>;
   /** Server origin. Default: the page's origin. */
   serverUrl?: string;
   /** Receive every remote track as soon as it is published. Default true. */
@@ -142,6 +150,8 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
   #wakeReconnect: (() => void) | undefined;
   /** Joining the room again after it was lost (see #rejoin): the old socket's end is expected. */
   #rejoining = false;
+  /** The access token, renewed with the tokenProvider. */
+  #tokens: AccessTokens | undefined;
 
   constructor(options: RoomClientOptions) {
     super();
@@ -199,11 +209,19 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
     try {
       const serverUrl = this.#options.serverUrl ?? globalThis.location?.origin;
       if (!serverUrl) throw new RoomClientError('INVALID_STATE', 'serverUrl is required outside a browser page');
+      const tokens = new AccessTokens({
+        token: this.#options.token,
+        provider: this.#options.tokenProvider,
+        send: (token) => this.#requireSignalling().request('refreshToken', { token }),
+        connected: () => this.#state === 'joined' && (this.#signalling?.connected ?? false),
+        failed: (error) => this.emit('error', error),
+      });
+      this.#tokens = tokens;
       const signalling = await SignallingChannel.connect({
         serverUrl,
         roomId: this.roomId,
         displayName: this.#options.displayName,
-        token: this.#options.token,
+        token: () => tokens.forConnection(),
         requestTimeoutMs: this.#options.requestTimeoutMs ?? 10_000,
         connectTimeoutMs: this.#options.connectTimeoutMs ?? 10_000,
         socketOptions: this.#options.socketOptions,
@@ -247,6 +265,7 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
         );
       }
       this.#state = 'joined';
+      tokens.start();
 
       const others = joined.peers.filter((p) => p.peerId !== joined.peerId);
       this.emit('joined', { peerId: joined.peerId, roomId: joined.roomId, peers: others });
@@ -838,6 +857,7 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
     this.#state = 'closed';
     this.#pendingNotifications = undefined;
     this.#wakeReconnect?.();
+    this.#tokens?.close();
     this.#publisher?.close();
     this.#subscriber?.close();
     this.#data?.close();

@@ -18,8 +18,8 @@ export interface SignallingOptions {
   serverUrl: string;
   roomId: string;
   displayName?: string;
-  /** Access token, sent in the handshake's `auth`. */
-  token?: string;
+  /** Access token, sent in the handshake's `auth`: asked for again at each new socket. */
+  token?: () => Promise<string | undefined>;
   /** Deadline of every request. */
   requestTimeoutMs: number;
   /** Deadline of the socket handshake. */
@@ -154,12 +154,18 @@ export class SignallingChannel {
 }
 
 async function openSocket(options: SignallingOptions, timeoutMs: number): Promise<RoomSocket> {
-  // Every attempt sends the token again: a token that expired while away ends the session (UNAUTHORIZED).
-  const auth: HandshakeAuth = {
-    ...(options.displayName ? { displayName: options.displayName } : {}),
-    ...(options.token ? { token: options.token } : {}),
-  };
   try {
+    // Every attempt sends the token again (a fresh one with a tokenProvider): an expired one ends the session (UNAUTHORIZED).
+    let token: string | undefined;
+    try {
+      token = await options.token?.();
+    } catch (error) {
+      throw new RoomClientError('CONNECT_FAILED', `no access token: ${toRoomClientError(error).message}`, undefined, { cause: error });
+    }
+    const auth: HandshakeAuth = {
+      ...(options.displayName ? { displayName: options.displayName } : {}),
+      ...(token ? { token } : {}),
+    };
     return await connectRoomSocket(options.serverUrl, options.roomId, {
       auth,
       timeoutMs,

@@ -1,21 +1,21 @@
 /**
  * The admin REST API under /api: `GET /api/openapi.json` (public: it describes, it does not
  * act), then authentication, JSON bodies up to ADMIN_MAX_BODY_BYTES, and one route per
- * operation of admin-api.ts — path and body parsed with the operation's schemas, the handler's
- * result checked against its success schema. Every error is `{ error: { code, message } }`.
+ * operation of admin-api.ts — path and body parsed with the operation's schemas, the caller's
+ * scope checked against the operation's `access` (a room admin: its own room only), the
+ * handler's result checked against its success schema. Every error is `{ error: { code, message } }`.
  */
 import express, { type ErrorRequestHandler, type Router } from 'express';
 import { z } from 'zod';
 import { AppError } from '../errors';
 import { sendError } from '../http/http-errors';
-import { adminOperations, type Operation } from './admin-api';
-import { adminAuth, type AdminCredentials } from './admin-auth';
+import { adminOperations, assertInScope, targetRoom, type Operation, type TokenLimits } from './admin-api';
+import { adminAuth, adminCallerOf, type AdminCredentials } from './admin-auth';
 import { adminHandlers, type AdminDeps, type AdminHandlers } from './admin-handlers';
 import { buildOpenApiDocument } from './openapi';
 
-export interface AdminRouterOptions extends AdminDeps {
+export interface AdminRouterOptions extends AdminDeps, TokenLimits {
   credentials: AdminCredentials;
-  tokenMaxTtlSeconds: number;
   maxBodyBytes: number;
   /** The server's version, for the OpenAPI document. */
   version: string;
@@ -39,7 +39,7 @@ function parse<T extends z.ZodType>(schema: T, value: unknown, where: 'path' | '
   return parsed.data;
 }
 
-type AnyHandler = (input: { params: unknown; body: unknown }) => unknown;
+type AnyHandler = (input: { params: unknown; body: unknown; caller: unknown }) => unknown;
 
 export function createAdminRouter(options: AdminRouterOptions): Router {
   const log = options.logger.child({ component: 'admin' });
@@ -58,9 +58,11 @@ export function createAdminRouter(options: AdminRouterOptions): Router {
     const handle = handlers[operationId];
     if (!handle) throw new Error(`no handler for admin operation ${operationId}`);
     router[op.method](expressPath(op.path), async (req, res) => {
+      const caller = adminCallerOf(res.locals);
       const params = op.params ? parse(op.params, req.params, 'path') : {};
       const body: unknown = op.body ? parse(op.body, req.body, 'body') : undefined;
-      const result = await handle({ params, body });
+      assertInScope(op, caller, targetRoom(params, body));
+      const result = await handle({ params, body, caller });
       if (!op.success.schema) {
         res.status(op.success.status).end();
         return;

@@ -11,8 +11,8 @@ type JsonSchema = Record<string, unknown>;
 
 const ERROR_DESCRIPTIONS: Record<ErrorStatus | 401 | 403, string> = {
   400: 'The path or body fails its schema (BAD_REQUEST)',
-  401: 'No credential, a wrong API key, or an invalid token (UNAUTHORIZED)',
-  403: 'A valid access token without the admin grant (FORBIDDEN)',
+  401: 'No credential, a wrong API key, an invalid token, or a server-wide admin token whose ADMIN_API_KEY was rotated (UNAUTHORIZED)',
+  403: "An access token without the admin grant, lasting longer than ADMIN_TOKEN_MAX_TTL_SECONDS, or a room admin's token outside its own room (FORBIDDEN)",
   404: 'No such room or peer (NOT_FOUND)',
   409: 'The room is already open (ROOM_EXISTS)',
   413: 'The body is larger than ADMIN_MAX_BODY_BYTES (BAD_REQUEST)',
@@ -91,7 +91,7 @@ export function buildOpenApiDocument(operations: Record<string, Operation>, info
       title: 'confsfu admin API',
       version: info.version,
       description:
-        'Rooms, peers and tokens of a confsfu server. Authenticate with `Authorization: Bearer <ADMIN_API_KEY>` or an access token with the `admin` grant. Errors are `{ error: { code, message } }` with the codes of shared/errors.ts.',
+        'Rooms, peers and tokens of a confsfu server. Authenticate with `Authorization: Bearer <ADMIN_API_KEY>` (every room), a server-wide admin token minted with that key (every room, until the key is rotated), or an access token with the `admin` grant (its own room only: other rooms and server-wide operations are 403). Admin tokens last at most ADMIN_TOKEN_MAX_TTL_SECONDS. Errors are `{ error: { code, message } }` with the codes of shared/errors.ts.',
       license: { name: 'ISC', identifier: 'ISC' },
     },
     servers: [{ url: '/api', description: 'This server' }],
@@ -104,7 +104,12 @@ export function buildOpenApiDocument(operations: Record<string, Operation>, info
     paths,
     components: {
       securitySchemes: {
-        bearer: { type: 'http', scheme: 'bearer', description: 'ADMIN_API_KEY, or an access token (JWT) with the admin grant' },
+        bearer: {
+          type: 'http',
+          scheme: 'bearer',
+          description:
+            'ADMIN_API_KEY, or an access token (JWT) with the admin grant (server-wide when it names the key, else for its own room)',
+        },
       },
       schemas: { ...componentSchemas(requestSchemas, 'input'), ...componentSchemas(responseSchemas, 'output') },
     },

@@ -5,7 +5,12 @@
  *
  *   { "sub": "ada", "room": "standup", "name": "Ada", "exp": 1767225600,
  *     "grants": { "join": true, "publish": ["camera", "microphone"], "subscribe": true } }
+ *
+ * The `admin` grant alone administers the token's own room. A token is a server-wide admin only
+ * when it also carries `akid`, the id of the ADMIN_API_KEY it was minted under (adminKeyId):
+ * rotating ADMIN_API_KEY changes the id, and every such token stops being an admin one.
  */
+import { createHmac } from 'node:crypto';
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { z } from 'zod';
 import { DisplayNameSchema, TrackSources, type Grants } from '../../shared/contract';
@@ -15,6 +20,8 @@ import { ROOM_ID_PATTERN } from '../../shared/ids';
 export const AUTH_SECRET_MIN_BYTES = 32;
 /** Longest identity accepted. */
 export const IDENTITY_MAX = 128;
+/** An admin key id: 16 hex digits (64 bits of an HMAC). */
+export const ADMIN_KEY_ID_PATTERN = /^[0-9a-f]{16}$/;
 
 export const GrantsClaimSchema = z
   .object({
@@ -32,6 +39,8 @@ const ClaimsSchema = z.object({
   room: z.string().regex(ROOM_ID_PATTERN),
   name: DisplayNameSchema.optional(),
   exp: z.number().int(),
+  iat: z.number().int().optional(),
+  akid: z.string().regex(ADMIN_KEY_ID_PATTERN).optional(),
   grants: GrantsClaimSchema.default({}),
 });
 
@@ -45,6 +54,10 @@ export interface AccessToken {
   grants: Grants;
   /** Seconds since the epoch. */
   expiresAt: number;
+  /** `iat`, seconds since the epoch, when the token has one. */
+  issuedAt?: number;
+  /** `akid`: the id of the ADMIN_API_KEY a server-wide admin token was minted under. */
+  adminKeyId?: string;
 }
 
 /** Why a token was refused; the message names it, the connection's code is UNAUTHORIZED either way. */
@@ -109,7 +122,18 @@ export async function verifyAccessToken(token: unknown, key: Uint8Array, roomId?
     displayName: claims.data.name,
     grants: toGrants(claims.data.grants),
     expiresAt: claims.data.exp,
+    issuedAt: claims.data.iat,
+    adminKeyId: claims.data.akid,
   };
+}
+
+/**
+ * The id of an ADMIN_API_KEY, as a server-wide admin token names it: keyed with the token secret,
+ * so a token's holder cannot test guesses of the API key against it; a new key (or secret) is a
+ * new id.
+ */
+export function adminKeyId(apiKey: string, key: Uint8Array): string {
+  return createHmac('sha256', key).update(`confsfu admin key id\0${apiKey}`).digest('hex').slice(0, 16);
 }
 
 export interface MintOptions {
@@ -119,6 +143,8 @@ export interface MintOptions {
   grants: GrantsClaim;
   /** Lifetime in seconds. */
   ttlSeconds: number;
+  /** Makes an admin token server-wide: the id of the ADMIN_API_KEY it is minted under (adminKeyId). */
+  adminKeyId?: string;
 }
 
 /** Signs a token (the `npm run token` CLI, the admin API, tests). */
@@ -127,6 +153,7 @@ export async function mintAccessToken(options: MintOptions, key: Uint8Array): Pr
     room: options.roomId,
     grants: GrantsClaimSchema.parse(options.grants),
     ...(options.displayName ? { name: DisplayNameSchema.parse(options.displayName) } : {}),
+    ...(options.adminKeyId ? { akid: options.adminKeyId } : {}),
   };
   return new SignJWT(claims)
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })

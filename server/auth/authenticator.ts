@@ -66,6 +66,7 @@ export function peerProfile(
     identity: credentials.identity,
     displayName: credentials.displayName ?? client.requestedName ?? client.handshakeName,
     grants: credentials.grants,
+    tokenExpiresAt: credentials.expiresAt,
     remoteAddress: client.remoteAddress,
   };
 }

@@ -4,6 +4,7 @@
  *  - `<p>node:<id>`: the node's record (JSON), with a TTL refreshed by its heartbeat;
  *  - `<p>node:<id>:rooms`: set of the room ids the node hosts (claims), for reaping and placement;
  *  - `<p>room:<roomId>`: the id of the node hosting the room (its claim), no TTL;
+ *  - `<p>bans:<roomId>`: sorted set of the identities banned from the room, scored by when each ban ends;
  *  - `<p>bus:<id>`: the pub/sub channel of messages addressed to one node;
  *  - `<p>socket.io`: prefix of the socket.io Redis adapter's own channels.
  * The Lua scripts (room-placement.ts, node-registry.ts) build the same names from the prefix.
@@ -14,6 +15,7 @@ export interface ClusterKeys {
   node(nodeId: string): string;
   nodeRooms(nodeId: string): string;
   room(roomId: string): string;
+  bans(roomId: string): string;
   bus(nodeId: string): string;
   readonly adapter: string;
 }
@@ -25,6 +27,7 @@ export function clusterKeys(prefix: string): ClusterKeys {
     node: (nodeId) => `${prefix}node:${nodeId}`,
     nodeRooms: (nodeId) => `${prefix}node:${nodeId}:rooms`,
     room: (roomId) => `${prefix}room:${roomId}`,
+    bans: (roomId) => `${prefix}bans:${roomId}`,
     bus: (nodeId) => `${prefix}bus:${nodeId}`,
     adapter: `${prefix}socket.io`,
   };

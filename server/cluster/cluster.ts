@@ -19,6 +19,7 @@ import type { ClusterConfig } from '../config';
 import { AppError } from '../errors';
 import { LogSampler } from '../limits/log-sampler';
 import type { Logger } from '../logger';
+import type { BanStore } from '../rooms/bans';
 import type { MediaPort } from '../rooms/ports';
 import type { RoomManager } from '../rooms/room-manager';
 import type { SessionSocket, RoomSocket } from '../signalling/types';
@@ -28,6 +29,7 @@ import { clusterKeys, type ClusterKeys } from './cluster-keys';
 import type { NodeId, NodeLoad } from './cluster-messages';
 import { NodeRegistry } from './node-registry';
 import { RelayEdge, type RelayConnection } from './relay-edge';
+import { RedisBanStore } from './redis-bans';
 import { RelayHost } from './relay-host';
 import { RoomPlacement } from './room-placement';
 
@@ -152,6 +154,11 @@ export class Cluster {
         return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
       },
     });
+  }
+
+  /** The cluster's bans, in Redis: every node checks the same ones. */
+  banStore(): BanStore {
+    return new RedisBanStore(this.#pub, this.#keys);
   }
 
   /** The signalling layer's session opener, for clients other nodes relay here. */

@@ -14,6 +14,8 @@ const int = (min: number, max: number) => z.coerce.number().int().min(min).max(m
 export const ROOM_MAX_PEERS_LIMIT = 10_000;
 /** Longest empty timeout (ROOM_EMPTY_TIMEOUT_MS, and a room created through the admin API): a day. */
 export const ROOM_EMPTY_TIMEOUT_LIMIT_MS = 86_400_000;
+/** ADMIN_TOKEN_MAX_TTL_SECONDS by default (`npm run token` uses it too): an hour. */
+export const DEFAULT_ADMIN_TOKEN_MAX_TTL_SECONDS = 3_600;
 /** Longest list of webhook receivers (each gets its own queue). */
 const WEBHOOK_URLS_MAX = 16;
 const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' });
@@ -96,6 +98,8 @@ const EnvSchema = z
     TOKEN_MAX_TTL_SECONDS: int(60, 31_536_000).default(86_400),
     /** Largest admin API request body. */
     ADMIN_MAX_BODY_BYTES: int(1_024, 1_048_576).default(16_384),
+    /** Longest lifetime (exp − iat) of a token with the admin grant: the admin API refuses longer ones, and mints none. */
+    ADMIN_TOKEN_MAX_TTL_SECONDS: int(60, 86_400).default(DEFAULT_ADMIN_TOKEN_MAX_TTL_SECONDS),
 
     /** Webhook receivers, comma-separated http(s) URLs. */
     WEBHOOK_URLS: urlList.optional(),
@@ -303,7 +307,7 @@ export interface Config {
   };
   /** Prometheus listener; off when METRICS_PORT=0 (port 0 here, set by code, means any free port). */
   metrics: { enabled: boolean; host: string; port: number };
-  admin: { apiKey?: string; tokenMaxTtlSeconds: number; maxBodyBytes: number };
+  admin: { apiKey?: string; tokenMaxTtlSeconds: number; adminTokenMaxTtlSeconds: number; maxBodyBytes: number };
   webhooks: { urls: string[]; secret?: string; queueSize: number; maxAttempts: number; retryBaseMs: number; timeoutMs: number };
   media: {
     numWorkers: number;
@@ -438,7 +442,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       ...(e.LOG_FILE ? { file: { path: path.resolve(e.LOG_FILE), retentionDays: e.LOG_FILE_RETENTION_DAYS } } : {}),
     },
     metrics: { enabled: e.METRICS_PORT !== 0, host: e.METRICS_HOST, port: e.METRICS_PORT },
-    admin: { apiKey: e.ADMIN_API_KEY, tokenMaxTtlSeconds: e.TOKEN_MAX_TTL_SECONDS, maxBodyBytes: e.ADMIN_MAX_BODY_BYTES },
+    admin: {
+      apiKey: e.ADMIN_API_KEY,
+      tokenMaxTtlSeconds: e.TOKEN_MAX_TTL_SECONDS,
+      adminTokenMaxTtlSeconds: e.ADMIN_TOKEN_MAX_TTL_SECONDS,
+      maxBodyBytes: e.ADMIN_MAX_BODY_BYTES,
+    },
     webhooks: {
       urls: e.WEBHOOK_URLS ?? [],
       secret: e.WEBHOOK_SECRET,

@@ -96,6 +96,8 @@ export interface PeerOptions {
   identity: string;
   displayName: string;
   grants: Grants;
+  /** When the client's access token expires (seconds since the epoch); undefined in open mode. */
+  tokenExpiresAt?: number;
   /**
    * The address the client connects from: the only address its plain transports may send to.
    * Unknown (undefined): plain transports can only learn their remote address (comedia).
@@ -112,8 +114,12 @@ export class Peer {
   readonly id: PeerId;
   readonly identity: string;
   readonly displayName: string;
-  readonly grants: Readonly<Grants>;
   readonly joinedAt = new Date();
+  /** From the client's access token; a refreshed token replaces them (refreshCredentials). */
+  #grants: Readonly<Grants>;
+  #tokenExpiresAt: number | undefined;
+  /** Kinds an operator muted: resuming or producing them is FORBIDDEN until unmuted. */
+  readonly #mutedKinds = new Set<MediaKind>();
   readonly #remoteAddress: string | undefined;
   readonly #limits: PeerLimits;
   readonly #transports = new Map<string, TransportRecord>();
@@ -139,7 +145,8 @@ export class Peer {
     this.id = opts.id;
     this.identity = opts.identity;
     this.displayName = opts.displayName;
-    this.grants = opts.grants;
+    this.#grants = opts.grants;
+    this.#tokenExpiresAt = opts.tokenExpiresAt;
     this.#remoteAddress = opts.remoteAddress;
     this.#limits = opts.limits ?? DEFAULT_PEER_LIMITS;
     this.#channel = opts.channel;
@@ -150,6 +157,32 @@ export class Peer {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  get grants(): Readonly<Grants> {
+    return this.#grants;
+  }
+
+  /** When the client's access token expires (seconds since the epoch); undefined in open mode. */
+  get tokenExpiresAt(): number | undefined {
+    return this.#tokenExpiresAt;
+  }
+
+  /** The client presented a fresh access token: its grants apply to the requests that follow. */
+  refreshCredentials(grants: Grants, tokenExpiresAt: number | undefined): void {
+    this.#grants = grants;
+    this.#tokenExpiresAt = tokenExpiresAt;
+  }
+
+  /** Kinds an operator muted (hard mute: see setMutedByAdmin). */
+  get mutedKinds(): MediaKind[] {
+    return [...this.#mutedKinds];
+  }
+
+  /** An operator's hard mute of one kind: while on, this peer's resumeProducer and produce of that kind are FORBIDDEN. */
+  setMutedByAdmin(kind: MediaKind, muted: boolean): void {
+    if (muted) this.#mutedKinds.add(kind);
+    else this.#mutedKinds.delete(kind);
   }
 
   /** The client's current connection, or undefined while it is away. */
@@ -316,6 +349,7 @@ export class Peer {
       throw new ForbiddenError(`transport ${req.transportId} is a recv transport: produce needs a send transport`);
     const appData = req.appData ?? {};
     this.#assertMayPublish(req.kind, appData.source);
+    this.#assertNotMuted(req.kind);
     // mediasoup does not check that the codecs match the declared kind; consumers would inherit the lie.
     const foreign = req.rtpParameters.codecs.find((codec) => !codec.mimeType.toLowerCase().startsWith(`${req.kind}/`));
     if (foreign) throw new BadRequestError(`codec ${foreign.mimeType} does not match kind '${req.kind}'`);
@@ -336,6 +370,11 @@ export class Peer {
       this.#media.closeProducer(producerId);
       throw new AppError('ROOM_CLOSED', 'the transport closed while the producer was being created');
     }
+    if (this.#mutedKinds.has(req.kind)) {
+      // Muted while it was being created: it never starts.
+      this.#media.closeProducer(producerId);
+      this.#assertNotMuted(req.kind);
+    }
     const record: ProducerRecord = { kind: req.kind, paused: false, transportId: req.transportId, appData };
     this.#producers.set(producerId, record);
     this.#log.debug('produce() | producer created', { producerId, kind: req.kind, transportId: req.transportId });
@@ -345,7 +384,13 @@ export class Peer {
 
   async setProducerPaused(producerId: string, paused: boolean): Promise<void> {
     const producer = this.#getProducer(producerId);
+    if (!paused) this.#assertNotMuted(producer.kind);
     await this.#media.setProducerPaused(producerId, paused);
+    if (!paused && this.#mutedKinds.has(producer.kind)) {
+      // An operator muted this kind while the resume was under way: the mute wins.
+      await this.#media.setProducerPaused(producerId, true);
+      this.#assertNotMuted(producer.kind);
+    }
     if (producer.paused === paused) return;
     producer.paused = paused;
     this.#log.debug(`${paused ? 'pauseProducer' : 'resumeProducer'}() | done`, { producerId });
@@ -743,6 +788,10 @@ export class Peer {
     if (known && !TRACK_SOURCE_KINDS[known].includes(kind)) {
       throw new BadRequestError(`appData.source '${known}' is ${TRACK_SOURCE_KINDS[known].join(' or ')}, not ${kind}`);
     }
+  }
+
+  #assertNotMuted(kind: MediaKind): void {
+    if (this.#mutedKinds.has(kind)) throw new ForbiddenError(`your ${kind} is muted by an operator until they unmute it`);
   }
 
   /** appData is repeated to every peer (join snapshots, newProducer, newDataProducer): its size is a quota. */

@@ -1,14 +1,16 @@
 /**
  * Creates, finds and closes rooms. Creation is serialised per room id (two first joins never
  * open the media twice) and admission happens synchronously inside Room.join (the cap is exact).
- * `observer` reports every room's lifecycle to whoever watches (metrics, webhooks).
+ * `observer` reports every room's lifecycle to whoever watches (metrics, webhooks). Bans (a kick's)
+ * are kept in a BanStore, which outlives rooms, and checked at every join.
  */
 import type { CloseReason } from '../../shared/contract';
 import { AppError } from '../errors';
 import type { Logger } from '../logger';
-import type { PeerLimits } from './peer';
+import { MemoryBanStore, type BanStore } from './bans';
+import type { Peer, PeerLimits } from './peer';
 import type { Fanout, MediaPort, PeerChannel } from './ports';
-import { Room, type JoinResult, type PeerProfile, type ResumeResult } from './room';
+import { BANNED_MESSAGE, Room, type JoinResult, type PeerProfile, type ResumeResult } from './room';
 import { RoomObserver } from './room-observer';
 
 export interface RoomManagerOptions {
@@ -22,6 +24,8 @@ export interface RoomManagerOptions {
   limits?: { server: ServerLimits; peer: PeerLimits };
   /** How a room's announcements reach its peers' channels. Default: sendToEach. */
   fanout?: Fanout;
+  /** Where bans are kept. Default: in memory (a cluster's are in Redis). */
+  bans?: BanStore;
   logger: Logger;
 }
 
@@ -42,6 +46,7 @@ export const DEFAULT_SERVER_LIMITS: Readonly<ServerLimits> = { maxRooms: 1_000, 
 
 export class RoomManager {
   readonly observer: RoomObserver;
+  readonly bans: BanStore;
   readonly #rooms = new Map<string, Room>();
   /** Rooms whose media is being opened: later callers await the same promise. */
   readonly #creating = new Map<string, Promise<Room>>();
@@ -55,6 +60,7 @@ export class RoomManager {
     this.#limits = opts.limits?.server ?? DEFAULT_SERVER_LIMITS;
     this.#log = opts.logger.child({ component: 'room-manager' });
     this.observer = new RoomObserver(opts.logger);
+    this.bans = opts.bans ?? new MemoryBanStore();
   }
 
   get rooms(): ReadonlyMap<string, Room> {
@@ -131,6 +137,7 @@ export class RoomManager {
    */
   async join(roomId: string, profile: PeerProfile, channel: PeerChannel): Promise<JoinResult & { room: Room }> {
     if (profile.grants && !profile.grants.join) throw new AppError('FORBIDDEN', 'joining needs the `join` grant');
+    if (profile.identity !== undefined && (await this.bans.find(roomId, profile.identity))) throw new AppError('FORBIDDEN', BANNED_MESSAGE);
     // A room can close (empty timeout) between its creation and this join: then take a new one.
     for (let attempt = 0; ; attempt++) {
       const room = await this.getOrCreateRoom(roomId);
@@ -149,6 +156,20 @@ export class RoomManager {
     const room = this.#rooms.get(roomId);
     if (!room || room.closed) throw new AppError('RESUME_FAILED', `room ${roomId} is gone: join again`);
     return { room, ...room.resume(resumeToken, channel, identity) };
+  }
+
+  /** An operator kicks a peer: expelled, and its identity banned (Room.kick) in the room and in the ban store. */
+  async kick(room: Room, peer: Peer): Promise<void> {
+    const ban = room.kick(peer);
+    if (ban) await this.bans.add(room.id, ban);
+  }
+
+  /** An operator lifts a ban. False when there was none. */
+  async liftBan(roomId: string, identity: string): Promise<boolean> {
+    const room = this.#rooms.get(roomId);
+    const here = room?.bans.has(identity) ?? false;
+    room?.bans.lift(identity);
+    return (await this.bans.remove(roomId, identity)) || here;
   }
 
   /** Closes every room (server shutdown). */

@@ -19,7 +19,9 @@ export type PeerLeftReason =
   /** An operator removed it. */
   | 'KICKED'
   /** The same identity joined again on another connection. */
-  | 'DUPLICATE_IDENTITY';
+  | 'DUPLICATE_IDENTITY'
+  /** Its access token expired while connected, and no fresh one came. */
+  | 'TOKEN_EXPIRED';
 
 export interface RoomObserverEvents {
   roomOpened: [{ roomId: string }];

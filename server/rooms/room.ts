@@ -21,12 +21,16 @@ import type { PeerId } from '../../shared/ids';
 import type { MediaKind } from '../../shared/media';
 import { AppError } from '../errors';
 import type { Logger } from '../logger';
+import { RoomBans, type Ban } from './bans';
 import { ALL_GRANTS, Peer, type PeerLimits } from './peer';
 import { sendToEach, type Fanout, type MediaPort, type PeerChannel, type RoomLink } from './ports';
 import type { PeerLeftReason, RoomObserver } from './room-observer';
 
 /** Why a room closed: a reason clients are told, or EMPTY (nobody left to tell). */
 export type RoomCloseReason = CloseReason | 'EMPTY';
+
+/** What a banned identity is told, at connect and at join. */
+export const BANNED_MESSAGE = 'banned from this room: an operator kicked this identity (until its token expires or the ban is lifted)';
 
 export interface RoomOptions {
   roomId: string;
@@ -56,6 +60,8 @@ export interface PeerProfile {
   displayName?: string;
   /** Default: ALL_GRANTS (open mode). */
   grants?: Grants;
+  /** When the access token expires (seconds since the epoch); undefined in open mode. */
+  tokenExpiresAt?: number;
   /** The address the client connects from (its plain transports may send only there). */
   remoteAddress?: string;
 }
@@ -84,6 +90,8 @@ export class Room {
   /** resume token → peer; one token per peer, replaced at each resume. */
   readonly #resumeTokens = new Map<string, Peer>();
   readonly #tokenOf = new Map<Peer, string>();
+  /** Identities kicked from this room while open (see RoomBans). */
+  readonly bans = new RoomBans();
   /** Peers whose connection dropped → their grace timer. */
   readonly #graceTimers = new Map<Peer, NodeJS.Timeout>();
   readonly #media: MediaPort;
@@ -195,6 +203,7 @@ export class Room {
     if (this.#closed) throw new AppError('ROOM_CLOSED', `room ${this.id} is closed`);
     const grants = profile.grants ?? ALL_GRANTS;
     if (!grants.join) throw new AppError('FORBIDDEN', 'joining needs the `join` grant');
+    if (profile.identity !== undefined && this.bans.has(profile.identity)) throw new AppError('FORBIDDEN', BANNED_MESSAGE);
     const older = profile.identity === undefined ? undefined : this.peerWithIdentity(profile.identity);
     if (older) {
       this.#log.info('join() | the same identity joined again: the older peer is replaced', { peerId: older.id });
@@ -210,6 +219,7 @@ export class Room {
       identity: profile.identity ?? peerId,
       displayName: profile.displayName ?? `guest-${peerId.slice(0, 4)}`,
       grants,
+      tokenExpiresAt: profile.tokenExpiresAt,
       remoteAddress: profile.remoteAddress,
       limits: this.#peerLimits,
       channel,
@@ -300,14 +310,42 @@ export class Room {
   }
 
   /**
+   * An operator kicks a peer: expelled with KICKED and, with access tokens, its identity banned
+   * from this room until its token expires (in open mode identities are per connection: nothing to
+   * ban). Returns the ban, for the ban store. Idempotent.
+   */
+  kick(peer: Peer): Ban | undefined {
+    if (this.#closed || this.#peers.get(peer.id) !== peer) return undefined;
+    const expiresAt = peer.tokenExpiresAt === undefined ? undefined : peer.tokenExpiresAt * 1000;
+    // Banned before the expel: nothing the expel triggers can let the identity back in.
+    if (expiresAt !== undefined) this.bans.add({ identity: peer.identity, expiresAt });
+    this.expel(peer, 'KICKED');
+    this.#log.info('kick() | peer kicked by an operator', { peerId: peer.id, banned: expiresAt !== undefined });
+    return expiresAt === undefined ? undefined : { identity: peer.identity, expiresAt };
+  }
+
+  /**
    * An operator mutes a peer: its producers of `kind` are paused, and the peer and the room
-   * hear `producerPaused { reason: 'MUTED_BY_ADMIN' }`. Returns the producers it paused.
+   * hear `producerPaused { reason: 'MUTED_BY_ADMIN' }`. The mute is hard: the peer may neither
+   * resume nor produce that kind until `unmute`. Returns the producers it paused.
    */
   async mute(peer: Peer, kind: MediaKind): Promise<string[]> {
-    if (this.#closed || this.#peers.get(peer.id) !== peer) throw new AppError('NOT_FOUND', `peer ${peer.id} is not in room ${this.id}`);
+    this.#assertMember(peer);
+    peer.setMutedByAdmin(kind, true);
     const producerIds = await peer.pauseByServer(kind, 'MUTED_BY_ADMIN');
     this.#log.info('mute() | peer muted by an operator', { peerId: peer.id, kind, producers: producerIds.length });
     return producerIds;
+  }
+
+  /** An operator lifts a mute: the peer may resume and produce `kind` again (nothing is resumed for it). */
+  unmute(peer: Peer, kind: MediaKind): void {
+    this.#assertMember(peer);
+    peer.setMutedByAdmin(kind, false);
+    this.#log.info('unmute() | peer unmuted by an operator', { peerId: peer.id, kind });
+  }
+
+  #assertMember(peer: Peer): void {
+    if (this.#closed || this.#peers.get(peer.id) !== peer) throw new AppError('NOT_FOUND', `peer ${peer.id} is not in room ${this.id}`);
   }
 
   /**

@@ -3,8 +3,8 @@
  *  - Each connection's handshake (engine.io) passes the Origin policy and the per-IP connection
  *    rate (`allowRequest`: refused with 403 before any socket exists).
  *  - Admission middleware then checks the room id, the handshake auth, the number of rooms on
- *    this connection and the access token, and fills socket.data; refusals reach the client as
- *    `connect_error` with `data: { code, message }`.
+ *    this connection, the access token and the room's bans (a kicked identity is FORBIDDEN), and
+ *    fills socket.data; refusals reach the client as `connect_error` with `data: { code, message }`.
  *  - With a cluster (REDIS_URL), a last step finds the node hosting the room: here, or another
  *    node, to which the connection is relayed (server/cluster).
  *  - Each admitted socket of a room hosted here gets a SocketSession; so does each client another
@@ -26,6 +26,7 @@ import { ConnectionRateLimiter, RequestRateLimiter } from '../limits/rate-limits
 import type { Logger } from '../logger';
 import { normalizeAddress } from '../rooms/addresses';
 import type { RoomManager } from '../rooms/room-manager';
+import { BANNED_MESSAGE } from '../rooms/room';
 import { SocketSession } from './session';
 import { SignallingObserver } from './signalling-observer';
 import { clip, describeZodError, errorBody } from './to-ack';
@@ -143,6 +144,12 @@ export function createSignalling(
       refuseConnection(address, 'UNAUTHORIZED', 'no valid access token', { roomId, problem: error.problem });
       return refusal('UNAUTHORIZED', clip(error.message));
     }
+    // In a cluster the bans are in Redis: whichever node the client reaches refuses it here.
+    if (credentials.identity !== undefined && (await rooms.bans.find(roomId, credentials.identity))) {
+      release();
+      refuseConnection(address, 'FORBIDDEN', 'banned identity', { roomId });
+      return refusal('FORBIDDEN', BANNED_MESSAGE);
+    }
     socket.data = { roomId, displayName: auth.data?.displayName, credentials, remoteAddress: address };
     socket.once('disconnect', release);
     return undefined;
@@ -167,6 +174,7 @@ export function createSignalling(
     logger,
     observer,
     turn: config.turn,
+    authenticator,
   };
   /** Sockets whose room is on another node: the relay to adopt them once connected. */
   const relayed = new WeakMap<RoomSocket, { attach(): void }>();

@@ -4,14 +4,16 @@
  * client's requests never interleave — except requests about different consumers, which may
  * overlap: see request-order.ts), acks, and then does what the handler asked (enter the room,
  * leave it). The session owns membership: it is the only place that records which peer this socket
- * is, and it tells the room when the socket drops.
+ * is, and it tells the room when the socket drops. It also holds the client's credentials for the
+ * connection's whole life: when the access token expires the peer leaves and the socket is closed,
+ * unless `refreshToken` brought a fresh token first.
  *
  * Nothing a client sends can throw out of here: socket.io delivers any event name (strings,
  * numbers), any number of arguments, binary and deep payloads; each is answered with a contract
  * code when it has an ack, or dropped with a sampled log line when it has none.
  */
 import { isRequestName, requestSchemas, type Ack, type IceServer, type RequestName } from '../../shared/contract';
-import { peerProfile, type Credentials } from '../auth/authenticator';
+import { peerProfile, type Authenticator, type Credentials } from '../auth/authenticator';
 import { AppError } from '../errors';
 import type { LogSampler } from '../limits/log-sampler';
 import type { Admission, RequestRateLimiter } from '../limits/rate-limits';
@@ -36,6 +38,8 @@ type HandlerOutcome = { data: unknown; after?: AfterAck };
 
 /** Longest event name echoed into an error message or a log line. */
 const EVENT_NAME_ECHO_MAX = 64;
+/** Longest delay setTimeout takes; a token expiring later is checked again then. */
+const MAX_TIMER_MS = 2_147_483_647;
 
 export interface SessionOptions {
   joinTimeoutMs: number;
@@ -49,6 +53,8 @@ export interface SessionOptions {
   observer: SignallingObserver;
   /** TURN servers offered to peers (join and resume acks); none when not configured. */
   turn?: TurnSettings;
+  /** Verifies the fresh tokens of `refreshToken`. */
+  authenticator: Authenticator;
 }
 
 /** A readable, bounded label for whatever socket.io delivered as an event name. */
@@ -61,7 +67,6 @@ function eventLabel(event: unknown): string {
 export class SocketSession implements SessionView {
   readonly roomId: string;
   readonly handshakeDisplayName: string | undefined;
-  readonly credentials: Credentials;
   readonly rooms: RoomManager;
   readonly channel: PeerChannel;
   readonly #socket: SessionSocket;
@@ -76,6 +81,10 @@ export class SocketSession implements SessionView {
   /** This socket's requests, in order (one at a time, but for consumer requests: request-order.ts). */
   readonly #order = new RequestOrder();
   #joinTimer: NodeJS.Timeout | undefined;
+  /** Who the client is: the handshake's token, then each fresh one of `refreshToken`. */
+  #credentials: Credentials;
+  /** Fires when the access token expires (none in open mode). */
+  #expiryTimer: NodeJS.Timeout | undefined;
 
   constructor(socket: SessionSocket, rooms: RoomManager, opts: SessionOptions) {
     this.#socket = socket;
@@ -84,7 +93,7 @@ export class SocketSession implements SessionView {
     this.#turn = opts.turn;
     this.roomId = socket.data.roomId;
     this.handshakeDisplayName = socket.data.displayName;
-    this.credentials = socket.data.credentials;
+    this.#credentials = socket.data.credentials;
     this.#remoteAddress = socket.data.remoteAddress;
     this.rooms = rooms;
     this.channel = socketChannel(socket);
@@ -96,11 +105,20 @@ export class SocketSession implements SessionView {
       this.#log.info('join timeout: disconnecting a socket that never joined', { joinTimeoutMs: opts.joinTimeoutMs });
       socket.disconnect(true);
     }, opts.joinTimeoutMs);
-    this.#log.debug('socket connected', { identity: this.credentials.identity });
+    this.#log.debug('socket connected', { identity: this.#credentials.identity });
+    this.#armExpiry();
   }
 
   get member(): Member | undefined {
     return this.#member;
+  }
+
+  get credentials(): Credentials {
+    return this.#credentials;
+  }
+
+  authenticate(token: string): Promise<Credentials> {
+    return this.#opts.authenticator.authenticate(token, this.roomId);
   }
 
   iceServersFor(identity: string): IceServer[] | undefined {
@@ -108,7 +126,7 @@ export class SocketSession implements SessionView {
   }
 
   profile(requestedName?: string): PeerProfile {
-    return peerProfile(this.credentials, {
+    return peerProfile(this.#credentials, {
       requestedName,
       handshakeName: this.handshakeDisplayName,
       remoteAddress: this.#remoteAddress,
@@ -181,6 +199,11 @@ export class SocketSession implements SessionView {
     const startedAt = performance.now();
     try {
       if (this.#disconnected) return;
+      if (this.#tokenExpired()) {
+        this.#refuse(event, ack, new AppError('UNAUTHORIZED', 'access token expired'), startedAt);
+        this.#expire();
+        return;
+      }
       const parsed = requestSchemas[event].safeParse(payload);
       if (!parsed.success) {
         const body = errorBody(parsed.error);
@@ -228,6 +251,7 @@ export class SocketSession implements SessionView {
       this.#refuse(event, ack, new AppError('ROOM_CLOSED', 'disconnected while joining'), startedAt);
       return;
     }
+    if (after?.type === 'refresh') this.#refresh(after.credentials);
     this.#reply(ack, { ok: true, data });
     this.#observer.emit('requestDone', { event, code: 'ok', durationMs: performance.now() - startedAt });
     if (after?.type === 'leave') this.#leave();
@@ -256,6 +280,8 @@ export class SocketSession implements SessionView {
       return false;
     }
     this.#member = member;
+    // A resumed peer takes this connection's token (the client may have come back with a fresh one).
+    if (via === 'resume') member.peer.refreshCredentials(this.#credentials.grants, this.#credentials.expiresAt);
     clearTimeout(this.#joinTimer);
     this.#observer.emit('joined', { sinceConnectMs: Date.now() - this.#connectedAt, via });
     return true;
@@ -294,9 +320,45 @@ export class SocketSession implements SessionView {
     this.#opts.sampler.sample(this.#socket.id, write);
   }
 
+  #refresh(credentials: Credentials): void {
+    if (this.#disconnected) return;
+    this.#credentials = credentials;
+    this.#member?.peer.refreshCredentials(credentials.grants, credentials.expiresAt);
+    this.#armExpiry();
+    this.#log.debug('access token refreshed', { peerId: this.#peerId, expiresAt: credentials.expiresAt });
+  }
+
+  #tokenExpired(): boolean {
+    const expiresAt = this.#credentials.expiresAt;
+    return expiresAt !== undefined && expiresAt * 1000 <= Date.now();
+  }
+
+  #armExpiry(): void {
+    clearTimeout(this.#expiryTimer);
+    const expiresAt = this.#credentials.expiresAt;
+    if (expiresAt === undefined) return;
+    const delayMs = Math.max(0, Math.min(expiresAt * 1000 - Date.now(), MAX_TIMER_MS));
+    this.#expiryTimer = setTimeout(() => (this.#tokenExpired() ? this.#expire() : this.#armExpiry()), delayMs);
+  }
+
+  /**
+   * The access token expired and no fresh one came: the peer leaves at once (no grace: what the
+   * token allowed is over), the client is told why (`roomClosed { reason: 'TOKEN_EXPIRED' }`) and
+   * disconnected.
+   */
+  #expire(): void {
+    if (this.#disconnected) return;
+    this.#log.info('access token expired: the peer leaves and the socket is disconnected', { peerId: this.#peerId });
+    const member = this.#member;
+    this.#member = undefined;
+    member?.room.leave(member.peer, 'TOKEN_EXPIRED');
+    this.channel.close('TOKEN_EXPIRED');
+  }
+
   #onDisconnect(reason: string): void {
     this.#disconnected = true;
     clearTimeout(this.#joinTimer);
+    clearTimeout(this.#expiryTimer);
     this.#opts.limiter.forget(this.#socket.id);
     this.#opts.sampler.forget(this.#socket.id);
     const member = this.#member;

@@ -1,20 +1,24 @@
 /**
  * Who reaches the admin API: nobody on a server without ADMIN_API_KEY and AUTH_SECRET (404,
- * never open); with AUTH_SECRET, an access token with the admin grant — and POST /api/tokens
- * mints tokens that verify with that secret.
+ * never open); with AUTH_SECRET, an access token with the admin grant (for its own room: see
+ * admin-scope.test.ts) — and POST /api/tokens mints tokens that verify with that secret.
  */
 import { mintAccessToken, secretKey, verifyAccessToken } from '../../server/auth/access-token';
 import { httpsJson } from '../helpers/https-json';
 import { startTestServer, type TestServer } from '../helpers/server';
 
 const SECRET = 'an-auth-secret-of-at-least-32-bytes!';
+const API_KEY = 'an-admin-api-key-of-24-characters-or-more';
 const key = secretKey(SECRET);
 
 let closed: TestServer;
 let tokens: TestServer;
 
 beforeAll(async () => {
-  [closed, tokens] = await Promise.all([startTestServer(), startTestServer({ AUTH_SECRET: SECRET, TOKEN_MAX_TTL_SECONDS: '7200' })]);
+  [closed, tokens] = await Promise.all([
+    startTestServer(),
+    startTestServer({ AUTH_SECRET: SECRET, ADMIN_API_KEY: API_KEY, TOKEN_MAX_TTL_SECONDS: '7200' }),
+  ]);
 });
 afterAll(async () => {
   await Promise.all([closed?.close(), tokens?.close()]);
@@ -51,8 +55,7 @@ test('with AUTH_SECRET: an admin-grant token is let in; no grant is 403; expired
 });
 
 test('POST /api/tokens mints a token that verifies with AUTH_SECRET, with the grants asked for and a bounded lifetime', async () => {
-  const admin = await mintAccessToken({ identity: 'ops', roomId: 'any', grants: { admin: true }, ttlSeconds: 60 }, key);
-  const mint = (body: unknown) => httpsJson(`${tokens.url}/api/tokens`, { method: 'POST', headers: bearer(admin), body });
+  const mint = (body: unknown) => httpsJson(`${tokens.url}/api/tokens`, { method: 'POST', headers: bearer(API_KEY), body });
 
   const res = await mint({
     identity: 'ada',

@@ -14,6 +14,7 @@ import { request, type RoomSocket } from '../../client/request';
 import type { NotificationMap } from '../../shared/contract';
 import { httpsJson } from '../helpers/https-json';
 import { publishPlain, subscribePlain } from '../helpers/plain-media';
+import { opusRtpParameters } from '../helpers/rtp';
 import { connectToRoom, startTestServer, waitFor, type TestServer } from '../helpers/server';
 import { ackOf, barrier, disconnected, Recorder } from '../signalling/support/harness';
 
@@ -105,6 +106,7 @@ test('POST /api/rooms opens a room ahead with its own cap: it waits for its peer
     displayName: 'alice',
     joinedAt: expect.any(String) as string,
     connected: true,
+    muted: [],
     producers: [],
   });
   expect(Date.parse(String(peers[0]!.joinedAt))).toBeGreaterThan(Date.now() - 60_000);
@@ -135,6 +137,8 @@ test('DELETE /api/rooms/:roomId/peers/:peerId: that peer gets roomClosed KICKED 
   expect(a.events.of('peerLeft')).toEqual([{ peerId: b.peerId }]);
   expect(a.events.of('roomClosed')).toEqual([]);
   expect([...server.rooms.rooms.get('adm-kick')!.peers.keys()]).toEqual([a.peerId]);
+  // Open mode: identities are per connection, so a kick bans nobody (tests/admin/moderation.test.ts has tokens).
+  expect(await api('GET', '/rooms/adm-kick/bans')).toMatchObject({ status: 200, body: { bans: [] } });
 });
 
 test("POST …/mute { kind: 'audio' }: the audio producer is paused in mediasoup and stops forwarding; everyone hears producerPaused", async () => {
@@ -173,10 +177,34 @@ test("POST …/mute { kind: 'audio' }: the audio producer is paused in mediasoup
     { producerId: audioId, kind: 'audio', source: 'microphone', paused: true },
     { producerId: videoId, kind: 'video', source: 'camera', paused: false },
   ]);
-  // Muting again pauses nothing new; the peer may unmute itself.
+  const aliceMuted = (detail.body as { peers: Array<{ peerId: string; muted: string[] }> }).peers.find((p) => p.peerId === a.peerId)?.muted;
+  expect(aliceMuted).toEqual(['audio']);
+  // Muting again pauses nothing new.
   expect((await api('POST', `/rooms/adm-mute/peers/${a.peerId}/mute`, { body: { kind: 'audio' } })).body).toEqual({ producerIds: [] });
+
+  // The mute is hard: the owner can neither resume it nor publish audio anew; its video is untouched.
+  expect(await ackOf(a.socket, 'resumeProducer', { producerId: audioId })).toMatchObject({ ok: false, error: { code: 'FORBIDDEN' } });
+  expect(server.media.index.getProducer(audioId).paused).toBe(true);
+  const again = { transportId: published.transport.transportId, kind: 'audio' as const, rtpParameters: opusRtpParameters(0x5eed) };
+  expect(await ackOf(a.socket, 'produce', { ...again, appData: { source: 'microphone' } })).toMatchObject({
+    ok: false,
+    error: { code: 'FORBIDDEN' },
+  });
+  await published.send('audio', 20);
+  await new Promise((r) => setTimeout(r, 300));
+  expect(subscribed.received(audioId)).toBe(before);
+  expect(await ackOf(a.socket, 'pauseProducer', { producerId: videoId })).toMatchObject({ ok: true });
+  expect(await ackOf(a.socket, 'resumeProducer', { producerId: videoId })).toMatchObject({ ok: true });
+
+  // An operator unmutes: the producer stays paused until the owner resumes it, which it now may.
+  expect(await api('POST', `/rooms/adm-mute/peers/no-such-peer/unmute`, { body: { kind: 'audio' } })).toMatchObject({ status: 404 });
+  expect(await api('POST', `/rooms/adm-mute/peers/${a.peerId}/unmute`, { body: { kind: 'sound' } })).toMatchObject({ status: 400 });
+  expect((await api('POST', `/rooms/adm-mute/peers/${a.peerId}/unmute`, { body: { kind: 'audio' } })).status).toBe(204);
+  expect(server.media.index.getProducer(audioId).paused).toBe(true);
   await request(a.socket, 'resumeProducer', { producerId: audioId });
   expect(server.media.index.getProducer(audioId).paused).toBe(false);
+  await published.send('audio', 20);
+  await waitFor(() => subscribed.received(audioId) >= before + 15, 'audio to flow again after the unmute');
 });
 
 test('POST /api/tokens is 404 on a server without AUTH_SECRET', async () => {
@@ -199,6 +227,9 @@ test('GET /api/openapi.json: an OpenAPI 3.1 document of every operation that @re
     [
       'DELETE /rooms/{roomId} closeRoom',
       'DELETE /rooms/{roomId}/peers/{peerId} kickPeer',
+      'DELETE /rooms/{roomId}/bans/{identity} liftBan',
+      'GET /rooms/{roomId}/bans listBans',
+      'POST /rooms/{roomId}/peers/{peerId}/unmute unmutePeer',
       'GET /rooms listRooms',
       'GET /rooms/{roomId} getRoom',
       'GET /stats getStats',

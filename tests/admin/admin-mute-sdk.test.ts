@@ -1,11 +1,12 @@
 /**
  * An operator mutes a peer that uses the SDK (RoomClient in Node, mediasoup-client's
  * FakeHandler for WebRTC): its own microphone publication turns paused (it is told, not just
- * the others), the other client sees trackPaused, and unmuting from the client works as usual.
+ * the others), the other client sees trackPaused; the mute is hard: unmuting from the client
+ * is FORBIDDEN (the publication stays paused) until the operator unmutes, then it works as usual.
  */
 import { randomUUID } from 'node:crypto';
 import { FakeHandler, testFakeParameters } from 'mediasoup-client';
-import { RoomClient, type RoomClientEvents } from '../../client/sdk';
+import { RoomClient, RoomClientError, type RoomClientEvents } from '../../client/sdk';
 import { httpsJson } from '../helpers/https-json';
 import { startTestServer, type TestServer } from '../helpers/server';
 
@@ -62,7 +63,7 @@ function next<E extends keyof RoomClientEvents>(
   });
 }
 
-test('a muted SDK client sees its own microphone paused; the other sees trackPaused; the client can unmute', async () => {
+test('a muted SDK client sees its own microphone paused; the other sees trackPaused; it can unmute only after the operator does', async () => {
   const ada = client('Ada');
   const bo = client('Bo');
   await ada.join();
@@ -83,6 +84,18 @@ test('a muted SDK client sees its own microphone paused; the other sees trackPau
   expect(ada.localTracks).toEqual([expect.objectContaining({ source: 'microphone', paused: true })]);
   expect(await boSeesPause).toMatchObject({ paused: true });
 
+  const refused = await ada.setMicrophoneEnabled(true).catch((error: unknown) => error);
+  expect(refused).toBeInstanceOf(RoomClientError);
+  expect(refused).toMatchObject({ code: 'FORBIDDEN', request: 'resumeProducer' });
+  expect(ada.localTracks).toEqual([expect.objectContaining({ source: 'microphone', paused: true })]);
+  expect(server.media.index.getProducer(mic.producerId).paused).toBe(true);
+
+  const unmuted = await httpsJson(`${server.url}/api/rooms/adm-sdk/peers/${ada.peerId}/unmute`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${KEY}` },
+    body: { kind: 'audio' },
+  });
+  expect(unmuted.status).toBe(204);
   const boSeesResume = next(bo, 'trackResumed', (t) => t.producerId === mic.producerId);
   expect((await ada.setMicrophoneEnabled(true)).paused).toBe(false);
   await boSeesResume;

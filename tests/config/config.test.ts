@@ -117,7 +117,14 @@ test('operations settings: webhook URLs need a secret and must be http(s); admin
     queueSize: 1000,
   });
   expect(config.log.file).toEqual({ path: path.resolve('logs/x.log'), retentionDays: 14 });
-  expect(loadConfig({}).admin).toEqual({ apiKey: undefined, tokenMaxTtlSeconds: 86_400, maxBodyBytes: 16_384 });
+  expect(loadConfig({}).admin).toEqual({
+    apiKey: undefined,
+    tokenMaxTtlSeconds: 86_400,
+    adminTokenMaxTtlSeconds: 3_600,
+    maxBodyBytes: 16_384,
+  });
+  expect(loadConfig({ ADMIN_TOKEN_MAX_TTL_SECONDS: '600' }).admin.adminTokenMaxTtlSeconds).toBe(600);
+  expect(problems({ ADMIN_TOKEN_MAX_TTL_SECONDS: '86401' })).toMatch(/^ADMIN_TOKEN_MAX_TTL_SECONDS: Too big/m);
 });
 
 test('trust settings: defaults, open mode switches, production needs a secret or AUTH_DISABLED', () => {

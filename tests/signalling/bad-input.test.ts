@@ -104,6 +104,8 @@ const WELL_FORMED: Record<RequestName, unknown> = {
   closeDataConsumer: { dataConsumerId: UNKNOWN_ID },
   pinPeers: { peerIds: [UNKNOWN_ID] },
   setAudioLevels: { enabled: true },
+  // Open mode (this server): a token is not looked at, as at connect.
+  refreshToken: { token: 'not-looked-at-in-open-mode' },
   leave: {},
 };
 
@@ -258,6 +260,12 @@ const MALFORMED: Record<RequestName, Array<[string, unknown]>> = {
     ['enabled a string', { enabled: 'yes' }],
     ['enabled a number', { enabled: 1 }],
   ],
+  refreshToken: [
+    ['token missing', {}],
+    ['token empty', { token: '' }],
+    ['token a number', { token: 42 }],
+    ['token huge', { token: HUGE }],
+  ],
   leave: [],
 };
 
@@ -329,6 +337,7 @@ test('before join, every event but getRouterRtpCapabilities and join is NOT_JOIN
     closeDataConsumer: 'NOT_JOINED',
     pinPeers: 'NOT_JOINED',
     setAudioLevels: 'NOT_JOINED',
+    refreshToken: 'ok',
     leave: 'NOT_JOINED',
   };
   const got: Record<string, string> = {};
@@ -371,6 +380,7 @@ test('after join, unknown ids are NOT_FOUND, a second join is ALREADY_JOINED, le
     // Unknown peers are ignored (a pinned peer may have just left); levels are a subscription.
     pinPeers: 'ok',
     setAudioLevels: 'ok',
+    refreshToken: 'ok',
     leave: 'ok',
   };
   const got: Record<string, string> = {};

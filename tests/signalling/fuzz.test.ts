@@ -146,6 +146,7 @@ class Generator {
       getRouterRtpCapabilities: () => ({}),
       join: () => ({ displayName: this.pick(['fuzzer', 'x'.repeat(70), '\u0000', '  ', 'Ada']) }),
       resume: () => ({ resumeToken: 'r'.repeat(16 + this.int(100)) }),
+      refreshToken: () => ({ token: this.pick(['', 'a.b.c', 'x'.repeat(5_000), 'eyJhbGciOiJIUzI1NiJ9.e30.sig']) }),
       createTransport: () => ({
         direction: this.pick(['send', 'recv', 'up']),
         type: this.pick(['plain', 'webrtc', 'tcp']),

@@ -26,6 +26,7 @@ import { consumeData } from './consume-data';
 import { pinPeers } from './pin-peers';
 import { produceData } from './produce-data';
 import { requestKeyFrame } from './request-key-frame';
+import { refreshToken } from './refresh-token';
 import { setAudioLevels } from './set-audio-levels';
 import { setConsumerPreferredLayers } from './set-consumer-preferred-layers';
 import { setConsumerPriority } from './set-consumer-priority';
@@ -56,6 +57,7 @@ export const handlers: { readonly [E in RequestName]: HandlerEntry<E> } = {
   closeDataConsumer,
   pinPeers,
   setAudioLevels,
+  refreshToken,
   leave,
 };
 

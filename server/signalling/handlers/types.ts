@@ -33,6 +33,8 @@ export interface SessionView {
   readonly member: Member | undefined;
   /** ICE servers (TURN with fresh credentials) for a peer's transports; undefined when none are configured. */
   iceServersFor(identity: string): IceServer[] | undefined;
+  /** The credentials `token` gives for this room (open mode: everyone's); throws AccessTokenError. */
+  authenticate(token: string): Promise<Credentials>;
 }
 
 /** What the session does once the ack is sent. */
@@ -40,7 +42,9 @@ export type AfterAck =
   /** This socket is now `member`: a new peer (join) or the same peer back (resume). */
   | { type: 'enter'; member: Member; via: 'join' | 'resume' }
   /** The peer leaves its room and the socket is disconnected. */
-  | { type: 'leave' };
+  | { type: 'leave' }
+  /** The client presented a fresh access token: these credentials replace the connection's. */
+  | { type: 'refresh'; credentials: Credentials };
 
 export interface Reply<E extends RequestName> {
   data: ResponseMap[E];
