@@ -147,6 +147,7 @@ export const requestSchemas = {
   closeDataConsumer: DataConsumerRequestSchema,
   pinPeers: PinPeersRequestSchema,
   setAudioLevels: SetAudioLevelsRequestSchema,
+  getIceServers: EmptyRequestSchema,
   leave: EmptyRequestSchema,
 } as const;
 
@@ -234,7 +235,7 @@ export interface DataConsumerCreated {
 export type Empty = Record<string, never>;
 
 /** What `join` answers: who is here, what they publish, and how to come back after a drop. */
-export interface Joined {
+export interface Joined extends Partial<IceServersOffer> {
   peerId: string;
   roomId: string;
   /** The others in the room (a peer whose connection dropped stays listed during its grace). */
@@ -252,13 +253,23 @@ export interface Joined {
   resumeToken: string;
   /** How long the server keeps this peer after its connection drops (0: a drop is a leave). */
   reconnectGraceMs: number;
-  /**
-   * ICE servers (TURN relays with short-lived credentials) for this peer's WebRTC transports,
-   * when the server is configured with them; pass them to the transports (`iceServers`).
-   */
-  iceServers?: IceServer[];
   /** What this peer may do (from its access token; everything in open mode). */
   grants: Grants;
+}
+
+/**
+ * TURN relays with short-lived credentials for a peer's WebRTC transports (`iceServers`); both
+ * fields or neither. Sent when the server has TURN configured and the peer may publish or
+ * subscribe.
+ */
+export interface IceServersOffer {
+  iceServers: IceServer[];
+  /**
+   * Seconds the credentials stay valid from this answer. Ask `getIceServers` before then, give the
+   * new ones to the transports and restart ICE on relayed ones: the relay ends an allocation
+   * whose credential expired.
+   */
+  iceServersTtlS: number;
 }
 
 /** An RTCIceServer as WebRTC takes it. */
@@ -342,6 +353,8 @@ export interface ResponseMap {
   closeDataConsumer: Empty;
   pinPeers: Empty;
   setAudioLevels: Empty;
+  /** `{}` when the server has no TURN configured. */
+  getIceServers: IceServersOffer | Empty;
   leave: Empty;
 }
 

@@ -104,6 +104,7 @@ const WELL_FORMED: Record<RequestName, unknown> = {
   closeDataConsumer: { dataConsumerId: UNKNOWN_ID },
   pinPeers: { peerIds: [UNKNOWN_ID] },
   setAudioLevels: { enabled: true },
+  getIceServers: {},
   leave: {},
 };
 
@@ -258,6 +259,7 @@ const MALFORMED: Record<RequestName, Array<[string, unknown]>> = {
     ['enabled a string', { enabled: 'yes' }],
     ['enabled a number', { enabled: 1 }],
   ],
+  getIceServers: [],
   leave: [],
 };
 
@@ -329,6 +331,7 @@ test('before join, every event but getRouterRtpCapabilities and join is NOT_JOIN
     closeDataConsumer: 'NOT_JOINED',
     pinPeers: 'NOT_JOINED',
     setAudioLevels: 'NOT_JOINED',
+    getIceServers: 'NOT_JOINED',
     leave: 'NOT_JOINED',
   };
   const got: Record<string, string> = {};
@@ -371,6 +374,7 @@ test('after join, unknown ids are NOT_FOUND, a second join is ALREADY_JOINED, le
     // Unknown peers are ignored (a pinned peer may have just left); levels are a subscription.
     pinPeers: 'ok',
     setAudioLevels: 'ok',
+    getIceServers: 'ok', // {} on this server without TURN
     leave: 'ok',
   };
   const got: Record<string, string> = {};
