@@ -265,9 +265,9 @@ export interface Joined extends Partial<IceServersOffer> {
 export interface IceServersOffer {
   iceServers: IceServer[];
   /**
-   * Seconds the credentials stay valid from this answer. Ask `getIceServers` before then, give the
-   * new ones to the transports and restart ICE on relayed ones: the relay ends an allocation
-   * whose credential expired.
+   * Seconds the credentials stay valid from this answer: the relay makes no new allocation with
+   * them after that (an ICE restart, a network change, new transports). Ask `getIceServers`
+   * before then and give the new ones to the transports (restarting ICE on relayed ones).
    */
   iceServersTtlS: number;
 }

@@ -1,9 +1,13 @@
 /**
  * Keeps the TURN credentials of a client's transports fresh. Each offer of the server (join,
  * resume, `getIceServers`) is valid `iceServersTtlS`; halfway through, a fresh one is asked for
- * and given to every transport, and those that go through a relay restart ICE so that new relay
- * allocations are made with it: the relay refuses to refresh an allocation whose credential has
- * expired, so a relayed call would otherwise end minutes after the first credential's expiry.
+ * and given to every transport. A relay makes no new allocation with an expired credential, and
+ * a relayed call needs new ones whenever ICE restarts (a network change, a lost relay) or new
+ * transports are made (after a media reset): with the join's credentials only, a relayed call
+ * could not recover from any of these once they expired. Transports that go through a relay
+ * restart ICE at once with the fresh credentials, so that their allocations never depend on an
+ * expired one: coturn keeps refreshing an allocation whose credential expired, but a TURN server
+ * may check every refresh, and the restart costs no media (measured: no frame gap).
  */
 import type { IceServer, IceServersOffer } from '../../shared/contract';
 

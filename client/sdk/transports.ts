@@ -114,9 +114,8 @@ export async function restartIce(signalling: SignallingChannel, transport: ms.Tr
 
 /**
  * Fresh TURN credentials for a transport. A transport that goes through a relay restarts ICE
- * with them: the relay refuses to refresh an allocation once its credential has expired, so
- * the transport needs a new allocation before then. Any other transport just keeps them for
- * its next gathering.
+ * with them, so that its allocations are made with a credential that has not expired (see
+ * ice-servers.ts); any other transport keeps them for its next gathering.
  */
 export async function renewIceServers(
   signalling: SignallingChannel,

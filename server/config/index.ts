@@ -180,9 +180,9 @@ const EnvSchema = z
     /** coturn's static-auth-secret (use-auth-secret): signs the per-peer TURN credentials. */
     TURN_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
     /**
-     * Lifetime of a TURN credential, seconds. coturn refuses an allocation's refreshes after it; the
-     * SDK fetches fresh ones halfway through. It cannot be revoked: a peer that left keeps relay
-     * access this long. Under 60 only for tests (each refresh is a request and an ICE restart).
+     * Lifetime of a TURN credential, seconds: coturn makes no new allocation with it after that.
+     * The SDK fetches fresh ones halfway through. It cannot be revoked: a peer that left can open
+     * allocations this long. Under 60 only for tests (each refresh is a request and an ICE restart).
      */
     TURN_CREDENTIAL_TTL_S: int(10, 86_400).default(600),
     /** `production` refuses to run open (without AUTH_SECRET) unless AUTH_DISABLED=true. */

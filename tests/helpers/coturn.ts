@@ -38,6 +38,8 @@ export interface Coturn {
   readonly config: string;
   /** coturn's log so far. */
   log(): Promise<string>;
+  /** kill -9, then the same configuration on the same port again: every allocation is lost. */
+  crashAndRestart(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -49,7 +51,15 @@ export interface Coturn {
  * addresses, not ports, hence the SFU on 127.0.0.2 and Redis on 127.0.0.1). No certificates in
  * tests (README's TLS lines are commented out too).
  */
-const TEST_ONLY_LINES = ['listening-ip=127.0.0.1', 'relay-ip=127.0.0.1', 'allow-loopback-peers', 'no-tls', 'no-dtls', 'no-stdout-log', 'simple-log'];
+const TEST_ONLY_LINES = [
+  'listening-ip=127.0.0.1',
+  'relay-ip=127.0.0.1',
+  'allow-loopback-peers',
+  'no-tls',
+  'no-dtls',
+  'no-stdout-log',
+  'simple-log',
+];
 
 /** README's coturn configuration, as written: the fenced block of its "TURN relay" section. */
 export async function readmeCoturnConfig(): Promise<string> {
@@ -61,7 +71,10 @@ export async function readmeCoturnConfig(): Promise<string> {
 }
 
 /** README's configuration with the test machine's values filled in (each must be there, once). */
-export function testConfig(readme: string, values: { port: number; minPort: number; maxPort: number; secret: string; sfuAddress: string }): string {
+export function testConfig(
+  readme: string,
+  values: { port: number; minPort: number; maxPort: number; secret: string; sfuAddress: string },
+): string {
   const filled: Record<string, string | undefined> = {
     'listening-port': String(values.port),
     'external-ip': undefined,
@@ -111,6 +124,38 @@ export async function startCoturn({ secret, sfuAddress, without = [], extraLines
   ].join('\n');
   const configFile = path.join(dir, 'turnserver.conf');
   await writeFile(configFile, `${config}\n`);
+  const log = () => readFile(logFile, 'utf8').catch(() => '');
+  let running = await runCoturn(configFile, port).catch(async (error: unknown) => {
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  });
+  const close = async (): Promise<void> => {
+    await running.stop();
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    assertConfigRead(config, await log());
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  return {
+    port,
+    url: `turn:127.0.0.1:${port}?transport=udp`,
+    secret,
+    config,
+    log,
+    crashAndRestart: async () => {
+      running.child.kill('SIGKILL');
+      await running.stop();
+      running = await runCoturn(configFile, port);
+    },
+    close,
+  };
+}
+
+/** One coturn process, listening. */
+async function runCoturn(configFile: string, port: number): Promise<{ child: ChildProcess; stop(): Promise<void> }> {
   const child = spawn(TURNSERVER_PATH, ['-c', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
   captureStream(child.stdout, '[coturn]');
   captureStream(child.stderr, '[coturn]');
@@ -122,17 +167,15 @@ export async function startCoturn({ secret, sfuAddress, without = [], extraLines
       await exited;
       clearTimeout(timer);
     }
-    await rm(dir, { recursive: true, force: true });
+    await exited;
   };
-  const log = () => readFile(logFile, 'utf8').catch(() => '');
   try {
     await waitForListener(port, child);
-    assertConfigRead(config, await log());
   } catch (error) {
     await stop();
     throw error;
   }
-  return { port, url: `turn:127.0.0.1:${port}?transport=udp`, secret, config, log, close: stop };
+  return { child, stop };
 }
 
 /**

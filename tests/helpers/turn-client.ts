@@ -100,7 +100,7 @@ function decode(buffer: Buffer): StunMessage | undefined {
   if (buffer.length < HEADER_BYTES || buffer.readUInt32BE(4) !== MAGIC_COOKIE) return undefined;
   const length = buffer.readUInt16BE(2);
   const attributes: Attribute[] = [];
-  for (let offset = HEADER_BYTES; offset + 4 <= HEADER_BYTES + length; ) {
+  for (let offset = HEADER_BYTES; offset + 4 <= HEADER_BYTES + length;) {
     const type = buffer.readUInt16BE(offset);
     const size = buffer.readUInt16BE(offset + 2);
     attributes.push({ type, value: buffer.subarray(offset + 4, offset + 4 + size) });
