@@ -34,8 +34,9 @@ const TTL_S = 10;
 /** Longest time without a new video frame on a page (an ICE restart is not a drop). */
 const MAX_FRAME_GAP_MS = 2_000;
 /**
- * From coturn's crash to video through new allocations: Chromium notices the dead relay (about
- * 5.5 s measured here), the SDK restarts ICE, allocates anew, and a key frame arrives.
+ * From coturn's crash to video through new allocations: Chromium reports the dead relay about 5 s
+ * after its last ICE restart, the SDK restarts ICE (once more 4 s later if still down), allocates
+ * anew, and a key frame arrives. Measured here: 5-10 s.
  */
 const RECOVERY_MS = 15_000;
 
@@ -138,7 +139,8 @@ describe('TURN relay in headless Chromium', () => {
     const lostAt = Date.now();
     await coturn.crashAndRestart();
     const restartedAt = Date.now();
-    // Frames shown after the restart came through allocations of the new coturn process.
+    // Video flowing after the restart (15 frames within 2 s, not a frame left in a buffer) came
+    // through allocations of the new coturn process.
     const backAt = await Promise.all(
       pages.map(({ page, from }) =>
         waitFor(
@@ -147,7 +149,7 @@ describe('TURN relay in headless Chromium', () => {
             const frames = (await page.page.evaluate(() => (window as unknown as { __frames: number[] }).__frames)).filter(
               (t) => t > restartedAt,
             );
-            return frames.length >= 15 ? frames[0]! : undefined;
+            return frames.find((t, i) => (frames[i + 14] ?? Infinity) - t <= 2_000);
           },
           { timeoutMs: RECOVERY_MS + 5_000 },
         ),
