@@ -7,7 +7,7 @@
  * could not recover from any of these once they expired. Transports that go through a relay
  * restart ICE at once with the fresh credentials, so that their allocations never depend on an
  * expired one: coturn keeps refreshing an allocation whose credential expired, but a TURN server
- * may check every refresh, and the restart costs no media (measured: no frame gap).
+ * may check every refresh, and the restart costs no media (measured: no longer pause between frames).
  */
 import type { IceServer, IceServersOffer } from '../../shared/contract';
 
