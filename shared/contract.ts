@@ -152,6 +152,7 @@ export const requestSchemas = {
   pinPeers: PinPeersRequestSchema,
   setAudioLevels: SetAudioLevelsRequestSchema,
   refreshToken: RefreshTokenRequestSchema,
+  getIceServers: EmptyRequestSchema,
   leave: EmptyRequestSchema,
 } as const;
 
@@ -239,7 +240,7 @@ export interface DataConsumerCreated {
 export type Empty = Record<string, never>;
 
 /** What `join` answers: who is here, what they publish, and how to come back after a drop. */
-export interface Joined {
+export interface Joined extends Partial<IceServersOffer> {
   peerId: string;
   roomId: string;
   /** The others in the room (a peer whose connection dropped stays listed during its grace). */
@@ -257,13 +258,23 @@ export interface Joined {
   resumeToken: string;
   /** How long the server keeps this peer after its connection drops (0: a drop is a leave). */
   reconnectGraceMs: number;
-  /**
-   * ICE servers (TURN relays with short-lived credentials) for this peer's WebRTC transports,
-   * when the server is configured with them; pass them to the transports (`iceServers`).
-   */
-  iceServers?: IceServer[];
   /** What this peer may do (from its access token; everything in open mode). */
   grants: Grants;
+}
+
+/**
+ * TURN relays with short-lived credentials for a peer's WebRTC transports (`iceServers`); both
+ * fields or neither. Sent when the server has TURN configured and the peer may publish or
+ * subscribe.
+ */
+export interface IceServersOffer {
+  iceServers: IceServer[];
+  /**
+   * Seconds the credentials stay valid from this answer: the relay makes no new allocation with
+   * them after that (an ICE restart, a network change, new transports). Ask `getIceServers`
+   * before then and give the new ones to the transports (restarting ICE on relayed ones).
+   */
+  iceServersTtlS: number;
 }
 
 /** An RTCIceServer as WebRTC takes it. */
@@ -349,6 +360,8 @@ export interface ResponseMap {
   setAudioLevels: Empty;
   /** When the new token expires (seconds since the epoch); absent on a server without access tokens. */
   refreshToken: { expiresAt?: number };
+  /** `{}` when the server has no TURN configured. */
+  getIceServers: IceServersOffer | Empty;
   leave: Empty;
 }
 

@@ -25,7 +25,8 @@ import { Publisher, type PublisherEvents } from './publisher';
 import { AccessTokens } from './access-tokens';
 import { SignallingChannel } from './signalling';
 import { Subscriber, type LayerCap, type SubscriberEvents } from './subscriber';
-import { createTransport, restartIce, type Direction } from './transports';
+import { IceServersRefresh } from './ice-servers';
+import { createTransport, renewIceServers, restartIce, type Direction } from './transports';
 import type {
   ClosedReason,
   LocalTrack,
@@ -144,7 +145,11 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
   /** From the latest join/resume ack. */
   #resumeToken = '';
   #reconnectGraceMs = 0;
-  #iceServers: IceServer[] | undefined;
+  /** TURN servers of the latest ack, refreshed before their credentials expire. */
+  readonly #iceServers = new IceServersRefresh({
+    fetch: () => this.#requireSignalling().request('getIceServers', {}),
+    apply: (iceServers) => this.#renewIceServers(iceServers),
+  });
   #grants: Grants | undefined;
   /** Wakes a reconnection backoff early (the browser is back online). */
   #wakeReconnect: (() => void) | undefined;
@@ -241,7 +246,7 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
       this.#peerId = joined.peerId;
       this.#resumeToken = joined.resumeToken;
       this.#reconnectGraceMs = joined.reconnectGraceMs;
-      this.#iceServers = joined.iceServers;
+      this.#iceServers.offered(joined);
       this.#grants = joined.grants;
       this.#publisher = new Publisher(signalling, () => this.#transport('send'), this.#publisherEvents());
       this.#subscriber = new Subscriber(
@@ -491,7 +496,7 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
         signalling,
         device,
         direction,
-        { iceServers: this.#iceServers, iceTransportPolicy: this.#options.iceTransportPolicy, sctp: this.#dataEnabled() },
+        { iceServers: () => this.#iceServers.current, iceTransportPolicy: this.#options.iceTransportPolicy, sctp: this.#dataEnabled() },
         {
           onFailed: (failed) =>
             this.emit('error', new RoomClientError('TRANSPORT_FAILED', `the ${failed} media connection failed (ICE/DTLS)`)),
@@ -510,6 +515,15 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
       this.#transports.set(direction, created);
     }
     return transport;
+  }
+
+  /** Fresh TURN credentials for every transport (relayed ones restart ICE with them). */
+  async #renewIceServers(iceServers: IceServer[]): Promise<void> {
+    const signalling = this.#signalling;
+    if (!signalling) return;
+    const relayOnly = this.#options.iceTransportPolicy === 'relay';
+    // A transport that fails here is left to its ICE watch, which restarts it with these servers.
+    await Promise.all([...this.#created.values()].map((t) => renewIceServers(signalling, t, iceServers, relayOnly).catch(() => undefined)));
   }
 
   /** Forgets a transport and closes it locally (its producers and consumers end with it). */
@@ -650,7 +664,7 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
       this.#peerId = joined.peerId;
       this.#resumeToken = joined.resumeToken;
       this.#reconnectGraceMs = joined.reconnectGraceMs;
-      this.#iceServers = joined.iceServers ?? this.#iceServers;
+      this.#iceServers.offered(joined);
       this.#state = 'joined';
       this.#grants = joined.grants;
       for (const peer of joined.peers) this.#addPeer(peer);
@@ -696,7 +710,7 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
     if (!subscriber || !publisher) return;
     this.#resumeToken = resumed.resumeToken;
     this.#reconnectGraceMs = resumed.reconnectGraceMs;
-    this.#iceServers = resumed.iceServers ?? this.#iceServers;
+    this.#iceServers.offered(resumed);
     this.#state = 'joined';
 
     // What of our media the server still has: transports that did not survive end locally now
@@ -862,6 +876,7 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
     this.#subscriber?.close();
     this.#data?.close();
     this.#attachments.close();
+    this.#iceServers.close();
     this.#dropTransport('send');
     this.#dropTransport('recv');
     this.#signalling?.close();

@@ -3,7 +3,8 @@
  * mediasoup-client's 'connect' / 'produce' events become contract requests. A transport whose
  * connection goes `disconnected` or `failed` gets an ICE restart (new server-side ICE
  * parameters), retried while it stays down; only a transport that stays failed after several
- * restarts is reported.
+ * restarts is reported. Every ICE restart gives the transport the latest TURN servers first:
+ * their credentials expire (see ice-servers.ts).
  */
 import type { Device } from 'mediasoup-client';
 import type { types as ms } from 'mediasoup-client';
@@ -20,8 +21,8 @@ export interface TransportHooks {
 }
 
 export interface TransportNetworkOptions {
-  /** STUN/TURN servers (the join ack's `iceServers`). */
-  iceServers?: IceServer[];
+  /** The latest STUN/TURN servers (join ack, then each refresh): used at creation and at every ICE restart. */
+  iceServers: () => IceServer[] | undefined;
   /** 'relay' forces media through a TURN relay. Default 'all'. */
   iceTransportPolicy?: RTCIceTransportPolicy;
   /** Open an SCTP association for data channels. */
@@ -44,13 +45,14 @@ export async function createTransport(
   if (!isWebRtc(created)) {
     throw new RoomClientError('INTERNAL', 'server answered createTransport without ICE/DTLS parameters', 'createTransport');
   }
+  const iceServers = network.iceServers();
   const options: ms.TransportOptions = {
     id: created.transportId,
     iceParameters: created.iceParameters,
     iceCandidates: created.iceCandidates,
     dtlsParameters: created.dtlsParameters,
     ...(created.sctpParameters ? { sctpParameters: created.sctpParameters } : {}),
-    ...(network.iceServers ? { iceServers: network.iceServers } : {}),
+    ...(iceServers ? { iceServers } : {}),
     ...(network.iceTransportPolicy ? { iceTransportPolicy: network.iceTransportPolicy } : {}),
   };
   const transport = direction === 'send' ? device.createSendTransport(options) : device.createRecvTransport(options);
@@ -93,22 +95,67 @@ export async function createTransport(
     });
   }
 
-  watchIce(signalling, transport, direction, hooks);
+  watchIce(signalling, transport, direction, network.iceServers, hooks);
   return transport;
 }
 
 /**
  * New ICE parameters from the server, handed to the local transport: the path is probed again
- * (after a network change, or after the signalling connection came back). Rejects with a
+ * (after a network change, or after the signalling connection came back), gathering with
+ * `iceServers` when given (a new relay allocation, made with their credentials). Rejects with a
  * RoomClientError.
  */
-export async function restartIce(signalling: SignallingChannel, transport: ms.Transport): Promise<void> {
+export async function restartIce(signalling: SignallingChannel, transport: ms.Transport, iceServers?: IceServer[]): Promise<void> {
   const { iceParameters } = await signalling.request('restartIce', { transportId: transport.id });
-  if (!transport.closed) await transport.restartIce({ iceParameters });
+  if (transport.closed) return;
+  if (iceServers) await transport.updateIceServers({ iceServers });
+  await transport.restartIce({ iceParameters });
+}
+
+/**
+ * Fresh TURN credentials for a transport. A transport that goes through a relay restarts ICE
+ * with them, so that its allocations are made with a credential that has not expired (see
+ * ice-servers.ts); any other transport keeps them for its next gathering.
+ */
+export async function renewIceServers(
+  signalling: SignallingChannel,
+  transport: ms.Transport,
+  iceServers: IceServer[],
+  relayOnly: boolean,
+): Promise<void> {
+  if (transport.closed) return;
+  if (relayOnly || (await throughRelay(transport))) await restartIce(signalling, transport, iceServers);
+  else await transport.updateIceServers({ iceServers });
+}
+
+/** Whether the transport's selected candidate pair has a relay candidate on our side (unknown counts as yes). */
+async function throughRelay(transport: ms.Transport): Promise<boolean> {
+  const stats = new Map<string, Record<string, unknown>>();
+  try {
+    (await transport.getStats()).forEach((entry: Record<string, unknown>) => stats.set(String(entry.id), entry));
+  } catch {
+    return true;
+  }
+  const pairIds = [...stats.values()].flatMap((entry) =>
+    // Chromium names the pair on its `transport` entry; Firefox flags the pair itself.
+    entry.type === 'transport' && typeof entry.selectedCandidatePairId === 'string'
+      ? [entry.selectedCandidatePairId]
+      : entry.type === 'candidate-pair' && entry.selected === true
+        ? [String(entry.id)]
+        : [],
+  );
+  const local = stats.get(String(stats.get(pairIds[0] ?? '')?.localCandidateId));
+  return local === undefined || local.candidateType === 'relay';
 }
 
 /** Restarts ICE while the transport is disconnected or failed; reports it after repeated failures. */
-function watchIce(signalling: SignallingChannel, transport: ms.Transport, direction: Direction, hooks: TransportHooks): void {
+function watchIce(
+  signalling: SignallingChannel,
+  transport: ms.Transport,
+  direction: Direction,
+  iceServers: () => IceServer[] | undefined,
+  hooks: TransportHooks,
+): void {
   let timer: ReturnType<typeof setTimeout> | undefined;
   let restarting = false;
   let failedRestarts = 0;
@@ -122,7 +169,7 @@ function watchIce(signalling: SignallingChannel, transport: ms.Transport, direct
       return;
     }
     restarting = true;
-    restartIce(signalling, transport)
+    restartIce(signalling, transport, iceServers())
       .catch(() => undefined) // a dropped signalling connection restarts ICE itself once it is back
       .finally(() => {
         restarting = false;

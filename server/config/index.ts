@@ -183,8 +183,12 @@ const EnvSchema = z
       .optional(),
     /** coturn's static-auth-secret (use-auth-secret): signs the per-peer TURN credentials. */
     TURN_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
-    /** Lifetime of a TURN credential, seconds. coturn refuses an allocation's refreshes after it. */
-    TURN_CREDENTIAL_TTL_S: int(60, 604_800).default(86_400),
+    /**
+     * Lifetime of a TURN credential, seconds: coturn makes no new allocation with it after that.
+     * The SDK fetches fresh ones halfway through. It cannot be revoked: a peer that left can open
+     * allocations this long. Under 60 only for tests (each refresh is a request and an ICE restart).
+     */
+    TURN_CREDENTIAL_TTL_S: int(10, 86_400).default(600),
     /** `production` refuses to run open (without AUTH_SECRET) unless AUTH_DISABLED=true. */
     NODE_ENV: z.string().optional(),
     /** Run without access tokens on purpose, even with NODE_ENV=production. */

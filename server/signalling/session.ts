@@ -12,7 +12,7 @@
  * numbers), any number of arguments, binary and deep payloads; each is answered with a contract
  * code when it has an ack, or dropped with a sampled log line when it has none.
  */
-import { isRequestName, requestSchemas, type Ack, type IceServer, type RequestName } from '../../shared/contract';
+import { isRequestName, requestSchemas, type Ack, type Grants, type IceServersOffer, type RequestName } from '../../shared/contract';
 import { peerProfile, type Authenticator, type Credentials } from '../auth/authenticator';
 import { AppError } from '../errors';
 import type { LogSampler } from '../limits/log-sampler';
@@ -26,7 +26,7 @@ import { handlers, type AfterAck, type Member, type SessionView } from './handle
 import { overlapKey, RequestOrder } from './request-order';
 import type { HandlerEntry } from './handlers/types';
 import type { SignallingObserver } from './signalling-observer';
-import { turnIceServers, type TurnSettings } from '../turn/turn-credentials';
+import { mayUseRelay, turnOffer, type TurnSettings } from '../turn/turn-credentials';
 import { socketChannel } from './socket-channel';
 import { clip, errorBody } from './to-ack';
 import type { SessionSocket } from './types';
@@ -51,7 +51,7 @@ export interface SessionOptions {
   sampler: LogSampler;
   logger: Logger;
   observer: SignallingObserver;
-  /** TURN servers offered to peers (join and resume acks); none when not configured. */
+  /** TURN servers offered to peers (join and resume acks, getIceServers); none when not configured. */
   turn?: TurnSettings;
   /** Verifies the fresh tokens of `refreshToken`. */
   authenticator: Authenticator;
@@ -121,8 +121,8 @@ export class SocketSession implements SessionView {
     return this.#opts.authenticator.authenticate(token, this.roomId);
   }
 
-  iceServersFor(identity: string): IceServer[] | undefined {
-    return turnIceServers(this.#turn, identity);
+  iceServersFor(peer: { readonly identity: string; readonly grants: Readonly<Grants> }): IceServersOffer | undefined {
+    return mayUseRelay(peer.grants) ? turnOffer(this.#turn, peer.identity) : undefined;
   }
 
   profile(requestedName?: string): PeerProfile {

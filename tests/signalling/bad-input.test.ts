@@ -106,6 +106,7 @@ const WELL_FORMED: Record<RequestName, unknown> = {
   setAudioLevels: { enabled: true },
   // Open mode (this server): a token is not looked at, as at connect.
   refreshToken: { token: 'not-looked-at-in-open-mode' },
+  getIceServers: {},
   leave: {},
 };
 
@@ -266,6 +267,7 @@ const MALFORMED: Record<RequestName, Array<[string, unknown]>> = {
     ['token a number', { token: 42 }],
     ['token huge', { token: HUGE }],
   ],
+  getIceServers: [],
   leave: [],
 };
 
@@ -338,6 +340,7 @@ test('before join, every event but getRouterRtpCapabilities and join is NOT_JOIN
     pinPeers: 'NOT_JOINED',
     setAudioLevels: 'NOT_JOINED',
     refreshToken: 'ok',
+    getIceServers: 'NOT_JOINED',
     leave: 'NOT_JOINED',
   };
   const got: Record<string, string> = {};
@@ -381,6 +384,7 @@ test('after join, unknown ids are NOT_FOUND, a second join is ALREADY_JOINED, le
     pinPeers: 'ok',
     setAudioLevels: 'ok',
     refreshToken: 'ok',
+    getIceServers: 'ok', // {} on this server without TURN
     leave: 'ok',
   };
   const got: Record<string, string> = {};

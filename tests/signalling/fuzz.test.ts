@@ -196,6 +196,7 @@ class Generator {
       closeDataConsumer: () => ({ dataConsumerId: id() }),
       pinPeers: () => ({ peerIds: [id(), id()] }),
       setAudioLevels: () => ({ enabled: this.chance(0.5) }),
+      getIceServers: () => ({}),
       leave: () => ({}),
     };
     const payload = payloads[event]();

@@ -8,6 +8,7 @@ import { closeConsumer } from './close-consumer';
 import { consume } from './consume';
 import { pauseConsumer } from './pause-consumer';
 import { resumeConsumer } from './resume-consumer';
+import { getIceServers } from './get-ice-servers';
 import { getRouterRtpCapabilities } from './get-router-rtp-capabilities';
 import { join } from './join';
 import { leave } from './leave';
@@ -58,6 +59,7 @@ export const handlers: { readonly [E in RequestName]: HandlerEntry<E> } = {
   pinPeers,
   setAudioLevels,
   refreshToken,
+  getIceServers,
   leave,
 };
 

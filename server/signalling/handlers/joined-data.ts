@@ -7,8 +7,8 @@ export function joinedData(
   session: SessionView,
   { room, peer, peers, producers, dataProducers, activeSpeakerPeerId, resumeToken }: JoinResult & { room: Room },
 ): Joined {
-  // Fresh TURN credentials each time: a resuming client may have been away long enough for the old ones to matter.
-  const iceServers = session.iceServersFor(peer.identity);
+  // Fresh TURN credentials each time: a resuming client may have been away long enough for the old ones to expire.
+  const turn = session.iceServersFor(peer);
   return {
     peerId: peer.id,
     roomId: room.id,
@@ -19,6 +19,6 @@ export function joinedData(
     resumeToken,
     reconnectGraceMs: room.reconnectGraceMs,
     grants: peer.grants,
-    ...(iceServers ? { iceServers } : {}),
+    ...turn,
   };
 }

@@ -5,7 +5,7 @@
  *    view of the session and returns, with its ack data, what the session should do next.
  * The session owns membership: it adopts a joined peer, leaves, and disconnects.
  */
-import type { IceServer, ParsedRequest, RequestName, ResponseMap } from '../../../shared/contract';
+import type { Grants, IceServersOffer, ParsedRequest, RequestName, ResponseMap } from '../../../shared/contract';
 import type { Credentials } from '../../auth/authenticator';
 import type { Peer } from '../../rooms/peer';
 import type { PeerChannel } from '../../rooms/ports';
@@ -31,10 +31,13 @@ export interface SessionView {
   /** This socket as the room domain sees it. */
   readonly channel: PeerChannel;
   readonly member: Member | undefined;
-  /** ICE servers (TURN with fresh credentials) for a peer's transports; undefined when none are configured. */
-  iceServersFor(identity: string): IceServer[] | undefined;
   /** The credentials `token` gives for this room (open mode: everyone's); throws AccessTokenError. */
   authenticate(token: string): Promise<Credentials>;
+  /**
+   * TURN servers with a fresh credential for a peer's transports; undefined when none are
+   * configured or the peer may neither publish nor subscribe (it has no media to relay).
+   */
+  iceServersFor(peer: { readonly identity: string; readonly grants: Readonly<Grants> }): IceServersOffer | undefined;
 }
 
 /** What the session does once the ack is sent. */

@@ -20,8 +20,12 @@ export async function recordPeerConnections(context: BrowserContext): Promise<vo
 
 export interface SelectedPair {
   localType: string;
+  /** Our side's port: for a relay candidate, the port of its allocation on the TURN server. */
+  localPort: number;
   remoteType: string;
   bytesReceived: number;
+  /** The username of the RTCPeerConnection's first ICE server now (TURN REST: `<expiry>:<identity>`). */
+  iceUsername: string | undefined;
 }
 
 /** The selected candidate pair of each open RTCPeerConnection of the page. */
@@ -40,8 +44,10 @@ export function selectedPairs(page: Page): Promise<SelectedPair[]> {
         const remote = byId.get(pair?.remoteCandidateId as string);
         pairs.push({
           localType: String(local?.candidateType),
+          localPort: Number(local?.port),
           remoteType: String(remote?.candidateType),
           bytesReceived: Number(pair?.bytesReceived ?? 0),
+          iceUsername: pc.getConfiguration().iceServers?.[0]?.username,
         });
       }
     }
