@@ -5,6 +5,7 @@
  */
 import type { CloseReason } from '../../shared/contract';
 import { AppError } from '../errors';
+import { LogSampler } from '../limits/log-sampler';
 import type { Logger } from '../logger';
 import type { PeerLimits } from './peer';
 import type { Fanout, MediaPort, PeerChannel } from './ports';
@@ -48,6 +49,8 @@ export class RoomManager {
   readonly #opts: RoomManagerOptions;
   readonly #limits: ServerLimits;
   readonly #log: Logger;
+  /** The server-full warnings: every refused client would repeat them (a few per minute, with the count left out). */
+  readonly #capacityLines = new LogSampler(3);
   #closed = false;
 
   constructor(opts: RoomManagerOptions) {
@@ -92,7 +95,9 @@ export class RoomManager {
 
   #create(roomId: string, settings: RoomSettings): Promise<Room> {
     if (this.#rooms.size + this.#creating.size >= this.#limits.maxRooms) {
-      this.#log.warn('getOrCreateRoom() | refused: the server holds its maximum of rooms', { maxRooms: this.#limits.maxRooms });
+      this.#capacityLines.sample('rooms', (suppressed) =>
+        this.#log.warn('getOrCreateRoom() | refused: the server holds its maximum of rooms', { maxRooms: this.#limits.maxRooms, suppressed }),
+      );
       return Promise.reject(new AppError('LIMIT_EXCEEDED', `this server holds at most ${this.#limits.maxRooms} rooms`));
     }
     const creation = Room.create({
@@ -137,7 +142,9 @@ export class RoomManager {
       if (room.closed && attempt < 2) continue;
       const replaces = profile.identity !== undefined && room.peerWithIdentity(profile.identity) !== undefined;
       if (!replaces && this.stats().peers >= this.#limits.maxPeers) {
-        this.#log.warn('join() | refused: the server holds its maximum of peers', { maxPeers: this.#limits.maxPeers });
+        this.#capacityLines.sample('peers', (suppressed) =>
+          this.#log.warn('join() | refused: the server holds its maximum of peers', { maxPeers: this.#limits.maxPeers, suppressed }),
+        );
         throw new AppError('LIMIT_EXCEEDED', `this server holds at most ${this.#limits.maxPeers} peers`);
       }
       return { room, ...room.join(profile, channel) };
