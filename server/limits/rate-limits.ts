@@ -21,7 +21,10 @@ class RateWithBurst {
     const rate = new RateLimiterMemory({ keyPrefix: `${keyPrefix}-rate`, points: perSecond, duration: 1 });
     this.#limiter =
       burst > 0
-        ? new BurstyRateLimiter(rate, new RateLimiterMemory({ keyPrefix: `${keyPrefix}-burst`, points: burst, duration: BURST_WINDOW_SECONDS }))
+        ? new BurstyRateLimiter(
+            rate,
+            new RateLimiterMemory({ keyPrefix: `${keyPrefix}-burst`, points: burst, duration: BURST_WINDOW_SECONDS }),
+          )
         : rate;
   }
 

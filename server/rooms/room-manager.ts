@@ -96,7 +96,10 @@ export class RoomManager {
   #create(roomId: string, settings: RoomSettings): Promise<Room> {
     if (this.#rooms.size + this.#creating.size >= this.#limits.maxRooms) {
       this.#capacityLines.sample('rooms', (suppressed) =>
-        this.#log.warn('getOrCreateRoom() | refused: the server holds its maximum of rooms', { maxRooms: this.#limits.maxRooms, suppressed }),
+        this.#log.warn('getOrCreateRoom() | refused: the server holds its maximum of rooms', {
+          maxRooms: this.#limits.maxRooms,
+          suppressed,
+        }),
       );
       return Promise.reject(new AppError('LIMIT_EXCEEDED', `this server holds at most ${this.#limits.maxRooms} rooms`));
     }

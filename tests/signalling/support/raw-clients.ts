@@ -140,7 +140,11 @@ function httpRequest(agent: https.Agent, method: 'GET' | 'POST', url: string, bo
   return new Promise((resolve, reject) => {
     const req = https.request(
       url,
-      { method, agent, headers: body === undefined ? {} : { 'content-type': 'text/plain;charset=UTF-8', 'content-length': Buffer.byteLength(body) } },
+      {
+        method,
+        agent,
+        headers: body === undefined ? {} : { 'content-type': 'text/plain;charset=UTF-8', 'content-length': Buffer.byteLength(body) },
+      },
       (res) => {
         let text = '';
         res.setEncoding('utf8');
@@ -173,6 +177,21 @@ function clientTextFrame(text: string): Buffer {
   return Buffer.concat([header, mask, data]);
 }
 
+function connectTls(serverUrl: string): tls.TLSSocket {
+  const { hostname, port } = new URL(serverUrl);
+  return tls.connect({ host: hostname, port: Number(port), rejectUnauthorized: false, servername: 'localhost' });
+}
+
+/** The HTTP request of an engine.io WebSocket (no polling first). */
+function upgradeRequest(serverUrl: string): string {
+  const { host } = new URL(serverUrl);
+  const key = crypto.randomBytes(16).toString('base64');
+  return (
+    `GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\n` +
+    `Connection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`
+  );
+}
+
 /**
  * engine.io over a WebSocket this class speaks itself, on its own TLS socket. Reads (and answers
  * the server's pings) until `stopReading()`; from then on the kernel's buffers fill and the
@@ -198,16 +217,11 @@ export class RawWebSocket {
 
   /** Opens the TLS socket and completes the WebSocket handshake of an engine.io connection. */
   static open(serverUrl: string): Promise<RawWebSocket> {
-    const { hostname, port } = new URL(serverUrl);
     return new Promise((resolve, reject) => {
-      const socket = tls.connect({ host: hostname, port: Number(port), rejectUnauthorized: false, servername: 'localhost' });
+      const socket = connectTls(serverUrl);
       socket.once('error', reject);
       socket.once('secureConnect', () => {
-        const key = crypto.randomBytes(16).toString('base64');
-        socket.write(
-          `GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: ${hostname}:${port}\r\nUpgrade: websocket\r\n` +
-            `Connection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
-        );
+        socket.write(upgradeRequest(serverUrl));
         let head = Buffer.alloc(0);
         const onHead = (chunk: Buffer): void => {
           head = Buffer.concat([head, chunk]);
@@ -224,6 +238,29 @@ export class RawWebSocket {
         socket.on('data', onHead);
       });
     });
+  }
+
+  /**
+   * A client that never reads a byte after the TLS handshake: it asks for the WebSocket upgrade
+   * and sends `texts` (socket.io packets) blind, its socket paused from the start, so its
+   * kernel's receive window never grows. Resolves once the packets are written.
+   */
+  static async openNeverReading(serverUrl: string): Promise<{ send(texts: string[]): void; destroy(): void }> {
+    const socket = connectTls(serverUrl);
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.once('secureConnect', () => {
+        socket.pause();
+        socket.off('error', reject);
+        socket.on('error', () => undefined); // the server resets it: what the test waits for
+        resolve();
+      });
+    });
+    socket.write(upgradeRequest(serverUrl));
+    return {
+      send: (texts) => socket.write(Buffer.concat(texts.map((text) => clientTextFrame(`4${text}`)))),
+      destroy: () => socket.destroy(),
+    };
   }
 
   /** Sends each socket.io packet as one engine.io `message` frame, all frames in one write. */
