@@ -309,6 +309,10 @@ export class RawWebSocket {
     this.#socket.destroy();
   }
 
+  close(): void {
+    this.destroy();
+  }
+
   #onData(chunk: Buffer): void {
     this.#buffer = this.#buffer.length ? Buffer.concat([this.#buffer, chunk]) : chunk;
     for (;;) {
