@@ -13,7 +13,7 @@ import type { Limits } from '../config';
 /** The window of the burst allowances and of the refusal count, in seconds. */
 export const BURST_WINDOW_SECONDS = 10;
 
-/** A steady rate per second, plus `burst` extra points per `burstWindowSeconds` once the rate is spent. */
+/** A steady rate per second, plus `burst` extra points per BURST_WINDOW_SECONDS once the rate is spent (rate-limiter-flexible). */
 class RateWithBurst {
   readonly #limiter: BurstyRateLimiter | RateLimiterMemory;
 
