@@ -222,6 +222,15 @@ const EnvSchema = z
     RATE_LIMIT_CONNECTIONS: int(1, 1_000_000).default(20),
     RATE_LIMIT_CONNECTIONS_BURST: int(0, 10_000_000).default(100),
 
+    /**
+     * Unsent data one connection may hold (answers and notifications the client has not read yet:
+     * engine.io's queue plus the websocket's send buffer; for long-polling, what waits for the next
+     * GET). Beyond either cap the client is disconnected. The bytes must exceed the largest answer
+     * (a join in a full room).
+     */
+    SOCKET_MAX_BUFFERED_BYTES: int(65_536, 1_073_741_824).default(2_097_152),
+    SOCKET_MAX_BUFFERED_PACKETS: int(16, 10_000_000).default(4_096),
+
     /** Redis of a cluster of nodes sharing rooms (`redis://[:password@]host:6379[/db]`, `rediss://` for TLS). Unset: one node. */
     REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).optional(),
     /** Prefix of every key and channel this cluster uses in Redis (several clusters may share one Redis). */
@@ -387,6 +396,9 @@ export interface Limits {
     maxQueuedRequests: number;
     connectionsPerSecondPerIp: number;
     connectionBurstPerIp: number;
+    /** Unsent data of one connection (bytes, packets) beyond which the client is disconnected. */
+    maxBufferedBytes: number;
+    maxBufferedPackets: number;
   };
 }
 
@@ -515,6 +527,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         maxQueuedRequests: e.RATE_LIMIT_MAX_QUEUED,
         connectionsPerSecondPerIp: e.RATE_LIMIT_CONNECTIONS,
         connectionBurstPerIp: e.RATE_LIMIT_CONNECTIONS_BURST,
+        maxBufferedBytes: e.SOCKET_MAX_BUFFERED_BYTES,
+        maxBufferedPackets: e.SOCKET_MAX_BUFFERED_PACKETS,
       },
     },
     cluster: e.REDIS_URL

@@ -1,9 +1,10 @@
 /**
- * Rate limits, in memory (one server process), counted by rate-limiter-flexible:
- *  - requests of one socket: a steady rate plus a burst allowance (BurstyRateLimiter over two
- *    memory limiters); a socket refused too often (it keeps sending over its limit) is to be
- *    disconnected (a third limiter counts its refusals);
- *  - new connections of one IP address: the same shape.
+ * Rate limits, in memory (one server process):
+ *  - requests of one socket: a steady rate plus a burst allowance, and a socket refused too often
+ *    (it keeps sending over its limit) is to be disconnected. Decided synchronously for each
+ *    event as it arrives (RequestRateLimiter below);
+ *  - new connections of one IP address: the same shape, counted by rate-limiter-flexible (the
+ *    handshake check is asynchronous anyway; its records expire by themselves).
  * Keys are socket ids and IP addresses; a socket's keys are dropped when it goes.
  */
 import { BurstyRateLimiter, RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
@@ -12,29 +13,19 @@ import type { Limits } from '../config';
 /** The window of the burst allowances and of the refusal count, in seconds. */
 export const BURST_WINDOW_SECONDS = 10;
 
-/** A steady rate per second, plus `burst` extra points per `burstWindowSeconds` once the rate is spent. */
+/** A steady rate per second, plus `burst` extra points per BURST_WINDOW_SECONDS once the rate is spent (rate-limiter-flexible). */
 class RateWithBurst {
-  readonly #rate: RateLimiterMemory;
-  readonly #burst: RateLimiterMemory | undefined;
   readonly #limiter: BurstyRateLimiter | RateLimiterMemory;
 
-  constructor(perSecond: number, burst: number, keyPrefix: string, burstWindowSeconds = BURST_WINDOW_SECONDS) {
-    this.#rate = new RateLimiterMemory({ keyPrefix: `${keyPrefix}-rate`, points: perSecond, duration: 1 });
-    this.#burst =
-      burst > 0 ? new RateLimiterMemory({ keyPrefix: `${keyPrefix}-burst`, points: burst, duration: burstWindowSeconds }) : undefined;
-    this.#limiter = this.#burst ? new BurstyRateLimiter(this.#rate, this.#burst) : this.#rate;
-  }
-
-  /**
-   * Counts one point; `onRefused` gets the wait (ms) before the next point when the library
-   * refuses it. No promise is returned: an admitted request (nearly all of them) costs one
-   * library call and no awaits.
-   */
-  count(key: string, onRefused: (waitMs: number) => void): void {
-    this.#limiter.consume(key).then(undefined, (refusal: unknown) => {
-      // The memory limiters refuse with a RateLimiterRes and never fail otherwise.
-      if (refusal instanceof RateLimiterRes) onRefused(Math.max(1, refusal.msBeforeNext));
-    });
+  constructor(perSecond: number, burst: number, keyPrefix: string) {
+    const rate = new RateLimiterMemory({ keyPrefix: `${keyPrefix}-rate`, points: perSecond, duration: 1 });
+    this.#limiter =
+      burst > 0
+        ? new BurstyRateLimiter(
+            rate,
+            new RateLimiterMemory({ keyPrefix: `${keyPrefix}-burst`, points: burst, duration: BURST_WINDOW_SECONDS }),
+          )
+        : rate;
   }
 
   /** Resolves with the wait (ms) before the next point when refused, or 0 when allowed. */
@@ -47,11 +38,6 @@ class RateWithBurst {
       throw refusal;
     }
   }
-
-  forget(key: string): void {
-    void this.#rate.delete(key);
-    if (this.#burst) void this.#burst.delete(key);
-  }
 }
 
 export type Admission =
@@ -59,67 +45,89 @@ export type Admission =
   /** `disconnect`: the socket was refused more than the limit allows within the window. */
   | { admitted: false; retryAfterMs: number; disconnect: boolean };
 
-/** What rate-limiter-flexible last said of a socket over its limit. */
-interface Verdict {
-  /** Refused until then (ms since the epoch): the library's msBeforeNext. */
-  until: number;
-  /** Its refusals passed the limit: disconnect it. */
-  disconnect: boolean;
+/**
+ * A fixed window of `points` per `durationMs`, counted as rate-limiter-flexible's memory limiter
+ * counts it: the window opens at its first point; points past `points` within it are refused.
+ */
+class FixedWindow {
+  #used = 0;
+  #endsAt = 0;
+
+  constructor(
+    readonly points: number,
+    readonly durationMs: number,
+  ) {}
+
+  /** Takes one point at `now` (ms): 0 if it is within the limit, else the ms until the window ends (≥ 1). */
+  take(now: number): number {
+    if (this.#endsAt <= now) {
+      this.#used = 0;
+      this.#endsAt = now + this.durationMs;
+    }
+    if (this.#used < this.points) {
+      this.#used++;
+      return 0;
+    }
+    return Math.max(1, this.#endsAt - now);
+  }
+}
+
+interface SocketWindows {
+  rate: FixedWindow;
+  /** Spent only once the rate is spent (as rate-limiter-flexible's BurstyRateLimiter does); none when the burst is 0. */
+  burst: FixedWindow | undefined;
+  refusals: FixedWindow;
 }
 
 /**
- * Requests (and events without ack) of each socket. rate-limiter-flexible answers through
- * promises, but a request is admitted or refused at once, in arrival order (a promise per request
- * would defer every request by turns of the microtask queue, ~6 % of a cheap request's round trip):
- * so every event is counted by the library as it arrives, and its verdict is kept per socket — a
- * socket the library found over its limit is refused synchronously until the library's window lets
- * it go. The verdict follows the count within the same turn of the event loop: events read from
- * the network in one go are all admitted before the first refusal can land, so a flood gets at
- * most one read's worth of requests past its limit.
+ * Requests (and events without ack) of each socket, decided synchronously as each event arrives,
+ * in arrival order. Not rate-limiter-flexible, whose answers are promises: socket.io hands a
+ * socket the events of one network read (all the packets of a long-polling POST, one
+ * websocket read's frames) in one run of the nextTick queue, before any promise settles, so
+ * every one of them was admitted against the same unchanged verdict — a 5,000-packet POST was
+ * 5,000 admitted requests. Here each event spends its point before the next one is looked at.
  */
 export class RequestRateLimiter {
-  readonly #requests: RateWithBurst;
-  /** Refusals of each socket within the burst window: past the limit, the socket goes. */
-  readonly #refusals: RateLimiterMemory;
-  readonly #verdicts = new Map<string, Verdict>();
+  readonly #limits: Pick<Limits['connection'], 'requestsPerSecond' | 'requestBurst' | 'disconnectAfterRefusals'>;
+  readonly #burstWindowMs: number;
+  readonly #sockets = new Map<string, SocketWindows>();
 
   constructor(
     limits: Pick<Limits['connection'], 'requestsPerSecond' | 'requestBurst' | 'disconnectAfterRefusals'>,
     { burstWindowSeconds = BURST_WINDOW_SECONDS }: { burstWindowSeconds?: number } = {},
   ) {
-    this.#requests = new RateWithBurst(limits.requestsPerSecond, limits.requestBurst, 'requests', burstWindowSeconds);
-    this.#refusals = new RateLimiterMemory({ keyPrefix: 'refusals', points: limits.disconnectAfterRefusals, duration: burstWindowSeconds });
+    this.#limits = limits;
+    this.#burstWindowMs = burstWindowSeconds * 1_000;
   }
 
-  /** Decides at once (in the order of the calls, which is the order the socket's events arrived in). */
+  /** Decides at once: the event spends a point of its socket's rate, else of its burst, else it is refused (and counted). */
   admit(socketKey: string, now = Date.now()): Admission {
-    const verdict = this.#verdicts.get(socketKey);
-    if (verdict && now < verdict.until) {
-      this.#countRefusal(socketKey, verdict);
-      return { admitted: false, retryAfterMs: verdict.until - now, disconnect: verdict.disconnect };
-    }
-    if (verdict) this.#verdicts.delete(socketKey);
-    this.#requests.count(socketKey, (waitMs) => this.#refuseFor(socketKey, waitMs));
-    return { admitted: true };
+    const windows = this.#sockets.get(socketKey) ?? this.#open(socketKey);
+    const rateWaitMs = windows.rate.take(now);
+    if (rateWaitMs === 0) return { admitted: true };
+    const burstWaitMs = windows.burst ? windows.burst.take(now) : rateWaitMs;
+    if (burstWaitMs === 0) return { admitted: true };
+    return {
+      admitted: false,
+      // As BurstyRateLimiter reports it: the sooner of the two windows.
+      retryAfterMs: Math.min(rateWaitMs, burstWaitMs),
+      disconnect: windows.refusals.take(now) > 0,
+    };
   }
 
   forget(socketKey: string): void {
-    this.#requests.forget(socketKey);
-    void this.#refusals.delete(socketKey);
-    this.#verdicts.delete(socketKey);
+    this.#sockets.delete(socketKey);
   }
 
-  #refuseFor(socketKey: string, waitMs: number): void {
-    const verdict = this.#verdicts.get(socketKey) ?? { until: 0, disconnect: false };
-    verdict.until = Math.max(verdict.until, Date.now() + waitMs);
-    this.#verdicts.set(socketKey, verdict);
-    this.#countRefusal(socketKey, verdict);
-  }
-
-  #countRefusal(socketKey: string, verdict: Verdict): void {
-    this.#refusals.consume(socketKey).catch((refusal: unknown) => {
-      if (refusal instanceof RateLimiterRes) verdict.disconnect = true;
-    });
+  #open(socketKey: string): SocketWindows {
+    const { requestsPerSecond, requestBurst, disconnectAfterRefusals } = this.#limits;
+    const windows: SocketWindows = {
+      rate: new FixedWindow(requestsPerSecond, 1_000),
+      burst: requestBurst > 0 ? new FixedWindow(requestBurst, this.#burstWindowMs) : undefined,
+      refusals: new FixedWindow(disconnectAfterRefusals, this.#burstWindowMs),
+    };
+    this.#sockets.set(socketKey, windows);
+    return windows;
   }
 }
 

@@ -226,6 +226,14 @@ export class ServerMetrics {
       labelNames: ['reason'],
       registers,
     });
+    const slowClients = new Counter({
+      name: `${PREFIX}signalling_slow_client_disconnects_total`,
+      help: 'Signalling connections closed for holding more unsent data than SOCKET_MAX_BUFFERED_BYTES / _PACKETS (a client that does not read), by transport.',
+      labelNames: ['transport'],
+      registers,
+    });
+    // Both series exist from the start (0), so an alert on their rate sees the first drop.
+    for (const transport of ['websocket', 'polling']) slowClients.inc({ transport }, 0);
     this.#webhookDeliveries = new Counter({
       name: `${PREFIX}webhook_deliveries_total`,
       help: 'Webhook events by outcome per receiver: delivered, dropped after the last retry, or dropped because the queue was full.',
@@ -242,7 +250,8 @@ export class ServerMetrics {
         if (via === 'join') joinDuration.observe(sinceConnectMs / 1000);
       })
       .on('connectionRefused', ({ code }) => refused.inc({ code }))
-      .on('socketDisconnected', ({ reason }) => disconnects.inc({ reason: DISCONNECT_REASONS.has(reason) ? reason : 'other' }));
+      .on('socketDisconnected', ({ reason }) => disconnects.inc({ reason: DISCONNECT_REASONS.has(reason) ? reason : 'other' }))
+      .on('slowClientDropped', ({ transport }) => slowClients.inc({ transport }));
 
     this.registry = Registry.merge([own, sharedProcessRegistry()]);
   }

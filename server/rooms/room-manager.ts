@@ -6,6 +6,7 @@
  */
 import type { CloseReason } from '../../shared/contract';
 import { AppError } from '../errors';
+import { LogSampler } from '../limits/log-sampler';
 import type { Logger } from '../logger';
 import { MemoryBanStore, type BanStore } from './bans';
 import type { Peer, PeerLimits } from './peer';
@@ -53,6 +54,8 @@ export class RoomManager {
   readonly #opts: RoomManagerOptions;
   readonly #limits: ServerLimits;
   readonly #log: Logger;
+  /** The server-full warnings: every refused client would repeat them (a few per minute, with the count left out). */
+  readonly #capacityLines = new LogSampler(3);
   #closed = false;
 
   constructor(opts: RoomManagerOptions) {
@@ -98,7 +101,12 @@ export class RoomManager {
 
   #create(roomId: string, settings: RoomSettings): Promise<Room> {
     if (this.#rooms.size + this.#creating.size >= this.#limits.maxRooms) {
-      this.#log.warn('getOrCreateRoom() | refused: the server holds its maximum of rooms', { maxRooms: this.#limits.maxRooms });
+      this.#capacityLines.sample('rooms', (suppressed) =>
+        this.#log.warn('getOrCreateRoom() | refused: the server holds its maximum of rooms', {
+          maxRooms: this.#limits.maxRooms,
+          suppressed,
+        }),
+      );
       return Promise.reject(new AppError('LIMIT_EXCEEDED', `this server holds at most ${this.#limits.maxRooms} rooms`));
     }
     const creation = Room.create({
@@ -144,7 +152,9 @@ export class RoomManager {
       if (room.closed && attempt < 2) continue;
       const replaces = profile.identity !== undefined && room.peerWithIdentity(profile.identity) !== undefined;
       if (!replaces && this.stats().peers >= this.#limits.maxPeers) {
-        this.#log.warn('join() | refused: the server holds its maximum of peers', { maxPeers: this.#limits.maxPeers });
+        this.#capacityLines.sample('peers', (suppressed) =>
+          this.#log.warn('join() | refused: the server holds its maximum of peers', { maxPeers: this.#limits.maxPeers, suppressed }),
+        );
         throw new AppError('LIMIT_EXCEEDED', `this server holds at most ${this.#limits.maxPeers} peers`);
       }
       return { room, ...room.join(profile, channel) };

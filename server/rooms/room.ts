@@ -210,7 +210,8 @@ export class Room {
       this.expel(older, 'DUPLICATE_IDENTITY');
     }
     if (this.#peers.size >= this.maxPeers) {
-      this.#log.info('join() | refused: room full', { maxPeers: this.maxPeers });
+      // Debug: a client can repeat a refused join at will; the session logs its ROOM_FULL answer, sampled.
+      this.#log.debug('join() | refused: room full', { maxPeers: this.maxPeers });
       throw new AppError('ROOM_FULL', `room ${this.id} is full (${this.maxPeers} peers)`);
     }
     const peerId = uuidv4() as PeerId;

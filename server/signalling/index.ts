@@ -9,6 +9,8 @@
  *    node, to which the connection is relayed (server/cluster).
  *  - Each admitted socket of a room hosted here gets a SocketSession; so does each client another
  *    node admitted and relays here.
+ *  - A connection holding more unsent data than its caps (a client that does not read) is closed
+ *    (unsent-data-cap.ts).
  * Registered before the server listens, as socket.io requires for child namespaces to inherit
  * middlewares and listeners.
  */
@@ -31,6 +33,7 @@ import { SocketSession } from './session';
 import { SignallingObserver } from './signalling-observer';
 import { clip, describeZodError, errorBody } from './to-ack';
 import type { RoomSocket, SessionSocket, SignallingServer } from './types';
+import { capUnsentData } from './unsent-data-cap';
 
 /** Matches every `/rooms/...` name, so a bad room id gets a clear error rather than "Invalid namespace". */
 const ANY_ROOM_NAMESPACE = /^\/rooms\/.*$/s;
@@ -106,6 +109,22 @@ export function createSignalling(
         callback('too many new connections from this address', false);
       });
     },
+  });
+
+  capUnsentData(io.engine, { maxBytes: limits.maxBufferedBytes, maxPackets: limits.maxBufferedPackets }, (overflow) => {
+    observer.emit('slowClientDropped', { transport: overflow.transport });
+    const address = normalizeAddress(overflow.remoteAddress);
+    sampler.sample(`slow:${address}`, (suppressed) =>
+      log.warn('slow client disconnected: unsent data over its cap', {
+        address,
+        transport: overflow.transport,
+        bytes: overflow.bytes,
+        packets: overflow.packets,
+        maxBytes: limits.maxBufferedBytes,
+        maxPackets: limits.maxBufferedPackets,
+        suppressed,
+      }),
+    );
   });
 
   const roomsNamespace = io.of(ANY_ROOM_NAMESPACE);

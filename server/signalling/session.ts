@@ -144,7 +144,7 @@ export class SocketSession implements SessionView {
       if (admission.admitted) this.#dispatch(event, args, ack);
       else this.#refuseRateLimited(event, ack, admission);
     } catch (error) {
-      this.#log.error('event dispatch failed', { event: eventLabel(event), error });
+      this.#sampledError((suppressed) => this.#log.error('event dispatch failed', { event: eventLabel(event), error, suppressed }));
     }
   }
 
@@ -207,7 +207,9 @@ export class SocketSession implements SessionView {
       const parsed = requestSchemas[event].safeParse(payload);
       if (!parsed.success) {
         const body = errorBody(parsed.error);
-        this.#log.info('request refused: bad payload', { event, peerId: this.#peerId, code: body.code, error: body.message });
+        this.#sampled((suppressed) =>
+          this.#log.info('request refused: bad payload', { event, peerId: this.#peerId, code: body.code, error: body.message, suppressed }),
+        );
         this.#reply(ack, { ok: false, error: body });
         this.#observer.emit('requestDone', { event, code: body.code, durationMs: performance.now() - startedAt });
         return;
@@ -228,11 +230,9 @@ export class SocketSession implements SessionView {
           (settled) => this.#answer(event, ack, settled, startedAt),
           (error: unknown) => this.#refuse(event, ack, error, startedAt),
         )
-        .catch((error: unknown) => {
-          this.#log.error('request handling failed', { event, error });
-        });
+        .catch((error: unknown) => this.#handlingFailed(event, error));
     } catch (error) {
-      this.#log.error('request handling failed', { event, error });
+      this.#handlingFailed(event, error);
     }
   }
 
@@ -257,13 +257,22 @@ export class SocketSession implements SessionView {
     if (after?.type === 'leave') this.#leave();
   }
 
-  /** Acks a handler's failure with its contract code; one the client did not cause is logged as an error. */
+  #handlingFailed(event: RequestName, error: unknown): void {
+    this.#sampledError((suppressed) => this.#log.error('request handling failed', { event, error, suppressed }));
+  }
+
+  /**
+   * Acks a handler's failure with its contract code; one the client did not cause is logged as an
+   * error. Both lines are sampled: a client can repeat a request that fails at will.
+   */
   #refuse(event: RequestName, ack: AckFn, error: unknown, startedAt: number): void {
     const body = errorBody(error);
     if (body.code === 'INTERNAL') {
-      this.#log.error('request failed', { event, peerId: this.#peerId, error });
+      this.#sampledError((suppressed) => this.#log.error('request failed', { event, peerId: this.#peerId, error, suppressed }));
     } else {
-      this.#log.info('request refused', { event, peerId: this.#peerId, code: body.code, error: body.message });
+      this.#sampled((suppressed) =>
+        this.#log.info('request refused', { event, peerId: this.#peerId, code: body.code, error: body.message, suppressed }),
+      );
     }
     this.#reply(ack, { ok: false, error: body });
     this.#observer.emit('requestDone', { event, code: body.code, durationMs: performance.now() - startedAt });
@@ -312,10 +321,11 @@ export class SocketSession implements SessionView {
     try {
       ack(response);
     } catch (error) {
-      this.#log.warn('ack could not be sent', { peerId: this.#peerId, error });
+      this.#sampledError((suppressed) => this.#log.warn('ack could not be sent', { peerId: this.#peerId, error, suppressed }));
     }
   }
 
+  /** A line the client can cause at will (refusals, dropped events): within the socket's budget of lines. */
   #sampled(write: (suppressed: number) => void): void {
     this.#opts.sampler.sample(this.#socket.id, write);
   }
@@ -355,12 +365,18 @@ export class SocketSession implements SessionView {
     this.channel.close('TOKEN_EXPIRED');
   }
 
+  /** A failure of ours the client can repeat: its own budget, so refusals cannot crowd it out. */
+  #sampledError(write: (suppressed: number) => void): void {
+    this.#opts.sampler.sample(`${this.#socket.id} errors`, write);
+  }
+
   #onDisconnect(reason: string): void {
     this.#disconnected = true;
     clearTimeout(this.#joinTimer);
     clearTimeout(this.#expiryTimer);
     this.#opts.limiter.forget(this.#socket.id);
     this.#opts.sampler.forget(this.#socket.id);
+    this.#opts.sampler.forget(`${this.#socket.id} errors`);
     const member = this.#member;
     this.#member = undefined;
     // A drop keeps the peer's place for the grace period; the room decides.

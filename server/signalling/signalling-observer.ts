@@ -1,11 +1,12 @@
 /**
  * What the signalling layer reports about itself, for whoever measures it (metrics): one event
- * per finished request, refused connection, join and disconnect. Label-like fields are bounded
+ * per finished request, refused connection, join, disconnect and slow client dropped. Label-like fields are bounded
  * sets (event names of the contract, error codes, socket.io's disconnect reasons).
  */
 import { EventEmitter } from 'node:events';
 import type { RequestName } from '../../shared/contract';
 import type { ErrorCode } from '../../shared/errors';
+import type { TransportLabel } from './unsent-data-cap';
 
 export interface SignallingObserverEvents {
   /** A request was answered (`code` 'ok' or the error code), after `durationMs`. */
@@ -15,6 +16,8 @@ export interface SignallingObserverEvents {
   /** A socket joined its room (or resumed), `sinceConnectMs` after its connection. */
   joined: [{ sinceConnectMs: number; via: 'join' | 'resume' }];
   socketDisconnected: [{ reason: string }];
+  /** A connection was closed for holding more unsent data than its caps (a client that does not read). */
+  slowClientDropped: [{ transport: TransportLabel }];
 }
 
 export class SignallingObserver {

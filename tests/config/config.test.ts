@@ -142,8 +142,16 @@ test('trust settings: defaults, open mode switches, production needs a secret or
       maxQueuedRequests: 256,
       connectionsPerSecondPerIp: 20,
       connectionBurstPerIp: 100,
+      maxBufferedBytes: 2_097_152,
+      maxBufferedPackets: 4_096,
     },
   });
+  // The unsent-data caps have floors: below them a normal answer would drop its client.
+  expect(loadConfig({ SOCKET_MAX_BUFFERED_BYTES: '1048576', SOCKET_MAX_BUFFERED_PACKETS: '100' }).limits.connection).toMatchObject({
+    maxBufferedBytes: 1_048_576,
+    maxBufferedPackets: 100,
+  });
+  expect(() => loadConfig({ SOCKET_MAX_BUFFERED_BYTES: '1000' })).toThrow(/SOCKET_MAX_BUFFERED_BYTES/);
   // Consumers follow the room size unless set.
   expect(loadConfig({ ROOM_MAX_PEERS: '10' }).limits.peer.maxConsumers).toBe(40);
   expect(loadConfig({ ROOM_MAX_PEERS: '10', PEER_MAX_CONSUMERS: '7' }).limits.peer.maxConsumers).toBe(7);

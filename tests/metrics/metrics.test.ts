@@ -49,6 +49,7 @@ const REQUIRED: Record<string, string> = {
   confsfu_join_duration_seconds: 'histogram',
   confsfu_connections_refused_total: 'counter',
   confsfu_socket_disconnects_total: 'counter',
+  confsfu_signalling_slow_client_disconnects_total: 'counter',
   confsfu_webhook_deliveries_total: 'counter',
   // prom-client's default process metrics
   process_cpu_seconds_total: 'counter',

@@ -1,8 +1,9 @@
 /**
  * Rate limits (server/limits/rate-limits.ts) against the real server with its default limits: a socket
  * flooding requests gets RATE_LIMITED and is then disconnected while a well-behaved peer keeps
- * fast acks; a flood of events without ack writes only a handful of log lines; a socket piling
- * up requests is disconnected; new connections from one address are limited.
+ * fast acks; a flood of events without ack, or of requests refused within the limit, writes only a
+ * handful of log lines; a socket piling up requests is disconnected; new connections from one
+ * address are limited. (Budgets over long-polling and raw websockets: transport-limits.test.ts.)
  */
 import { request, type RoomSocket } from '../../client/request';
 import type { Ack } from '../../shared/contract';
@@ -68,8 +69,8 @@ test('1,000 requests in one second: most RATE_LIMITED, the socket is disconnecte
   await politeLoop;
 
   expect(outcomes.RATE_LIMITED).toBeGreaterThan(outcomes.served);
-  // 50/s + a burst of 200, plus at most one batch (one network read) admitted before the verdict lands.
-  expect(outcomes.served).toBeLessThanOrEqual(400);
+  // 50/s + a burst of 200, each event decided as it arrives: the flood lasts over a second (one more second's rate).
+  expect(outcomes.served).toBeLessThanOrEqual(300);
   expect(outcomes.served + outcomes.RATE_LIMITED).toBeLessThan(1000); // the rest was cut off with the connection
   // The flooder's peer is gone (no grace for a dropped abuser); the polite one was served throughout.
   await waitFor(() => !server.rooms.rooms.get('rate')?.peers.has(flooder.joined.peerId as never), 'the flooder to leave');
@@ -140,6 +141,44 @@ test('new connections from one address are limited (RATE_LIMIT_CONNECTIONS=2, no
     const later = await connectToRoom(own, 'crowd');
     opened.push(later);
     expect(later.connected).toBe(true);
+  } finally {
+    disconnectAll(opened);
+    await own.close();
+  }
+});
+
+test('1,000 refused requests within the rate limit (bad payloads, unknown events, not joined, room full) write at most a handful of log lines', async () => {
+  // The rate limit out of the way: every request reaches validation or its handler and is refused there.
+  const own = await startTestServer({ RATE_LIMIT_REQUESTS: '100000', ROOM_MAX_PEERS: '1' });
+  const opened: RoomSocket[] = [];
+  try {
+    opened.push((await joinRoom(own, 'full', 'first')).socket); // the room is full from now on
+    const socket = await connectToRoom(own, 'full');
+    opened.push(socket);
+    const from = capturedLines()?.length ?? 0;
+    const requests: Array<[string, unknown]> = [
+      ['join', {}], // ROOM_FULL
+      ['produce', { transportId: 'x', kind: 'audio', rtpParameters: opusRtpParameters(1) }], // NOT_JOINED
+      ['produce', { kind: 'audio' }], // BAD_REQUEST (payload)
+      ['no-such-event', {}], // BAD_REQUEST (unknown event)
+    ];
+    const codes = new Map<string, number>();
+    for (let batch = 0; batch < 10; batch++) {
+      const acks = await Promise.all(
+        Array.from({ length: 100 }, (_, i) => {
+          const [event, payload] = requests[i % requests.length]!;
+          return untyped(socket).timeout(10_000).emitWithAck(event, payload) as Promise<Ack<unknown>>;
+        }),
+      );
+      for (const ack of acks) if (!ack.ok) codes.set(ack.error.code, (codes.get(ack.error.code) ?? 0) + 1);
+    }
+    expect(Object.fromEntries(codes)).toEqual({ ROOM_FULL: 250, NOT_JOINED: 250, BAD_REQUEST: 500 });
+    expect(socket.connected).toBe(true); // refusals within the rate limit are no abuse
+    await new Promise((r) => setTimeout(r, 200)); // sampled lines are written asynchronously
+    const lines = linesSince(from);
+    expect(lines.length).toBeGreaterThan(0);
+    expect(lines.length).toBeLessThanOrEqual(3); // the socket's sampling budget
+    for (const line of lines) expect(String(line.message)).toMatch(/^request refused/);
   } finally {
     disconnectAll(opened);
     await own.close();
