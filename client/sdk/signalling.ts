@@ -31,6 +31,13 @@ export interface SignallingOptions {
 /** A request function bound to one socket (the candidate socket during a replacement). */
 export type SocketRequest = <E extends RequestName>(event: E, payload: RequestPayload<E>) => Promise<ResponseMap[E]>;
 
+/**
+ * What the parts of a client (publisher, subscriber, data channels) need of the connection: its
+ * requests, and whether a request would go out now. The engine provides it for whichever socket
+ * is current.
+ */
+export type Requests = Pick<SignallingChannel, 'request' | 'connected'>;
+
 /** A handler of some notification; the map's key says which (see bindHandler). */
 type AnyHandler = (payload: NotificationMap[NotificationName]) => void;
 
