@@ -128,12 +128,13 @@ export class ConnectionEngine implements Requests {
    * applied (while joining, or on a new socket while reconnecting) are held and handled after it.
    */
   onNotification<N extends NotificationName>(name: N, handle: (payload: NotificationMap[N]) => void): void {
-    this.#listeners.push((signalling) =>
+    const listen = (signalling: SignallingChannel): void =>
       signalling.onNotification(name, (payload) => {
         if (this.#held) this.#held.push(() => handle(payload));
         else if (this.#state === 'joined') handle(payload);
-      }),
-    );
+      });
+    this.#listeners.push(listen);
+    if (this.#signalling) listen(this.#signalling);
   }
 
   /** The send or recv transport, created on first use. */
@@ -187,7 +188,7 @@ export class ConnectionEngine implements Requests {
         // It ends the session whatever the state, except a room lost with its server (MEDIA_FAILURE)
         // while in it: the call goes on in the room re-created by joining again.
         if (reason === 'MEDIA_FAILURE' && this.#state === 'joined' && !this.#rejoining) void this.#rejoin();
-        else this.close(reason);
+        else this.#close(reason);
       });
       signalling.onDropped((reason) => this.#onDropped(reason));
 
@@ -222,7 +223,7 @@ export class ConnectionEngine implements Requests {
         this.#hooks.error(new RoomClientError('TRANSPORT_FAILED', 'relay-only media was asked for, but the server offers no TURN relay'));
       }
     } catch (error) {
-      this.close(undefined);
+      this.#close(undefined);
       // leave() during the handshake closed the engine before the socket existed: close it now.
       this.#signalling?.close();
       throw toRoomClientError(error);
@@ -236,14 +237,14 @@ export class ConnectionEngine implements Requests {
     if (this.#state === 'joined' && this.#signalling?.connected) {
       await this.#signalling.request('leave', {}, LEAVE_TIMEOUT_MS).catch(() => undefined);
     }
-    this.close('LEFT');
+    this.#close('LEFT');
   }
 
   /**
    * Ends the session locally. `closed` is reported only if the client had joined: a join that
    * fails (or is abandoned with leave()) is reported by join() rejecting.
    */
-  close(reason: ClosedReason | undefined): void {
+  #close(reason: ClosedReason | undefined): void {
     if (this.#state === 'closed') return;
     const wasJoined = this.inRoom;
     this.#state = 'closed';
@@ -275,10 +276,10 @@ export class ConnectionEngine implements Requests {
 
   #onDropped(reason: string): void {
     if (this.#state === 'closed' || this.#rejoining) return;
-    if (this.#leaving) return this.close('LEFT');
+    if (this.#leaving) return this.#close('LEFT');
     // While joining there is nothing to resume yet: the join fails with DISCONNECTED.
     if (this.#state === 'joining') return this.#signalling?.close();
-    if (reason === SERVER_ENDED_REASON || this.#reconnectGraceMs === 0) return this.close('DISCONNECTED');
+    if (reason === SERVER_ENDED_REASON || this.#reconnectGraceMs === 0) return this.#close('DISCONNECTED');
     if (this.#state === 'joined') void this.#reconnect();
   }
 
@@ -298,7 +299,7 @@ export class ConnectionEngine implements Requests {
     for (let retryCount = 0; ; retryCount++) {
       const context = { retryCount, elapsedMs: Date.now() - droppedAt, graceMs, ...(lastError ? { lastError } : {}) };
       const delayMs = this.#policy.nextRetryDelayInMs(context);
-      if (delayMs === null) return this.close('DISCONNECTED');
+      if (delayMs === null) return this.#close('DISCONNECTED');
       if (retryCount > 0 || delayMs > 0) await this.#sleep(Math.min(delayMs, Math.max(0, deadline - Date.now())));
       const signalling = this.#signalling;
       if (this.#state !== 'reconnecting' || !signalling) return;
@@ -320,7 +321,7 @@ export class ConnectionEngine implements Requests {
         lastError = toRoomClientError(error);
         // A connection that could not be made, dropped again, or was told to slow down is worth
         // another try; a refusal (RESUME_FAILED, UNAUTHORIZED…) is final.
-        if (!TRANSIENT_CODES.has(lastError.code) || Date.now() >= deadline) return this.close('DISCONNECTED');
+        if (!TRANSIENT_CODES.has(lastError.code) || Date.now() >= deadline) return this.#close('DISCONNECTED');
       }
     }
   }
@@ -334,7 +335,7 @@ export class ConnectionEngine implements Requests {
    */
   async #rejoin(): Promise<void> {
     const signalling = this.#signalling;
-    if (!signalling) return this.close('MEDIA_FAILURE');
+    if (!signalling) return this.#close('MEDIA_FAILURE');
     const lostAt = Date.now();
     this.#rejoining = true;
     this.#state = 'reconnecting';
@@ -352,7 +353,7 @@ export class ConnectionEngine implements Requests {
       this.#state = 'joined';
       this.#arrive({ kind: 'rejoin', snapshot: joined, awayMs: Date.now() - lostAt, attempts: 1 });
     } catch {
-      this.close('MEDIA_FAILURE');
+      this.#close('MEDIA_FAILURE');
     } finally {
       this.#rejoining = false;
     }
