@@ -10,7 +10,7 @@
  * attached, detaching its last element pauses it, like hiding it.
  */
 import type { MediaKind } from '../../shared/media';
-import type { ViewState } from './subscriber';
+import type { ViewState } from './consumer-controls';
 
 export interface AdaptiveStreamOptions {
   /** How long an element's size or visibility must stay unchanged before the server is told. Default 250 ms. */

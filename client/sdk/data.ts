@@ -13,7 +13,7 @@
 import type { types as ms } from 'mediasoup-client';
 import type { DataProducerInfo } from '../../shared/contract';
 import { RoomClientError, toRoomClientError } from './errors';
-import type { SignallingChannel } from './signalling';
+import type { Requests } from './signalling';
 
 /** What `sendData` accepts: text, or bytes. */
 export type DataPayload = string | ArrayBuffer | ArrayBufferView<ArrayBuffer> | Blob;
@@ -54,7 +54,7 @@ export class DataChannels {
   #closed = false;
 
   constructor(
-    private readonly signalling: SignallingChannel,
+    private readonly signalling: Requests,
     private readonly getSendTransport: () => Promise<ms.Transport>,
     private readonly getRecvTransport: () => Promise<ms.Transport>,
     private readonly events: DataEvents,

@@ -8,7 +8,13 @@ export { acquireTrack, acquireCameraAndMicrophone, DEFAULT_CAMERA_CONSTRAINTS, D
 export { DEFAULT_CAMERA_LAYERS, DEFAULT_SCREEN_LAYER, type SimulcastOption, type VideoLayer } from './encodings';
 export { DEFAULT_ADAPTIVE_DEBOUNCE_MS, type AdaptiveStreamOptions } from './adaptive-stream';
 export { DEFAULT_DATA_LABEL, type DataChannelOptions, type DataPayload } from './data';
-export type { LayerCap as PreferredLayers } from './subscriber';
+export {
+  DefaultReconnectPolicy,
+  type DefaultReconnectPolicyOptions,
+  type ReconnectContext,
+  type ReconnectPolicy,
+} from './reconnect-policy';
+export type { LayerCap as PreferredLayers } from './consumer-controls';
 export type { Listener } from './emitter';
 export type {
   AudioLevel,

@@ -8,10 +8,10 @@
  * goes out; turning it on again re-acquires it and swaps the track into the same producer.
  */
 import type { types as ms } from 'mediasoup-client';
-import { acquireTrack } from './devices';
+import { acquireCameraAndMicrophone, acquireTrack } from './devices';
 import { RoomClientError, toRoomClientError } from './errors';
 import { SerialQueue } from './serial-queue';
-import type { SignallingChannel } from './signalling';
+import type { Requests } from './signalling';
 import type { LocalTrack, LocalTrackStats, TrackSource } from './types';
 import { summariseOutbound } from './stats';
 import { captureSizeOf, type EncodingChoice } from './encodings';
@@ -52,7 +52,7 @@ export class Publisher {
   #closed = false;
 
   constructor(
-    private readonly signalling: SignallingChannel,
+    private readonly signalling: Requests,
     private readonly getSendTransport: () => Promise<ms.Transport>,
     private readonly events: PublisherEvents,
   ) {}
@@ -110,6 +110,49 @@ export class Publisher {
       this.events.published(toLocalTrack(publication));
       return toLocalTrack(publication);
     });
+  }
+
+  /** Acquires the device of `source` and publishes its track; the track is stopped if that fails. */
+  async publishFromDevice(
+    source: TrackSource,
+    constraints: MediaTrackConstraints | undefined,
+    encoding: (track: MediaStreamTrack) => EncodingChoice | undefined,
+  ): Promise<LocalTrack> {
+    const track = await acquireTrack(source, constraints);
+    try {
+      return await this.publish(source, track, { ownsTrack: true, constraints, encoding: encoding(track) });
+    } catch (error) {
+      track.stop();
+      throw toRoomClientError(error);
+    }
+  }
+
+  /**
+   * Camera and microphone with one permission prompt; publishes whichever is available. The
+   * failures of the others are returned (their tracks stopped).
+   */
+  async publishCameraAndMicrophone(
+    camera: MediaTrackConstraints,
+    microphone: MediaTrackConstraints,
+    encoding: (source: TrackSource, track: MediaStreamTrack) => EncodingChoice | undefined,
+  ): Promise<{ published: LocalTrack[]; failures: RoomClientError[] }> {
+    const tracks = await acquireCameraAndMicrophone(camera, microphone);
+    const wanted = [
+      { source: 'microphone', track: tracks.microphone, constraints: microphone },
+      { source: 'camera', track: tracks.camera, constraints: camera },
+    ] as const;
+    const published: LocalTrack[] = [];
+    const failures: RoomClientError[] = [];
+    for (const { source, track, constraints } of wanted) {
+      if (!track) continue;
+      try {
+        published.push(await this.publish(source, track, { ownsTrack: true, constraints, encoding: encoding(source, track) }));
+      } catch (error) {
+        track.stop();
+        failures.push(toRoomClientError(error));
+      }
+    }
+    return { published, failures };
   }
 
   /** Pauses (mutes) a source. `release` stops the device track too (camera light off). */

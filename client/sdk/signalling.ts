@@ -3,8 +3,9 @@
  * and typed notifications over one socket.io socket on `/rooms/<roomId>` at a time.
  * socket.io's own reconnection stays off: the server knows a returning client only by its resume
  * token, so each reconnection attempt is a new socket that must `resume` before it replaces the
- * dropped one (`replaceSocket`). RoomClient decides when to try and when to give up.
- * Requests made while the socket is down wait for the replacement, up to their deadline.
+ * dropped one (`replaceSocket`). The connection engine (engine.ts) decides when to try (its
+ * ReconnectPolicy) and when to give up. Requests made while the socket is down wait for the
+ * replacement, up to their deadline.
  */
 import type { ManagerOptions, SocketOptions } from 'socket.io-client';
 import type { HandshakeAuth, NotificationMap, NotificationName, RequestName, RequestPayload, ResponseMap } from '../../shared/contract';
@@ -30,6 +31,13 @@ export interface SignallingOptions {
 
 /** A request function bound to one socket (the candidate socket during a replacement). */
 export type SocketRequest = <E extends RequestName>(event: E, payload: RequestPayload<E>) => Promise<ResponseMap[E]>;
+
+/**
+ * What the parts of a client (publisher, subscriber, data channels) need of the connection: its
+ * requests, and whether a request would go out now. The engine provides it for whichever socket
+ * is current.
+ */
+export type Requests = Pick<SignallingChannel, 'request' | 'connected'>;
 
 /** A handler of some notification; the map's key says which (see bindHandler). */
 type AnyHandler = (payload: NotificationMap[NotificationName]) => void;

@@ -1,26 +1,25 @@
 /**
  * Remote publications and what we receive of them. Each remote producer is tracked from its
- * announcement (join snapshot, newProducer, or a resume snapshot) until producerClosed / peerLeft
- * / a snapshot without it; subscribing creates a server consumer (paused), mirrors it locally,
- * then resumes it, as the contract asks. A publication we want (every one with autoSubscribe)
- * is subscribed again when its consumer is lost to a reconnection or a media reset.
+ * announcement (a snapshot: join, resume or rejoin ack; or newProducer) until producerClosed /
+ * peerLeft / a snapshot without it; subscribing creates a server consumer (paused), mirrors it
+ * locally, then resumes it, as the contract asks. A publication we want (every one with
+ * autoSubscribe) is subscribed again when its consumer is lost to a reconnection or a media reset.
  * Races handled here: a producer closing while we subscribe, the server closing a consumer, and
- * the media being replaced while a subscription is under way.
- *
- * Controls of a received track (what the server is asked to do with its consumer) are kept as
- * wishes and reconciled with what the server was last told, one request at a time per track:
- * paused while every element showing it is hidden (adaptive stream), the simulcast layer its
- * elements' size needs (capped by the app's setPreferredLayers), its priority. A consumer created
- * again (reconnection) gets the same wishes before it is resumed.
+ * the media being replaced while a subscription is under way. What is asked of each consumer
+ * (pause, layers, priority) is consumer-controls.ts's.
  */
-import type { Device, types as ms } from 'mediasoup-client';
-import type { ConsumerPauseReason, ProducerAppData, ProducerInfo, RequestPayload } from '../../shared/contract';
-import type { MediaKind, RtpCapabilities } from '../../shared/media';
-import { layerForWidth, spatialLayersOf } from './encodings';
+import type { types as ms } from 'mediasoup-client';
+import type { ConsumerPauseReason, ProducerInfo } from '../../shared/contract';
+import type { RtpCapabilities } from '../../shared/media';
+import { ConsumerControls, initialRequested, type LayerCap, type ViewState } from './consumer-controls';
 import { RoomClientError, toRoomClientError } from './errors';
-import type { SignallingChannel } from './signalling';
+import { adoptConsumer, EarlyReports, sourceOf, type RemoteProducer } from './remote-producer';
+import type { Requests } from './signalling';
 import { summariseInbound } from './stats';
-import type { ConsumerLayers, RemotePublication, RemoteTrack, RemoteTrackStats, TrackScore, TrackSource } from './types';
+import type { ConsumerLayers, RemotePublication, RemoteTrack, RemoteTrackStats, TrackScore } from './types';
+
+export { sourceOf } from './remote-producer';
+export type { LayerCap, ViewState } from './consumer-controls';
 
 export interface SubscriberEvents {
   published(publication: RemotePublication): void;
@@ -36,77 +35,37 @@ export interface SubscriberEvents {
   failed(error: RoomClientError): void;
 }
 
-/** What the elements showing a remote video need (adaptive stream): visible at all, and how wide in device pixels. */
-export interface ViewState {
-  visible: boolean;
-  width: number;
+export interface SubscriberOptions {
+  signalling: Requests;
+  /** What the Device can receive (asked at each consume: the Device is loaded while joining). */
+  recvRtpCapabilities(): RtpCapabilities;
+  recvTransport(): Promise<ms.Transport>;
+  events: SubscriberEvents;
+  /** Receive every publication as soon as it is announced. */
+  autoSubscribe: boolean;
+  /** Renders a remote track in an element (RoomClient.attach), for RemoteTrack.attach. */
+  attach(producerId: string, element: HTMLMediaElement): () => void;
 }
-
-/** The highest layers the app wants of a track (setPreferredLayers). */
-export interface LayerCap {
-  spatialLayer: number;
-  temporalLayer?: number;
-}
-
-/** What the server was last told about the current consumer. */
-interface Requested {
-  paused: boolean;
-  spatialLayer?: number;
-  temporalLayer?: number;
-  priority: number;
-  /** It was resumed once: a later resume needs a key frame to show at once. */
-  resumedBefore: boolean;
-}
-
-interface RemoteProducer {
-  publication: RemotePublication;
-  appData: ProducerAppData;
-  /** Receive it: automatically (autoSubscribe) or because the app subscribed. */
-  wanted: boolean;
-  consumer?: ms.Consumer;
-  /** trackAdded was emitted for `consumer` (so its end gets a trackRemoved). */
-  announced?: boolean;
-  subscribing?: Promise<RemoteTrack>;
-  /** The server's reports on the current consumer. */
-  serverPauseReason?: ConsumerPauseReason;
-  layers?: ConsumerLayers | null;
-  score?: TrackScore;
-  /** Wishes: from attached elements (undefined: never attached), and the app's. */
-  view?: ViewState;
-  cap?: LayerCap;
-  priority?: number;
-  requested?: Requested;
-  /** Reconciliation of wishes and requests in progress, and whether it must run again. */
-  reconciling?: Promise<void>;
-  dirty?: boolean;
-}
-
-/** Reports about consumers not (yet) known locally: a push can overtake the consume ack's processing. */
-interface EarlyReport {
-  serverPauseReason?: ConsumerPauseReason | null;
-  layers?: ConsumerLayers | null;
-  score?: TrackScore;
-}
-const EARLY_REPORTS_MAX = 64;
-/** mediasoup's default priority of a consumer. */
-const DEFAULT_PRIORITY = 1;
 
 export class Subscriber {
   readonly #producers = new Map<string, RemoteProducer>();
-  readonly #early = new Map<string, EarlyReport>();
+  readonly #early = new EarlyReports();
+  readonly #options: SubscriberOptions;
+  readonly #events: SubscriberEvents;
+  readonly #controls: ConsumerControls;
   /** Bumped when the media under the consumers is lost, so a subscription caught in it is retried. */
   #generation = 0;
   #closed = false;
 
-  constructor(
-    private readonly signalling: SignallingChannel,
-    private readonly device: Device,
-    private readonly getRecvTransport: () => Promise<ms.Transport>,
-    private readonly events: SubscriberEvents,
-    private readonly autoSubscribe: boolean,
-    /** Renders a remote track in an element (RoomClient.attach), for RemoteTrack.attach. */
-    private readonly attach: (producerId: string, element: HTMLMediaElement) => () => void,
-  ) {}
+  constructor(options: SubscriberOptions) {
+    this.#options = options;
+    this.#events = options.events;
+    this.#controls = new ConsumerControls(
+      options.signalling,
+      (error) => this.#events.failed(error),
+      () => this.#closed,
+    );
+  }
 
   publications(): RemotePublication[] {
     return [...this.#producers.values()].map((p) => ({ ...p.publication }));
@@ -127,19 +86,23 @@ export class Subscriber {
     return remote?.consumer && remote.announced ? remote.consumer.track : undefined;
   }
 
-  /** A remote producer was announced (join snapshot or newProducer). */
+  /** A remote producer was announced (newProducer, or new in a snapshot). */
   add(producer: ProducerInfo): void {
     if (this.#closed || this.#producers.has(producer.producerId)) return;
     const { producerId, peerId, kind, paused } = producer;
     const publication: RemotePublication = { peerId, producerId, kind, source: sourceOf(kind, producer.appData), paused };
-    this.#producers.set(producerId, { publication: { ...publication }, appData: { ...producer.appData }, wanted: this.autoSubscribe });
-    this.events.published({ ...publication });
-    if (this.autoSubscribe) this.#subscribeInBackground(producerId);
+    this.#producers.set(producerId, {
+      publication: { ...publication },
+      appData: { ...producer.appData },
+      wanted: this.#options.autoSubscribe,
+    });
+    this.#events.published({ ...publication });
+    if (this.#options.autoSubscribe) this.#subscribeInBackground(producerId);
   }
 
   /**
-   * Applies a snapshot of the others' producers (after a reconnection): what is gone is removed,
-   * what is new is added, pause states are brought up to date.
+   * Applies a snapshot of the others' producers (join, resume or rejoin ack): what is gone is
+   * removed, what is new is added, pause states are brought up to date.
    */
   sync(producers: ProducerInfo[]): void {
     const present = new Map(producers.map((p) => [p.producerId, p]));
@@ -183,7 +146,7 @@ export class Subscriber {
   /** After a reconnection: sends again what the server was not confirmed to have done for each kept consumer. */
   reconcileAll(): void {
     // What the server confirmed is recorded only on success, so this repeats exactly what failed.
-    for (const remote of this.#producers.values()) if (remote.consumer && remote.requested) this.#reconcileInBackground(remote);
+    for (const remote of this.#producers.values()) if (remote.consumer && remote.requested) this.#controls.reconcileInBackground(remote);
   }
 
   /** The remote producer is gone (producerClosed). */
@@ -192,7 +155,7 @@ export class Subscriber {
     if (!remote) return;
     this.#producers.delete(producerId);
     this.#dropConsumer(remote);
-    this.events.unpublished({ ...remote.publication });
+    this.#events.unpublished({ ...remote.publication });
   }
 
   removePeer(peerId: string): void {
@@ -205,13 +168,13 @@ export class Subscriber {
     const remote = this.#producers.get(producerId);
     if (!remote || remote.publication.paused === paused) return;
     remote.publication.paused = paused;
-    if (paused) this.events.paused({ ...remote.publication });
-    else this.events.resumed({ ...remote.publication });
+    if (paused) this.#events.paused({ ...remote.publication });
+    else this.#events.resumed({ ...remote.publication });
   }
 
   /** The server closed one of our consumers (consumerClosed). */
   consumerClosed(consumerId: string): void {
-    this.#early.delete(consumerId);
+    this.#early.forget(consumerId);
     for (const remote of this.#producers.values()) {
       if (remote.consumer?.id === consumerId) this.#dropConsumer(remote);
     }
@@ -221,23 +184,23 @@ export class Subscriber {
   serverPause(consumerId: string, reason: ConsumerPauseReason | undefined): void {
     const remote = this.#byConsumer(consumerId);
     if (remote) this.#setServerPause(remote, reason);
-    else this.#remember(consumerId, { serverPauseReason: reason ?? null });
+    else this.#early.remember(consumerId, { serverPauseReason: reason ?? null });
   }
 
   /** consumerLayersChanged. */
   layersChanged(consumerId: string, layers: ConsumerLayers | null): void {
     const remote = this.#byConsumer(consumerId);
-    if (!remote) return this.#remember(consumerId, { layers });
+    if (!remote) return this.#early.remember(consumerId, { layers });
     remote.layers = layers;
-    if (remote.announced && remote.consumer) this.events.layersChanged(this.#toRemoteTrack(remote, remote.consumer));
+    if (remote.announced && remote.consumer) this.#events.layersChanged(this.#toRemoteTrack(remote, remote.consumer));
   }
 
   /** consumerScore. */
   scoreChanged(consumerId: string, score: TrackScore): void {
     const remote = this.#byConsumer(consumerId);
-    if (!remote) return this.#remember(consumerId, { score });
+    if (!remote) return this.#early.remember(consumerId, { score });
     remote.score = score;
-    if (remote.announced && remote.consumer) this.events.scoreChanged(this.#toRemoteTrack(remote, remote.consumer));
+    if (remote.announced && remote.consumer) this.#events.scoreChanged(this.#toRemoteTrack(remote, remote.consumer));
   }
 
   /** What the elements showing a remote video need now (adaptive stream); undefined: none was ever attached. */
@@ -245,26 +208,26 @@ export class Subscriber {
     const remote = this.#producers.get(producerId);
     if (!remote) return;
     remote.view = view && { ...view };
-    this.#reconcileInBackground(remote);
+    this.#controls.reconcileInBackground(remote);
   }
 
   /** The highest layers to receive of a (simulcast or SVC) video; null lifts the cap. */
   setLayerCap(producerId: string, cap: LayerCap | null): Promise<void> {
     const remote = this.#require(producerId);
     remote.cap = cap ?? undefined;
-    return this.#reconcile(remote);
+    return this.#controls.reconcile(remote);
   }
 
   setPriority(producerId: string, priority: number): Promise<void> {
     const remote = this.#require(producerId);
     remote.priority = priority;
-    return this.#reconcile(remote);
+    return this.#controls.reconcile(remote);
   }
 
   async requestKeyFrame(producerId: string): Promise<void> {
     const consumer = this.#require(producerId).consumer;
     if (!consumer) throw new RoomClientError('INVALID_STATE', `remote track ${producerId} is not received`);
-    await this.signalling.request('requestKeyFrame', { consumerId: consumer.id });
+    await this.#options.signalling.request('requestKeyFrame', { consumerId: consumer.id });
   }
 
   /** Receives a remote publication; resolves once media can flow. Idempotent. */
@@ -295,7 +258,7 @@ export class Subscriber {
     if (!remote || !consumer) return;
     this.#dropConsumer(remote);
     // While disconnected there is nobody to tell: the reconnection closes what we no longer hold.
-    if (this.signalling.connected) await this.signalling.request('closeConsumer', { consumerId: consumer.id });
+    if (this.#options.signalling.connected) await this.#options.signalling.request('closeConsumer', { consumerId: consumer.id });
   }
 
   async getStats(): Promise<RemoteTrackStats[]> {
@@ -325,18 +288,17 @@ export class Subscriber {
       // A producer that closed meanwhile is not a failure worth reporting, nor is a dropped
       // connection: the reconnection subscribes again.
       const lost = error instanceof RoomClientError && error.code === 'DISCONNECTED';
-      if (this.#producers.has(producerId) && !lost && !this.#closed) this.events.failed(toRoomClientError(error));
+      if (this.#producers.has(producerId) && !lost && !this.#closed) this.#events.failed(toRoomClientError(error));
     });
   }
 
   async #consume(remote: RemoteProducer): Promise<RemoteTrack> {
     const { producerId, peerId } = remote.publication;
-    const transport = await this.getRecvTransport();
-    const created = await this.signalling.request('consume', {
+    const transport = await this.#options.recvTransport();
+    const created = await this.#options.signalling.request('consume', {
       transportId: transport.id,
       producerId,
-      // mediasoup-client's type and the contract's zod-inferred type describe the same object.
-      rtpCapabilities: this.device.recvRtpCapabilities as RtpCapabilities,
+      rtpCapabilities: this.#options.recvRtpCapabilities(),
     });
     const consumer = await transport.consume({
       id: created.consumerId,
@@ -349,26 +311,15 @@ export class Subscriber {
     });
     if (this.#closed || this.#producers.get(producerId) !== remote) {
       consumer.close();
-      this.signalling.request('closeConsumer', { consumerId: consumer.id }).catch(() => undefined);
+      this.#options.signalling.request('closeConsumer', { consumerId: consumer.id }).catch(() => undefined);
       throw new RoomClientError('NOT_FOUND', `remote track ${producerId} closed while subscribing`);
     }
-    remote.consumer = consumer;
-    remote.announced = false;
-    // A new server consumer: paused, at its producer's highest layers, default priority.
-    const layers = spatialLayersOf(consumer.rtpParameters);
-    remote.requested = { paused: true, spatialLayer: layers - 1, priority: DEFAULT_PRIORITY, resumedBefore: false };
-    remote.serverPauseReason = created.serverPaused ? 'LAST_N' : undefined;
-    remote.layers = undefined;
-    remote.score = undefined;
-    const early = this.#early.get(consumer.id);
-    this.#early.delete(consumer.id);
-    if (early?.serverPauseReason !== undefined) remote.serverPauseReason = early.serverPauseReason ?? undefined;
-    if (early?.layers !== undefined) remote.layers = early.layers;
-    if (early?.score) remote.score = early.score;
+    adoptConsumer(remote, consumer, created.serverPaused, this.#early.take(consumer.id));
+    remote.requested = initialRequested(consumer);
     consumer.on('transportclose', () => this.#dropConsumer(remote));
     try {
       // Layers and priority before the resume, so the first frames are already the right ones.
-      await this.#reconcile(remote);
+      await this.#controls.reconcile(remote);
     } catch (error) {
       this.#dropConsumer(remote);
       throw error;
@@ -379,97 +330,8 @@ export class Subscriber {
     }
     remote.announced = true;
     const track = this.#toRemoteTrack(remote, consumer);
-    this.events.added(track);
+    this.#events.added(track);
     return track;
-  }
-
-  /** Runs reconcileOnce until no wish changed meanwhile; one run at a time per track. */
-  #reconcile(remote: RemoteProducer): Promise<void> {
-    remote.dirty = true;
-    if (remote.reconciling) return remote.reconciling;
-    const run = (async () => {
-      try {
-        while (remote.dirty) {
-          remote.dirty = false;
-          await this.#reconcileOnce(remote);
-        }
-      } finally {
-        remote.reconciling = undefined;
-      }
-    })();
-    remote.reconciling = run;
-    return run;
-  }
-
-  #reconcileInBackground(remote: RemoteProducer): void {
-    this.#reconcile(remote).catch((error: unknown) => {
-      const code = toRoomClientError(error).code;
-      // A dropped connection: reconcileAll() runs after the reconnection. A consumer gone meanwhile: nothing to control.
-      if (this.#closed || code === 'DISCONNECTED' || code === 'NOT_FOUND' || !remote.consumer) return;
-      this.events.failed(toRoomClientError(error));
-    });
-  }
-
-  /** Sends what differs between the wishes and what the server was told for the current consumer. */
-  async #reconcileOnce(remote: RemoteProducer): Promise<void> {
-    const consumer = remote.consumer;
-    const requested = remote.requested;
-    if (!consumer || !requested || consumer.closed) return;
-    const consumerId = consumer.id;
-    const video = remote.publication.kind === 'video';
-    const stillCurrent = (): boolean => remote.consumer === consumer && !consumer.closed;
-    /** One request; false when the consumer was replaced or dropped meanwhile (its failure no longer matters). */
-    const send = async <
-      E extends 'pauseConsumer' | 'resumeConsumer' | 'setConsumerPreferredLayers' | 'setConsumerPriority' | 'requestKeyFrame',
-    >(
-      event: E,
-      payload: RequestPayload<E>,
-    ): Promise<boolean> => {
-      try {
-        await this.signalling.request(event, payload);
-      } catch (error) {
-        if (!stillCurrent()) return false;
-        throw error;
-      }
-      return stillCurrent();
-    };
-
-    if (video && remote.view !== undefined && !remote.view.visible) {
-      // Every element showing it is hidden or gone: the server stops sending it.
-      if (!requested.paused && (await send('pauseConsumer', { consumerId }))) requested.paused = true;
-      return;
-    }
-    const layers = video ? this.#wantedLayers(remote, consumer) : undefined;
-    if (layers && (layers.spatialLayer !== requested.spatialLayer || layers.temporalLayer !== requested.temporalLayer)) {
-      if (!(await send('setConsumerPreferredLayers', { consumerId, ...layers }))) return;
-      Object.assign(requested, { spatialLayer: layers.spatialLayer, temporalLayer: layers.temporalLayer });
-    }
-    const priority = remote.priority ?? DEFAULT_PRIORITY;
-    if (priority !== requested.priority) {
-      if (!(await send('setConsumerPriority', { consumerId, priority }))) return;
-      requested.priority = priority;
-    }
-    if (requested.paused) {
-      if (!(await send('resumeConsumer', { consumerId }))) return;
-      requested.paused = false;
-      // Shown again after adaptive stream paused it: a key frame, so the picture does not wait for the next one.
-      if (requested.resumedBefore && video) await send('requestKeyFrame', { consumerId });
-      requested.resumedBefore = true;
-    }
-  }
-
-  /** The layers to prefer: what the elements' width needs, capped by the app; undefined for a single-layer video. */
-  #wantedLayers(remote: RemoteProducer, consumer: ms.Consumer): { spatialLayer: number; temporalLayer?: number } | undefined {
-    const count = spatialLayersOf(consumer.rtpParameters);
-    if (count < 2 && !remote.cap) return undefined;
-    let spatialLayer = count - 1;
-    if (remote.view?.visible) spatialLayer = layerForWidth(remote.view.width, count, remote.appData);
-    let temporalLayer: number | undefined;
-    if (remote.cap && remote.cap.spatialLayer <= spatialLayer) {
-      spatialLayer = remote.cap.spatialLayer;
-      temporalLayer = remote.cap.temporalLayer;
-    }
-    return { spatialLayer, ...(temporalLayer !== undefined ? { temporalLayer } : {}) };
   }
 
   #setServerPause(remote: RemoteProducer, reason: ConsumerPauseReason | undefined): void {
@@ -477,22 +339,13 @@ export class Subscriber {
     remote.serverPauseReason = reason;
     if (!remote.announced || !remote.consumer) return;
     const track = this.#toRemoteTrack(remote, remote.consumer);
-    if (reason) this.events.serverPaused(track);
-    else this.events.serverResumed(track);
+    if (reason) this.#events.serverPaused(track);
+    else this.#events.serverResumed(track);
   }
 
   #byConsumer(consumerId: string): RemoteProducer | undefined {
     for (const remote of this.#producers.values()) if (remote.consumer?.id === consumerId) return remote;
     return undefined;
-  }
-
-  #remember(consumerId: string, report: EarlyReport): void {
-    if (!this.#early.has(consumerId) && this.#early.size >= EARLY_REPORTS_MAX) {
-      // Reports of consumers that never became ours (closed before the ack was handled): oldest first out.
-      const oldest = this.#early.keys().next().value;
-      if (oldest !== undefined) this.#early.delete(oldest);
-    }
-    this.#early.set(consumerId, { ...this.#early.get(consumerId), ...report });
   }
 
   #require(producerId: string): RemoteProducer {
@@ -509,7 +362,7 @@ export class Subscriber {
     remote.announced = false;
     remote.requested = undefined;
     consumer.close();
-    if (announced) this.events.removed(this.#toRemoteTrack(remote, consumer));
+    if (announced) this.#events.removed(this.#toRemoteTrack(remote, consumer));
   }
 
   #toRemoteTrack(remote: RemoteProducer, consumer: ms.Consumer): RemoteTrack {
@@ -522,21 +375,7 @@ export class Subscriber {
       ...(remote.serverPauseReason ? { serverPauseReason: remote.serverPauseReason } : {}),
       ...(remote.layers !== undefined ? { layers: remote.layers && { ...remote.layers } } : {}),
       ...(remote.score ? { score: { ...remote.score } } : {}),
-      attach: (element) => this.attach(producerId, element),
+      attach: (element) => this.#options.attach(producerId, element),
     };
   }
-}
-
-const TRACK_SOURCES: readonly TrackSource[] = ['camera', 'microphone', 'screen'];
-
-function isTrackSource(value: unknown): value is TrackSource {
-  return typeof value === 'string' && (TRACK_SOURCES as readonly string[]).includes(value);
-}
-
-/** The publisher's `appData.source` if it is one we know; appData is client-supplied, so check it. */
-export function sourceOf(kind: MediaKind, appData: ProducerInfo['appData'] | undefined): TrackSource {
-  const source = appData?.source;
-  if (isTrackSource(source)) return source;
-  // Missing or unknown (an older client, a plain-RTP sender): assume the usual track of its kind.
-  return kind === 'video' ? 'camera' : 'microphone';
 }

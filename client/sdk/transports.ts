@@ -4,7 +4,7 @@
  * connection goes `disconnected` or `failed` gets an ICE restart (new server-side ICE
  * parameters), retried while it stays down; only a transport that stays failed after several
  * restarts is reported. Every ICE restart gives the transport the latest TURN servers first:
- * their credentials expire (see ice-servers.ts).
+ * their credentials expire (see ice-servers.ts). MediaTransports holds a session's pair.
  */
 import type { Device } from 'mediasoup-client';
 import type { types as ms } from 'mediasoup-client';
@@ -33,6 +33,84 @@ export interface TransportNetworkOptions {
 const ICE_RESTART_RETRY_MS = 4_000;
 /** Restarts of a failed transport before it is reported. */
 const ICE_RESTARTS_BEFORE_REPORT = 3;
+
+/**
+ * The send and recv transports of a session: each created on first use and shared afterwards,
+ * dropped locally when the server no longer has it (its producers and consumers end with it),
+ * created again on next use.
+ */
+export class MediaTransports {
+  /** Promises, so that concurrent users share one creation. */
+  readonly #transports = new Map<Direction, Promise<ms.Transport>>();
+  /** The same transports once created (for what must happen at once, e.g. closing lost ones). */
+  readonly #created = new Map<Direction, ms.Transport>();
+
+  constructor(
+    private readonly signalling: SignallingChannel,
+    private readonly device: Device,
+    private readonly network: TransportNetworkOptions,
+    private readonly hooks: TransportHooks,
+  ) {}
+
+  get(direction: Direction): Promise<ms.Transport> {
+    const existing = this.#transports.get(direction);
+    if (existing) return existing;
+    const created = createTransport(this.signalling, this.device, direction, this.network, this.hooks);
+    // A failed creation is forgotten so the next publish/subscribe can retry.
+    created.then(
+      (transport) => {
+        if (this.#transports.get(direction) === created) this.#created.set(direction, transport);
+      },
+      () => {
+        if (this.#transports.get(direction) === created) this.#transports.delete(direction);
+      },
+    );
+    this.#transports.set(direction, created);
+    return created;
+  }
+
+  /** Forgets a transport and closes it locally. */
+  drop(direction: Direction): void {
+    const transport = this.#transports.get(direction);
+    this.#transports.delete(direction);
+    this.#created.get(direction)?.close();
+    this.#created.delete(direction);
+    transport?.then(
+      (t) => t.close(),
+      () => undefined,
+    );
+  }
+
+  dropAll(): void {
+    this.drop('send');
+    this.drop('recv');
+  }
+
+  /** After a resume: drops the transports the server no longer has (`transportIds`: those it has). */
+  retain(transportIds: ReadonlySet<string>): void {
+    for (const [direction, transport] of this.#created) if (!transportIds.has(transport.id)) this.drop(direction);
+  }
+
+  /** Fresh TURN credentials for every transport (relayed ones restart ICE with them). */
+  async renewIceServers(iceServers: IceServer[]): Promise<void> {
+    const relayOnly = this.network.iceTransportPolicy === 'relay';
+    // A transport that fails here is left to its ICE watch, which restarts it with these servers.
+    await Promise.all(
+      [...this.#created.values()].map((t) => renewIceServers(this.signalling, t, iceServers, relayOnly).catch(() => undefined)),
+    );
+  }
+
+  /**
+   * After a resume: the path may have changed while we were away (new network, new address), so
+   * every transport probes it again, with the resume ack's TURN servers when it gave some.
+   */
+  async restartIceAll(iceServers: IceServer[] | undefined): Promise<void> {
+    for (const transport of [...this.#created.values()]) {
+      if (iceServers) await transport.updateIceServers({ iceServers }).catch(() => undefined);
+      restartIce(this.signalling, transport).catch(() => undefined);
+    }
+  }
+}
 
 export async function createTransport(
   signalling: SignallingChannel,
