@@ -48,5 +48,7 @@ export function describeClosed(reason: ClosedReason): string | undefined {
       return 'An operator closed this room.';
     case 'DUPLICATE_IDENTITY':
       return 'You joined this room from another tab or device, which replaced this one.';
+    case 'IDLE':
+      return 'You were in the room without sending or receiving media for too long. Join again to continue.';
   }
 }

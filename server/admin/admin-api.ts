@@ -5,10 +5,10 @@
  * (openapi.ts), so the API is described once.
  */
 import { z } from 'zod';
-import { TrackSources } from '../../shared/contract';
+import { DisplayNameSchema, TrackSources } from '../../shared/contract';
 import { ROOM_ID_PATTERN } from '../../shared/ids';
 import { MediaKindSchema } from '../../shared/media';
-import { GrantsClaimSchema, IDENTITY_MAX } from '../auth/access-token';
+import { GrantsClaimSchema, IdentitySchema } from '../auth/access-token';
 import { ROOM_EMPTY_TIMEOUT_LIMIT_MS, ROOM_MAX_PEERS_LIMIT } from '../config';
 
 /** An admin-created room with no emptyTimeoutMs stays open this long waiting for its first peer (LiveKit's default). */
@@ -76,9 +76,9 @@ export const MuteResultSchema = z.object({ producerIds: z.array(z.string()).desc
 export function mintTokenRequestSchema(maxTtlSeconds: number) {
   return z
     .object({
-      identity: z.string().min(1).max(IDENTITY_MAX).describe('Who the client is (unique in a room)'),
+      identity: IdentitySchema.describe('Who the client is (unique in a room): 1-128 of A-Z a-z 0-9 _ . @ : + -'),
       roomId: RoomId,
-      displayName: z.string().trim().min(1).max(64).optional(),
+      displayName: DisplayNameSchema.optional(),
       grants: GrantsClaimSchema.default({}).describe('What the holder may do; a grant left out is false'),
       ttlSeconds: z
         .number()

@@ -15,6 +15,13 @@ import { ROOM_ID_PATTERN } from '../../shared/ids';
 export const AUTH_SECRET_MIN_BYTES = 32;
 /** Longest identity accepted. */
 export const IDENTITY_MAX = 128;
+/**
+ * Who a client is (`sub`): letters, digits and `_ . @ : + -`, 1–128 of them. The identity goes
+ * into TURN usernames (and so coturn's log), log lines and the admin API: no spaces, no quotes,
+ * no control or look-alike characters. A token with another `sub` is refused, and none is minted.
+ */
+export const IDENTITY_PATTERN = /^[A-Za-z0-9_.@:+-]{1,128}$/;
+export const IdentitySchema = z.string().regex(IDENTITY_PATTERN, 'must be 1-128 of A-Z a-z 0-9 _ . @ : + -');
 
 export const GrantsClaimSchema = z
   .object({
@@ -28,7 +35,7 @@ export const GrantsClaimSchema = z
   .strict();
 
 const ClaimsSchema = z.object({
-  sub: z.string().min(1).max(IDENTITY_MAX),
+  sub: IdentitySchema,
   room: z.string().regex(ROOM_ID_PATTERN),
   name: DisplayNameSchema.optional(),
   exp: z.number().int(),
@@ -123,6 +130,7 @@ export interface MintOptions {
 
 /** Signs a token (the `npm run token` CLI, the admin API, tests). */
 export async function mintAccessToken(options: MintOptions, key: Uint8Array): Promise<string> {
+  IdentitySchema.parse(options.identity);
   const claims = {
     room: options.roomId,
     grants: GrantsClaimSchema.parse(options.grants),

@@ -25,7 +25,8 @@ import type { PeerId } from '../../shared/ids';
 import type { IceParameters, MediaKind } from '../../shared/media';
 import { AppError, BadRequestError, ForbiddenError, NotFoundError } from '../errors';
 import type { Logger } from '../logger';
-import { sameAddress } from './addresses';
+import { isPublicAddress, sameAddress, type AddressSource } from './addresses';
+import type { ChurnBudget } from './churn-budget';
 import type { ConsumerLayers, MediaPort, PeerChannel, RoomLink } from './ports';
 
 interface TransportRecord {
@@ -56,6 +57,8 @@ interface ConsumerRecord {
   sync: Promise<void>;
   /** Last score sent (only changes are pushed). */
   lastScore: string | undefined;
+  /** When the client's last key frame request went to the publisher (performance.now()). */
+  lastKeyFrameRequestAt: number | undefined;
 }
 interface DataProducerRecord {
   transportId: string;
@@ -79,6 +82,10 @@ export interface PeerLimits {
   maxDataProducers: number;
   /** Largest producer appData, serialised as JSON (UTF-8 bytes). */
   appDataMaxBytes: number;
+  /** produce + produceData requests per 10 s (RATE_LIMITED beyond). */
+  producesPer10s: number;
+  /** Least time between two key frame requests of one consumer that are passed on to the publisher. */
+  keyFrameRequestIntervalMs: number;
 }
 
 /** The configuration's defaults (server/config), for rooms built without a configuration (unit tests). */
@@ -88,6 +95,8 @@ export const DEFAULT_PEER_LIMITS: Readonly<PeerLimits> = {
   maxConsumers: 200,
   maxDataProducers: 4,
   appDataMaxBytes: 1024,
+  producesPer10s: 20,
+  keyFrameRequestIntervalMs: 1_000,
 };
 
 export interface PeerOptions {
@@ -97,11 +106,17 @@ export interface PeerOptions {
   displayName: string;
   grants: Grants;
   /**
-   * The address the client connects from: the only address its plain transports may send to.
-   * Unknown (undefined): plain transports can only learn their remote address (comedia).
+   * The address the client connects from: the only address its plain transports may send to (or,
+   * with comedia, receive from). Unknown (undefined): its plain transports can neither.
    */
   remoteAddress?: string;
+  /** How remoteAddress was learned. Default 'socket'. 'unverified': it is a proxy's, the client's own is unknown. */
+  remoteAddressSource?: AddressSource;
+  /** Plain transports may send to a loopback or private address learned through a proxy. Default false. */
+  allowPrivateDestinations?: boolean;
   limits?: PeerLimits;
+  /** Counts this peer's produce and produceData requests (PEER_PRODUCE_RATE). */
+  produceBudget?: ChurnBudget;
   channel: PeerChannel;
   media: MediaPort;
   room: RoomLink;
@@ -114,8 +129,12 @@ export class Peer {
   readonly displayName: string;
   readonly grants: Readonly<Grants>;
   readonly joinedAt = new Date();
-  readonly #remoteAddress: string | undefined;
+  /** The client's own address, when known (undefined behind a proxy this server does not trust). */
+  readonly #ownAddress: string | undefined;
+  readonly #ownAddressSource: AddressSource;
+  readonly #allowPrivateDestinations: boolean;
   readonly #limits: PeerLimits;
+  readonly #produceBudget: ChurnBudget | undefined;
   readonly #transports = new Map<string, TransportRecord>();
   readonly #producers = new Map<string, ProducerRecord>();
   readonly #consumers = new Map<string, ConsumerRecord>();
@@ -123,11 +142,13 @@ export class Peer {
   readonly #dataConsumers = new Map<string, DataConsumerRecord>();
   /**
    * Creations under way, counted against the quotas (a request's await must not let a second one
-   * slip past). `consumers` holds `${transportId}/${producerId}` pairs, media and data alike.
+   * slip past). `consumers` holds `media:${producerId}` and `data:${dataProducerId}` keys.
    */
   readonly #pending = { transports: 0, producers: 0, dataProducers: 0, consumers: new Set<string>() };
   /** Whether this peer asked for `audioLevels` pushes. */
   #wantsAudioLevels = false;
+  /** When its transport count last fell to 0 (its join, a close, a media reset). */
+  #idleSince = Date.now();
   readonly #media: MediaPort;
   readonly #room: RoomLink;
   readonly #log: Logger;
@@ -140,8 +161,11 @@ export class Peer {
     this.identity = opts.identity;
     this.displayName = opts.displayName;
     this.grants = opts.grants;
-    this.#remoteAddress = opts.remoteAddress;
+    this.#ownAddressSource = opts.remoteAddressSource ?? 'socket';
+    this.#ownAddress = this.#ownAddressSource === 'unverified' ? undefined : opts.remoteAddress;
+    this.#allowPrivateDestinations = opts.allowPrivateDestinations ?? false;
     this.#limits = opts.limits ?? DEFAULT_PEER_LIMITS;
+    this.#produceBudget = opts.produceBudget;
     this.#channel = opts.channel;
     this.#media = opts.media;
     this.#room = opts.room;
@@ -182,6 +206,11 @@ export class Peer {
   /** Whether this peer receives `audioLevels` pushes. */
   get wantsAudioLevels(): boolean {
     return this.#wantsAudioLevels;
+  }
+
+  /** Since when (Date.now()) this peer has had no transport, nor one being created; undefined while it has one. */
+  get idleSince(): number | undefined {
+    return this.#transports.size + this.#pending.transports > 0 ? undefined : this.#idleSince;
   }
 
   /** Sizes, for leak checks and stats. */
@@ -231,18 +260,34 @@ export class Peer {
     if (options.type === 'plain' && !this.grants.plain) {
       throw new ForbiddenError('plain transports are not allowed: they need the `plain` grant (and ALLOW_PLAIN_TRANSPORTS)');
     }
+    if (options.type === 'plain' && options.comedia) this.#assertMayUseComedia(options.direction);
     this.#assertBelow('transports', this.#transports.size + this.#pending.transports, this.#limits.maxTransports);
     let created: TransportCreated;
+    /** A comedia transport that latched a foreign source before it was recorded. */
+    let latchedForeign: string | undefined;
     this.#pending.transports++;
     try {
-      created = await this.#media.createTransport(this.#room.roomId, this.id, options);
+      created = await this.#media.createTransport(this.#room.roomId, this.id, options, {
+        onRemoteAddress: (transportId, ip) => {
+          if (this.#isOwnAddress(ip)) return;
+          if (this.#transports.has(transportId)) this.#closeForeignLatch(transportId, ip);
+          else latchedForeign = ip;
+        },
+      });
     } finally {
       this.#pending.transports--;
     }
-    if (this.#closed) {
-      // The peer left while the transport was being created: do not leak it.
+    if (this.#closed || latchedForeign !== undefined) {
+      // The peer left while the transport was being created (or it already latched someone else): do not leak it.
       this.#media.closeTransport(created.transportId);
-      throw new AppError('ROOM_CLOSED', 'the peer left while the transport was being created');
+      if (latchedForeign !== undefined)
+        this.#log.info('createTransport() | comedia latched a foreign source: closed', { ip: latchedForeign });
+      throw new AppError(
+        this.#closed ? 'ROOM_CLOSED' : 'FORBIDDEN',
+        this.#closed
+          ? 'the peer left while the transport was being created'
+          : 'the transport received its first packet from another address',
+      );
     }
     this.#transports.set(created.transportId, {
       direction: options.direction,
@@ -270,12 +315,7 @@ export class Peer {
           : 'a plain transport is connected with { transportId, ip, port, rtcpPort? }',
       );
     }
-    // No reflection: a plain transport sends only to the address its client connects from.
-    if ('ip' in params && (this.#remoteAddress === undefined || !sameAddress(params.ip, this.#remoteAddress))) {
-      throw new ForbiddenError(
-        'a plain transport may only send to the address this client connects from (or use comedia: it learns the address from the first packet)',
-      );
-    }
+    if ('ip' in params) this.#assertPlainDestination(params.ip);
     await this.#media.connectTransport(params.transportId, params);
     transport.connected = true;
     this.#log.debug('connectTransport() | transport connected', { transportId: params.transportId });
@@ -293,6 +333,7 @@ export class Peer {
     this.#getTransport(transportId);
     this.#media.closeTransport(transportId); // closes its producers and consumers in mediasoup too
     this.#transports.delete(transportId);
+    if (this.#transports.size === 0) this.#idleSince = Date.now();
     for (const [producerId, producer] of this.#producers) {
       if (producer.transportId === transportId) this.#forgetProducer(producerId);
     }
@@ -308,12 +349,65 @@ export class Peer {
     this.#log.debug('closeTransport() | transport closed', { transportId });
   }
 
+  /**
+   * No reflection: a plain transport sends only to the address its client connects from — known
+   * (not a proxy's this server does not trust), and, when a trusted proxy gave it, public unless
+   * PLAIN_ALLOW_PRIVATE_DESTINATIONS (a proxy that passes on a client's own X-Forwarded-For, or a
+   * hop count set too high, would otherwise let a client name loopback or an internal host).
+   */
+  #assertPlainDestination(ip: string): void {
+    if (this.#ownAddress === undefined) {
+      throw new ForbiddenError(
+        'this client’s own address is unknown (it connects through a proxy that TRUST_PROXY does not name): its plain transports cannot send',
+      );
+    }
+    if (!sameAddress(ip, this.#ownAddress)) {
+      throw new ForbiddenError('a plain transport may only send to the address this client connects from');
+    }
+    if (this.#ownAddressSource === 'proxy' && !isPublicAddress(ip) && !this.#allowPrivateDestinations) {
+      throw new ForbiddenError(
+        'this client’s address, given by a proxy, is not public (loopback, private, link-local): PLAIN_ALLOW_PRIVATE_DESTINATIONS allows it',
+      );
+    }
+  }
+
+  /**
+   * comedia: the transport sends to whoever sent its first packet, and mediasoup cannot filter
+   * by source — one spoofed packet would aim a recv transport's media at anyone. So only a send
+   * transport (the server sends back RTCP alone) of a client whose own address is known may use
+   * it, and a source other than that address gets the transport closed (#closeForeignLatch).
+   */
+  #assertMayUseComedia(direction: 'send' | 'recv'): void {
+    if (direction === 'recv') {
+      throw new ForbiddenError('comedia is for send transports only: connect a recv plain transport to your own address instead');
+    }
+    if (this.#ownAddress === undefined) {
+      throw new ForbiddenError('comedia needs this client’s own address, which is unknown (a proxy that TRUST_PROXY does not name)');
+    }
+  }
+
+  #isOwnAddress(ip: string): boolean {
+    return this.#ownAddress !== undefined && sameAddress(ip, this.#ownAddress) && this.#mayUsePrivate(ip);
+  }
+
+  #mayUsePrivate(ip: string): boolean {
+    return this.#ownAddressSource !== 'proxy' || isPublicAddress(ip) || this.#allowPrivateDestinations;
+  }
+
+  /** A comedia transport latched a source that is not its client: nothing more goes there. */
+  #closeForeignLatch(transportId: string, ip: string): void {
+    if (this.#closed || !this.#transports.has(transportId)) return;
+    this.#log.info('comedia transport latched a foreign source: closed', { transportId, ip });
+    this.closeTransport(transportId);
+  }
+
   // ---- producers ---------------------------------------------------------------------------
 
   async produce(req: ParsedRequest<'produce'>): Promise<string> {
     const transport = this.#getTransport(req.transportId);
     if (transport.direction !== 'send')
       throw new ForbiddenError(`transport ${req.transportId} is a recv transport: produce needs a send transport`);
+    await this.#produceBudget?.take(this.id);
     const appData = req.appData ?? {};
     this.#assertMayPublish(req.kind, appData.source);
     // mediasoup does not check that the codecs match the declared kind; consumers would inherit the lie.
@@ -392,12 +486,12 @@ export class Peer {
     // Only producers of this peer's own room can be consumed (another room's id is NOT_FOUND).
     const producer = this.#room.findProducer(req.producerId);
     if (!producer) throw new NotFoundError('producer', req.producerId);
-    // No self-amplification: one's own media is never sent back, and never twice on one transport.
+    // No self-amplification: one's own media is never sent back, and one producer reaches a peer once, whatever the transport.
     if (producer.peerId === this.id) throw new ForbiddenError(`producer ${req.producerId} is this peer's own: it cannot be consumed`);
-    const pair = `${req.transportId}/${req.producerId}`;
-    const duplicate = [...this.#consumers.values()].some((c) => c.transportId === req.transportId && c.producerId === req.producerId);
+    const pair = `media:${req.producerId}`;
+    const duplicate = [...this.#consumers.values()].some((c) => c.producerId === req.producerId);
     if (duplicate || this.#pending.consumers.has(pair)) {
-      throw new ForbiddenError(`producer ${req.producerId} is already consumed on transport ${req.transportId}`);
+      throw new ForbiddenError(`producer ${req.producerId} is already consumed by this peer`);
     }
     this.#assertBelowConsumers();
     let created: Omit<ConsumerCreated, 'serverPaused'>;
@@ -433,6 +527,7 @@ export class Peer {
       applied: true,
       sync: Promise.resolve(),
       lastScore: undefined,
+      lastKeyFrameRequestAt: undefined,
     });
     this.#log.debug('consume() | consumer created', {
       consumerId: created.consumerId,
@@ -466,8 +561,18 @@ export class Peer {
     this.#log.debug('setConsumerPriority() | done', { consumerId, priority });
   }
 
+  /**
+   * Asks the publisher for a key frame, at most once per keyFrameRequestIntervalMs per consumer:
+   * a request sooner than that is answered OK and not passed on (a key frame is on its way).
+   */
   async requestKeyFrame(consumerId: string): Promise<void> {
-    this.#getConsumer(consumerId);
+    const consumer = this.#getConsumer(consumerId);
+    const now = performance.now();
+    if (consumer.lastKeyFrameRequestAt !== undefined && now - consumer.lastKeyFrameRequestAt < this.#limits.keyFrameRequestIntervalMs) {
+      this.#log.debug('requestKeyFrame() | too soon after the last one: not passed on', { consumerId });
+      return;
+    }
+    consumer.lastKeyFrameRequestAt = now;
     await this.#media.requestKeyFrame(consumerId);
     this.#log.debug('requestKeyFrame() | done', { consumerId });
   }
@@ -530,6 +635,7 @@ export class Peer {
     const transport = this.#getTransport(req.transportId);
     if (transport.direction !== 'send')
       throw new ForbiddenError(`transport ${req.transportId} is a recv transport: produceData needs a send transport`);
+    await this.#produceBudget?.take(this.id);
     this.assertMayProduceData();
     if (!transport.sctp) throw new BadRequestError(`transport ${req.transportId} has no SCTP: create it with { sctp: true }`);
     const appData = req.appData ?? {};
@@ -578,12 +684,10 @@ export class Peer {
     if (dataProducer.peerId === this.id) {
       throw new ForbiddenError(`data producer ${req.dataProducerId} is this peer's own: it cannot be consumed`);
     }
-    const pair = `${req.transportId}/${req.dataProducerId}`;
-    const duplicate = [...this.#dataConsumers.values()].some(
-      (c) => c.transportId === req.transportId && c.dataProducerId === req.dataProducerId,
-    );
+    const pair = `data:${req.dataProducerId}`;
+    const duplicate = [...this.#dataConsumers.values()].some((c) => c.dataProducerId === req.dataProducerId);
     if (duplicate || this.#pending.consumers.has(pair)) {
-      throw new ForbiddenError(`data producer ${req.dataProducerId} is already consumed on transport ${req.transportId}`);
+      throw new ForbiddenError(`data producer ${req.dataProducerId} is already consumed by this peer`);
     }
     this.#assertBelowConsumers();
     let created: Omit<DataConsumerCreated, 'appData'>;
@@ -652,6 +756,7 @@ export class Peer {
    */
   resetMedia(): void {
     this.#transports.clear();
+    this.#idleSince = Date.now();
     this.#producers.clear();
     this.#consumers.clear();
     this.#dataProducers.clear();
@@ -662,6 +767,7 @@ export class Peer {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#produceBudget?.forget(this.id);
     for (const transportId of this.#transports.keys()) this.#media.closeTransport(transportId);
     this.#transports.clear();
     for (const producerId of [...this.#producers.keys()]) this.#forgetProducer(producerId);

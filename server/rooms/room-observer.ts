@@ -19,7 +19,9 @@ export type PeerLeftReason =
   /** An operator removed it. */
   | 'KICKED'
   /** The same identity joined again on another connection. */
-  | 'DUPLICATE_IDENTITY';
+  | 'DUPLICATE_IDENTITY'
+  /** Open mode: it had no transport for IDLE_PEER_TIMEOUT_MS. */
+  | 'IDLE';
 
 export interface RoomObserverEvents {
   roomOpened: [{ roomId: string }];

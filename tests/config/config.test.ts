@@ -125,8 +125,17 @@ test('trust settings: defaults, open mode switches, production needs a secret or
   expect(open.auth).toEqual({ secret: undefined, allowPlainTransports: true });
   expect(open.security.corsOrigins).toEqual([]);
   expect(open.limits).toEqual({
-    peer: { maxTransports: 4, maxProducers: 8, maxConsumers: 200, maxDataProducers: 4, appDataMaxBytes: 1024 },
+    peer: {
+      maxTransports: 4,
+      maxProducers: 8,
+      maxConsumers: 200,
+      maxDataProducers: 4,
+      appDataMaxBytes: 1024,
+      producesPer10s: 20,
+      keyFrameRequestIntervalMs: 1000,
+    },
     server: { maxRooms: 1000, maxPeers: 5000 },
+    openMode: { addressMaxRooms: 10, addressMaxPeers: 50, idlePeerTimeoutMs: 60_000 },
     connection: {
       maxRooms: 2,
       requestsPerSecond: 50,
