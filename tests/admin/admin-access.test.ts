@@ -14,7 +14,11 @@ let closed: TestServer;
 let tokens: TestServer;
 
 beforeAll(async () => {
-  [closed, tokens] = await Promise.all([startTestServer(), startTestServer({ AUTH_SECRET: SECRET, TOKEN_MAX_TTL_SECONDS: '7200' })]);
+  // This file sends bad credentials on purpose, more than the lockout allows (tests/http/api-limits.test.ts tests that).
+  [closed, tokens] = await Promise.all([
+    startTestServer(),
+    startTestServer({ AUTH_SECRET: SECRET, TOKEN_MAX_TTL_SECONDS: '7200', API_AUTH_MAX_FAILURES: '1000' }),
+  ]);
 });
 afterAll(async () => {
   await Promise.all([closed?.close(), tokens?.close()]);
