@@ -59,7 +59,6 @@ const NON_PUBLIC = (() => {
   for (const [net, prefix] of [
     ['::', 128],
     ['::1', 128],
-    ['::ffff:0:0', 96], // IPv4-mapped: judged as IPv4 (normalizeAddress) before it gets here
     ['64:ff9b:1::', 48],
     ['100::', 64],
     ['2001:db8::', 32],
@@ -69,6 +68,8 @@ const NON_PUBLIC = (() => {
   ] as const) {
     list.addSubnet(net, prefix, 'ipv6');
   }
+  // (No ::ffff:0:0/96: BlockList would match every IPv4 address against it; IPv4-mapped addresses are
+  // judged as IPv4, normalizeAddress, before they get here.)
   return list;
 })();
 

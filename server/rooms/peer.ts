@@ -281,7 +281,7 @@ export class Peer {
       // The peer left while the transport was being created (or it already latched someone else): do not leak it.
       this.#media.closeTransport(created.transportId);
       if (latchedForeign !== undefined)
-        this.#log.info('createTransport() | comedia latched a foreign source: closed', { ip: latchedForeign });
+        this.#log.debug('createTransport() | comedia latched a foreign source: closed', { ip: latchedForeign });
       throw new AppError(
         this.#closed ? 'ROOM_CLOSED' : 'FORBIDDEN',
         this.#closed
@@ -397,7 +397,7 @@ export class Peer {
   /** A comedia transport latched a source that is not its client: nothing more goes there. */
   #closeForeignLatch(transportId: string, ip: string): void {
     if (this.#closed || !this.#transports.has(transportId)) return;
-    this.#log.info('comedia transport latched a foreign source: closed', { transportId, ip });
+    this.#log.debug('comedia transport latched a foreign source: closed', { transportId, ip });
     this.closeTransport(transportId);
   }
 
