@@ -25,8 +25,9 @@ import type { PeerId } from '../../shared/ids';
 import type { IceParameters, MediaKind } from '../../shared/media';
 import { AppError, BadRequestError, ForbiddenError, NotFoundError } from '../errors';
 import type { Logger } from '../logger';
-import { isPublicAddress, sameAddress, type AddressSource } from './addresses';
+import type { AddressSource } from './addresses';
 import type { ChurnBudget } from './churn-budget';
+import { PlainDestinations } from './plain-destinations';
 import type { ConsumerLayers, MediaPort, PeerChannel, RoomLink } from './ports';
 
 interface TransportRecord {
@@ -129,10 +130,8 @@ export class Peer {
   readonly displayName: string;
   readonly grants: Readonly<Grants>;
   readonly joinedAt = new Date();
-  /** The client's own address, when known (undefined behind a proxy this server does not trust). */
-  readonly #ownAddress: string | undefined;
-  readonly #ownAddressSource: AddressSource;
-  readonly #allowPrivateDestinations: boolean;
+  /** Where its plain transports may send (the reflection rules). */
+  readonly #plain: PlainDestinations;
   readonly #limits: PeerLimits;
   readonly #produceBudget: ChurnBudget | undefined;
   readonly #transports = new Map<string, TransportRecord>();
@@ -161,9 +160,7 @@ export class Peer {
     this.identity = opts.identity;
     this.displayName = opts.displayName;
     this.grants = opts.grants;
-    this.#ownAddressSource = opts.remoteAddressSource ?? 'socket';
-    this.#ownAddress = this.#ownAddressSource === 'unverified' ? undefined : opts.remoteAddress;
-    this.#allowPrivateDestinations = opts.allowPrivateDestinations ?? false;
+    this.#plain = new PlainDestinations(opts.remoteAddress, opts.remoteAddressSource, opts.allowPrivateDestinations);
     this.#limits = opts.limits ?? DEFAULT_PEER_LIMITS;
     this.#produceBudget = opts.produceBudget;
     this.#channel = opts.channel;
@@ -260,7 +257,7 @@ export class Peer {
     if (options.type === 'plain' && !this.grants.plain) {
       throw new ForbiddenError('plain transports are not allowed: they need the `plain` grant (and ALLOW_PLAIN_TRANSPORTS)');
     }
-    if (options.type === 'plain' && options.comedia) this.#assertMayUseComedia(options.direction);
+    if (options.type === 'plain' && options.comedia) this.#plain.assertMayUseComedia(options.direction);
     this.#assertBelow('transports', this.#transports.size + this.#pending.transports, this.#limits.maxTransports);
     let created: TransportCreated;
     /** A comedia transport that latched a foreign source before it was recorded. */
@@ -269,7 +266,7 @@ export class Peer {
     try {
       created = await this.#media.createTransport(this.#room.roomId, this.id, options, {
         onRemoteAddress: (transportId, ip) => {
-          if (this.#isOwnAddress(ip)) return;
+          if (this.#plain.isOwn(ip)) return;
           if (this.#transports.has(transportId)) this.#closeForeignLatch(transportId, ip);
           else latchedForeign = ip;
         },
@@ -315,7 +312,8 @@ export class Peer {
           : 'a plain transport is connected with { transportId, ip, port, rtcpPort? }',
       );
     }
-    if ('ip' in params) this.#assertPlainDestination(params.ip);
+    // No reflection: a plain transport sends only to its client (plain-destinations.ts).
+    if ('ip' in params) this.#plain.assertMaySendTo(params.ip);
     await this.#media.connectTransport(params.transportId, params);
     transport.connected = true;
     this.#log.debug('connectTransport() | transport connected', { transportId: params.transportId });
@@ -347,51 +345,6 @@ export class Peer {
       if (dataConsumer.transportId === transportId) this.#dataConsumers.delete(dataConsumerId);
     }
     this.#log.debug('closeTransport() | transport closed', { transportId });
-  }
-
-  /**
-   * No reflection: a plain transport sends only to the address its client connects from — known
-   * (not a proxy's this server does not trust), and, when a trusted proxy gave it, public unless
-   * PLAIN_ALLOW_PRIVATE_DESTINATIONS (a proxy that passes on a client's own X-Forwarded-For, or a
-   * hop count set too high, would otherwise let a client name loopback or an internal host).
-   */
-  #assertPlainDestination(ip: string): void {
-    if (this.#ownAddress === undefined) {
-      throw new ForbiddenError(
-        'this client’s own address is unknown (it connects through a proxy that TRUST_PROXY does not name): its plain transports cannot send',
-      );
-    }
-    if (!sameAddress(ip, this.#ownAddress)) {
-      throw new ForbiddenError('a plain transport may only send to the address this client connects from');
-    }
-    if (this.#ownAddressSource === 'proxy' && !isPublicAddress(ip) && !this.#allowPrivateDestinations) {
-      throw new ForbiddenError(
-        'this client’s address, given by a proxy, is not public (loopback, private, link-local): PLAIN_ALLOW_PRIVATE_DESTINATIONS allows it',
-      );
-    }
-  }
-
-  /**
-   * comedia: the transport sends to whoever sent its first packet, and mediasoup cannot filter
-   * by source — one spoofed packet would aim a recv transport's media at anyone. So only a send
-   * transport (the server sends back RTCP alone) of a client whose own address is known may use
-   * it, and a source other than that address gets the transport closed (#closeForeignLatch).
-   */
-  #assertMayUseComedia(direction: 'send' | 'recv'): void {
-    if (direction === 'recv') {
-      throw new ForbiddenError('comedia is for send transports only: connect a recv plain transport to your own address instead');
-    }
-    if (this.#ownAddress === undefined) {
-      throw new ForbiddenError('comedia needs this client’s own address, which is unknown (a proxy that TRUST_PROXY does not name)');
-    }
-  }
-
-  #isOwnAddress(ip: string): boolean {
-    return this.#ownAddress !== undefined && sameAddress(ip, this.#ownAddress) && this.#mayUsePrivate(ip);
-  }
-
-  #mayUsePrivate(ip: string): boolean {
-    return this.#ownAddressSource !== 'proxy' || isPublicAddress(ip) || this.#allowPrivateDestinations;
   }
 
   /** A comedia transport latched a source that is not its client: nothing more goes there. */
@@ -488,16 +441,16 @@ export class Peer {
     if (!producer) throw new NotFoundError('producer', req.producerId);
     // No self-amplification: one's own media is never sent back, and one producer reaches a peer once, whatever the transport.
     if (producer.peerId === this.id) throw new ForbiddenError(`producer ${req.producerId} is this peer's own: it cannot be consumed`);
-    const pair = `media:${req.producerId}`;
+    const key = `media:${req.producerId}`;
     const duplicate = [...this.#consumers.values()].some((c) => c.producerId === req.producerId);
-    if (duplicate || this.#pending.consumers.has(pair)) {
+    if (duplicate || this.#pending.consumers.has(key)) {
       throw new ForbiddenError(`producer ${req.producerId} is already consumed by this peer`);
     }
     this.#assertBelowConsumers();
     let created: Omit<ConsumerCreated, 'serverPaused'>;
     // The worker may report on the consumer before this await returns: such news finds no record and is dropped.
     let consumerId: string | undefined;
-    this.#pending.consumers.add(pair);
+    this.#pending.consumers.add(key);
     try {
       created = await this.#media.consume(
         req.transportId,
@@ -510,7 +463,7 @@ export class Peer {
       );
       consumerId = created.consumerId;
     } finally {
-      this.#pending.consumers.delete(pair);
+      this.#pending.consumers.delete(key);
     }
     if (this.#closed || !this.#transports.has(req.transportId)) {
       this.#media.closeConsumer(created.consumerId);
@@ -684,15 +637,15 @@ export class Peer {
     if (dataProducer.peerId === this.id) {
       throw new ForbiddenError(`data producer ${req.dataProducerId} is this peer's own: it cannot be consumed`);
     }
-    const pair = `data:${req.dataProducerId}`;
+    const key = `data:${req.dataProducerId}`;
     const duplicate = [...this.#dataConsumers.values()].some((c) => c.dataProducerId === req.dataProducerId);
-    if (duplicate || this.#pending.consumers.has(pair)) {
+    if (duplicate || this.#pending.consumers.has(key)) {
       throw new ForbiddenError(`data producer ${req.dataProducerId} is already consumed by this peer`);
     }
     this.#assertBelowConsumers();
     let created: Omit<DataConsumerCreated, 'appData'>;
     let dataConsumerId: string | undefined;
-    this.#pending.consumers.add(pair);
+    this.#pending.consumers.add(key);
     try {
       created = await this.#media.consumeData(
         req.transportId,
@@ -701,7 +654,7 @@ export class Peer {
       );
       dataConsumerId = created.dataConsumerId;
     } finally {
-      this.#pending.consumers.delete(pair);
+      this.#pending.consumers.delete(key);
     }
     if (this.#closed || !this.#transports.has(req.transportId)) {
       this.#media.closeDataConsumer(created.dataConsumerId);
