@@ -97,6 +97,7 @@ test('every router of the room offers the same capabilities, and canConsume hold
   // Alice's producer is on the first worker; the consumer's caps decide, on the second. Carol already
   // consumes it (a peer consumes a producer once): Dave, placed on the second worker like her, asks.
   const dave = await PlainPeer.join(server, ROOM, 'dave');
+  peers.push(dave);
   const { transportId } = await request(dave.socket, 'createTransport', { direction: 'recv', type: 'plain' });
   expect(workerOf(server, transportId)).toBe(workers().other);
   const wrong = await ackOf(dave.socket, 'consume', { transportId, producerId: alice.producerId, rtpCapabilities: VP8_ONLY_CAPS });
