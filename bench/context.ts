@@ -18,7 +18,8 @@ import type { ProductInfo } from './results';
 
 /**
  * Environment of the server under test: one worker (figures are per worker), no room caps in the
- * way, and rate limits out of the way (every load generator shares one IP and floods on purpose).
+ * way, and rate limits and per-address caps out of the way (every load generator shares one IP
+ * and floods on purpose).
  * LOG_LEVEL is `warn` unless a section runs a variant at another level (logged to a file).
  */
 export const BENCH_SERVER_ENV = {
@@ -36,6 +37,10 @@ export const BENCH_SERVER_ENV = {
   RATE_LIMIT_REQUESTS: '1000000',
   RATE_LIMIT_MAX_QUEUED: '1000000',
   RATE_LIMIT_CONNECTIONS: '1000000',
+  // Every load generator is one address (loopback) holding hundreds of peers, idle ones too (P3).
+  ADDRESS_MAX_PEERS: '10000000',
+  ADDRESS_MAX_ROOMS: '1000000',
+  IDLE_PEER_TIMEOUT_MS: '0',
 } as const;
 
 export async function startBenchServer(overrides: Record<string, string> = {}, options: { logger?: Logger } = {}): Promise<LocalServer> {

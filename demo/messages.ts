@@ -50,5 +50,7 @@ export function describeClosed(reason: ClosedReason): string | undefined {
       return 'You joined this room from another tab or device, which replaced this one.';
     case 'TOKEN_EXPIRED':
       return 'Your access token expired. Join again with a new one.';
+    case 'IDLE':
+      return 'You were in the room without sending or receiving media for too long. Join again to continue.';
   }
 }

@@ -9,7 +9,7 @@
 import { parseArgs } from 'node:util';
 import { DisplayNameSchema, TrackSources, type TrackSource } from '../shared/contract';
 import { ROOM_ID_PATTERN } from '../shared/ids';
-import { adminKeyId, IDENTITY_MAX, mintAccessToken, secretKey, type GrantsClaim } from '../server/auth/access-token';
+import { adminKeyId, IDENTITY_PATTERN, mintAccessToken, secretKey, type GrantsClaim } from '../server/auth/access-token';
 import { DEFAULT_ADMIN_TOKEN_MAX_TTL_SECONDS } from '../server/config';
 
 export const TOKEN_USAGE = `Usage: npm run token -- --room <roomId> --identity <id> [options]
@@ -83,8 +83,8 @@ export function parseTokenArgs(argv: string[], adminMaxTtlSeconds = DEFAULT_ADMI
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }
   if (!values.room || !ROOM_ID_PATTERN.test(values.room)) throw new UsageError(`--room must match ${ROOM_ID_PATTERN.source}`);
-  if (!values.identity || values.identity.length > IDENTITY_MAX)
-    throw new UsageError(`--identity is required (1–${IDENTITY_MAX} characters)`);
+  if (!values.identity || !IDENTITY_PATTERN.test(values.identity))
+    throw new UsageError('--identity is required: 1-128 of A-Z a-z 0-9 _ . @ : + -');
   const grants: GrantsClaim = {};
   for (const name of values.grants
     .split(',')

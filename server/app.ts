@@ -15,7 +15,9 @@ import { Authenticator } from './auth/authenticator';
 import { Cluster } from './cluster/cluster';
 import { clusterAdminHandlers, serveClusterAdmin } from './cluster/cluster-admin';
 import type { Config } from './config';
+import { apiLimiter } from './http/api-limiter';
 import { createExpressApp } from './http/app';
+import { TrustedProxies } from './http/client-address';
 import { OriginPolicy } from './http/origins';
 import { loadTlsMaterial } from './http/certificates';
 import { listenHttps } from './http/https-server';
@@ -82,6 +84,9 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     limits: config.limits,
     fanout: socketFanout,
     bans: cluster?.banStore(),
+    // Per-address caps and idle peers: open mode only (with tokens, tokens say who comes in).
+    openMode: config.auth.secret ? undefined : config.limits.openMode,
+    allowPrivateDestinations: config.security.plainAllowPrivateDestinations,
     logger,
   });
   const signallingObserver = new SignallingObserver();
@@ -130,6 +135,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
 
   const authenticator = new Authenticator(config.auth);
   const origins = new OriginPolicy(config.security.corsOrigins);
+  const proxies = new TrustedProxies(config.security.trustProxy);
   if (authenticator.open) {
     logger.warn('open mode: no AUTH_SECRET, so anyone may join any room (set AUTH_SECRET to require access tokens)', {
       component: 'app',
@@ -145,7 +151,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       draining: () => cluster?.draining ?? false,
     },
     logger,
-    { admin, origins },
+    { admin, origins, apiLimiter: apiLimiter(config.api, proxies, logger) },
   );
 
   let listening: { server: https.Server; port: number };
@@ -166,6 +172,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     authenticator,
     origins,
     limits: config.limits.connection,
+    proxies,
     cluster,
   });
   if (cluster) {

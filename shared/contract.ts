@@ -36,13 +36,18 @@ export const PIN_PEERS_MAX = 16;
 export const LAYER_MAX = 15;
 
 const id = z.string().min(1).max(ID_MAX);
-/** A person's name as others see it: trimmed, 1–64 characters, no control characters (C0/C1, line separators). */
+/**
+ * A person's name as others see it: trimmed, 1–64 characters, no control characters (C0/C1, line
+ * separators) and no format characters (Unicode Cf: bidi overrides and isolates, zero-width
+ * characters, soft hyphen, the emoji joiner): they make one name look like another.
+ */
 export const DisplayNameSchema = z
   .string()
   .trim()
   .min(1)
   .max(DISPLAY_NAME_MAX)
-  .regex(/^[^\p{Cc}\u2028\u2029]*$/u, 'must not contain control characters');
+  .regex(/^[^\p{Cc}\u2028\u2029]*$/u, 'must not contain control characters')
+  .regex(/^\P{Cf}*$/u, 'must not contain format characters (bidi controls, zero-width characters)');
 const displayName = DisplayNameSchema;
 const port = z.number().int().min(1).max(65535);
 const ip = z.union([z.ipv4(), z.ipv6()]);
@@ -382,7 +387,9 @@ export type CloseReason =
   /** (Sent to one peer) the same identity joined the room again on another connection, which replaces this one. */
   | 'DUPLICATE_IDENTITY'
   /** (Sent to one peer) its access token expired and no fresh one came (`refreshToken`): it left the room. */
-  | 'TOKEN_EXPIRED';
+  | 'TOKEN_EXPIRED'
+  /** (Sent to one peer, open mode) it stayed joined without any transport for IDLE_PEER_TIMEOUT_MS. */
+  | 'IDLE';
 
 /** Why the server paused a producer its owner did not pause. */
 export type ProducerPauseReason =

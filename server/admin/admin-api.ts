@@ -5,10 +5,10 @@
  * (openapi.ts), so the API is described once.
  */
 import { z } from 'zod';
-import { TrackSources } from '../../shared/contract';
+import { DisplayNameSchema, TrackSources } from '../../shared/contract';
 import { ROOM_ID_PATTERN } from '../../shared/ids';
 import { MediaKindSchema } from '../../shared/media';
-import { GrantsClaimSchema, IDENTITY_MAX } from '../auth/access-token';
+import { GrantsClaimSchema, IdentitySchema } from '../auth/access-token';
 import { ROOM_EMPTY_TIMEOUT_LIMIT_MS, ROOM_MAX_PEERS_LIMIT } from '../config';
 import { AppError } from '../errors';
 
@@ -22,7 +22,7 @@ const RoomId = z.string().regex(ROOM_ID_PATTERN).describe('Room id: 1â€“64 of Aâ
 const PeerId = z.string().min(1).max(64).describe('Peer id (as in the join ack and peerJoined)');
 const Timestamp = z.iso.datetime().describe('ISO 8601, UTC');
 
-const Identity = z.string().min(1).max(IDENTITY_MAX).describe("An access token's identity (`sub`)");
+const Identity = IdentitySchema.describe("An access token's identity (`sub`): 1-128 of A-Z a-z 0-9 _ . @ : + -");
 
 export const RoomParams = z.object({ roomId: RoomId });
 export const PeerParams = z.object({ roomId: RoomId, peerId: PeerId });
@@ -110,9 +110,9 @@ export interface TokenLimits {
 export function mintTokenRequestSchema(limits: TokenLimits) {
   return z
     .object({
-      identity: Identity.describe('Who the client is (unique in a room)'),
+      identity: IdentitySchema.describe('Who the client is (unique in a room): 1-128 of A-Z a-z 0-9 _ . @ : + -'),
       roomId: RoomId,
-      displayName: z.string().trim().min(1).max(64).optional(),
+      displayName: DisplayNameSchema.optional(),
       grants: GrantsClaimSchema.default({}).describe('What the holder may do; a grant left out is false'),
       ttlSeconds: z
         .number()

@@ -22,6 +22,13 @@ export const AUTH_SECRET_MIN_BYTES = 32;
 export const IDENTITY_MAX = 128;
 /** An admin key id: 16 hex digits (64 bits of an HMAC). */
 export const ADMIN_KEY_ID_PATTERN = /^[0-9a-f]{16}$/;
+/**
+ * Who a client is (`sub`): letters, digits and `_ . @ : + -`, 1–128 of them. The identity goes
+ * into TURN usernames (and so coturn's log), log lines and the admin API: no spaces, no quotes,
+ * no control or look-alike characters. A token with another `sub` is refused, and none is minted.
+ */
+export const IDENTITY_PATTERN = /^[A-Za-z0-9_.@:+-]{1,128}$/;
+export const IdentitySchema = z.string().regex(IDENTITY_PATTERN, 'must be 1-128 of A-Z a-z 0-9 _ . @ : + -');
 
 export const GrantsClaimSchema = z
   .object({
@@ -35,7 +42,7 @@ export const GrantsClaimSchema = z
   .strict();
 
 const ClaimsSchema = z.object({
-  sub: z.string().min(1).max(IDENTITY_MAX),
+  sub: IdentitySchema,
   room: z.string().regex(ROOM_ID_PATTERN),
   name: DisplayNameSchema.optional(),
   exp: z.number().int(),
@@ -149,6 +156,7 @@ export interface MintOptions {
 
 /** Signs a token (the `npm run token` CLI, the admin API, tests). */
 export async function mintAccessToken(options: MintOptions, key: Uint8Array): Promise<string> {
+  IdentitySchema.parse(options.identity);
   const claims = {
     room: options.roomId,
     grants: GrantsClaimSchema.parse(options.grants),

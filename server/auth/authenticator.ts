@@ -6,6 +6,7 @@
  */
 import type { Grants } from '../../shared/contract';
 import type { Config } from '../config';
+import type { AddressSource } from '../rooms/addresses';
 import type { PeerProfile } from '../rooms/room';
 import { secretKey, verifyAccessToken } from './access-token';
 
@@ -60,7 +61,7 @@ export class Authenticator {
  */
 export function peerProfile(
   credentials: Credentials,
-  client: { requestedName?: string; handshakeName?: string; remoteAddress: string },
+  client: { requestedName?: string; handshakeName?: string; remoteAddress: string; remoteAddressSource?: AddressSource },
 ): PeerProfile {
   return {
     identity: credentials.identity,
@@ -68,5 +69,6 @@ export function peerProfile(
     grants: credentials.grants,
     tokenExpiresAt: credentials.expiresAt,
     remoteAddress: client.remoteAddress,
+    remoteAddressSource: client.remoteAddressSource,
   };
 }

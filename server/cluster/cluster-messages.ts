@@ -85,6 +85,7 @@ export const RelayedSocketDataSchema = z.object({
     expiresAt: z.number().optional(),
   }),
   remoteAddress: z.string().min(1).max(64),
+  remoteAddressSource: z.enum(['socket', 'proxy', 'unverified']).optional(),
 });
 
 /** A relayed connection: the admitting node's id and its socket id, `<nodeId>/<socketId>`. */

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { parseTrustProxy, trustProxyProblems, type TrustProxySetting } from '../http/client-address';
 import { TURN_URL_PATTERN, type TurnSettings } from '../turn/turn-credentials';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -113,6 +114,11 @@ const EnvSchema = z
     WEBHOOK_RETRY_BASE_MS: int(10, 600_000).default(2_000),
     /** A receiver that has not answered by then counts as failed (that try). */
     WEBHOOK_TIMEOUT_MS: int(100, 120_000).default(5_000),
+    /**
+     * Track events (track_published / track_unpublished) of one room waiting per receiver; past it
+     * that room's new track events are dropped. Room and peer events have their own room in the queue.
+     */
+    WEBHOOK_ROOM_TRACK_EVENTS: int(1, 100_000).default(100),
 
     /** mediasoup workers (one process each). Default: one per core. */
     MEDIASOUP_WORKERS: int(1, 64).optional(),
@@ -210,6 +216,37 @@ const EnvSchema = z
     /** Rooms and peers (in all rooms) on this server. */
     SERVER_MAX_ROOMS: int(1, 1_000_000).default(1_000),
     SERVER_MAX_PEERS: int(1, 10_000_000).default(5_000),
+
+    // ---- trust and abuse budgets: client addresses, plain transports, churn, open mode, /api ----
+    /**
+     * Which proxies' X-Forwarded-For gives the client's address: comma-separated addresses or
+     * subnets (`127.0.0.1`, `10.0.0.0/8`, `loopback`, `private`, `linklocal`), or a number of
+     * proxy hops. Unset: none (the TCP peer's address is the client's).
+     */
+    TRUST_PROXY: z
+      .string()
+      .superRefine((value, ctx) => {
+        for (const message of trustProxyProblems(value)) ctx.addIssue({ code: 'custom', message });
+      })
+      .optional(),
+    /** A plain transport may send to its client's address even when that address, learned through a proxy, is loopback or private. */
+    PLAIN_ALLOW_PRIVATE_DESTINATIONS: bool.default(false),
+    /** Key frame requests reach a publisher at most once per this many ms per producer, and per consumer once per this many ms. */
+    KEY_FRAME_REQUEST_DELAY_MS: int(0, 60_000).default(1_000),
+    /** produce and produceData requests one peer may make per 10 s (RATE_LIMITED beyond). */
+    PEER_PRODUCE_RATE: int(1, 100_000).default(20),
+    /** Open mode: rooms one address (an IPv6 /64) may have opened and still open. */
+    ADDRESS_MAX_ROOMS: int(1, 1_000_000).default(10),
+    /** Open mode: peers from one address (an IPv6 /64) at once, in all rooms. */
+    ADDRESS_MAX_PEERS: int(1, 10_000_000).default(50),
+    /** Open mode: a joined peer with no transport for this long is closed (roomClosed IDLE); 0: never. */
+    IDLE_PEER_TIMEOUT_MS: int(0, 86_400_000).default(60_000),
+    /** Requests per second from one address to /api. */
+    API_RATE_LIMIT: int(1, 1_000_000).default(20),
+    /** Failed authentications (401) of one address on /api within 15 minutes before it is locked out. */
+    API_AUTH_MAX_FAILURES: int(1, 1_000).default(5),
+    /** First lockout after API_AUTH_MAX_FAILURES; each further lockout within a day doubles it (at most an hour). */
+    API_AUTH_LOCKOUT_MS: int(100, 3_600_000).default(10_000),
 
     /** Requests (and events without ack) per second of one socket, and extra requests it may burst per 10 s. */
     RATE_LIMIT_REQUESTS: int(1, 1_000_000).default(50),
@@ -321,7 +358,18 @@ export interface Config {
   /** Prometheus listener; off when METRICS_PORT=0 (port 0 here, set by code, means any free port). */
   metrics: { enabled: boolean; host: string; port: number };
   admin: { apiKey?: string; tokenMaxTtlSeconds: number; adminTokenMaxTtlSeconds: number; maxBodyBytes: number };
-  webhooks: { urls: string[]; secret?: string; queueSize: number; maxAttempts: number; retryBaseMs: number; timeoutMs: number };
+  /** Per-address limits of /api: a request rate, and a lockout after failed authentications (doubling per lockout). */
+  api: { requestsPerSecond: number; maxAuthFailures: number; lockoutMs: number };
+  webhooks: {
+    urls: string[];
+    secret?: string;
+    queueSize: number;
+    maxAttempts: number;
+    retryBaseMs: number;
+    timeoutMs: number;
+    /** Track events of one room waiting per receiver. */
+    roomTrackEvents: number;
+  };
   media: {
     numWorkers: number;
     workerLogLevel: Env['MEDIASOUP_LOG_LEVEL'];
@@ -336,6 +384,8 @@ export interface Config {
     rtcPort: number;
     /** Deadline of every request to a worker. */
     requestTimeoutMs: number;
+    /** mediasoup's keyFrameRequestDelay of every video producer: at most one key frame request per this many ms reaches the publisher. */
+    keyFrameRequestDelayMs: number;
     /** Periodic liveness question to each worker (intervalMs 0: off) and its deadline. */
     health: { intervalMs: number; timeoutMs: number; busyLimitMs: number };
     /** Respawn backoff: initialDelayMs doubling up to maxDelayMs; a worker that lived resetAfterMs resets it. */
@@ -360,8 +410,14 @@ export interface Config {
     /** Plain transports are allowed at all (tokens still need the `plain` grant). */
     allowPlainTransports: boolean;
   };
-  /** Origins allowed besides the server's own: a list, or `*` (any). */
-  security: { corsOrigins: string[] | '*' };
+  security: {
+    /** Origins allowed besides the server's own: a list, or `*` (any). */
+    corsOrigins: string[] | '*';
+    /** Whose X-Forwarded-For gives the client's address (none by default). */
+    trustProxy: TrustProxySetting;
+    /** Plain transports may send to a loopback or private client address learned through a proxy. */
+    plainAllowPrivateDestinations: boolean;
+  };
   limits: Limits;
   /** Many nodes sharing rooms through Redis; undefined without REDIS_URL (one node, as always). */
   cluster?: ClusterConfig;
@@ -386,8 +442,14 @@ export interface Limits {
     maxConsumers: number;
     maxDataProducers: number;
     appDataMaxBytes: number;
+    /** produce + produceData requests per 10 s. */
+    producesPer10s: number;
+    /** Least time between two key frame requests of one consumer that reach the publisher. */
+    keyFrameRequestIntervalMs: number;
   };
   server: { maxRooms: number; maxPeers: number };
+  /** Open mode only (with tokens, tokens say who comes in): per client address (IPv6: per /64), and idle peers. */
+  openMode: { addressMaxRooms: number; addressMaxPeers: number; idlePeerTimeoutMs: number };
   connection: {
     maxRooms: number;
     requestsPerSecond: number;
@@ -415,6 +477,21 @@ export function isSecretVariable(name: string): boolean {
   return /SECRET|_KEY$|PASSWORD|TOKEN|^REDIS_URL$/.test(name);
 }
 
+/**
+ * Text about a configuration value, without what a URL may hide a secret in: `user:password@`
+ * becomes `***@`, a query `?***`, a fragment `#***` (webhook receivers and TURN servers are often
+ * given tokens that way). Applied to every value and message a configuration error shows.
+ */
+export function redactUrlParts(text: string): string {
+  return (
+    text
+      // scheme://user:password@ and scheme:user@ (turn:, redis:, http: …)
+      .replace(/\b([a-z][a-z0-9+.-]*:(?:\/\/)?)[^\s,/?#"]*@/gi, '$1***@')
+      .replace(/\?[^\s,#"]*/g, '?***')
+      .replace(/#[^\s,"]*/g, '#***')
+  );
+}
+
 /** hostname-xxxxxx: readable in logs, and new at each start (a restarted node is a new node; the old one's rooms are released). */
 function defaultNodeId(): string {
   const host =
@@ -435,11 +512,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       parsed.error.issues.map((issue) => {
         const name = String(issue.path[0] ?? 'environment');
         const value = defined[name];
-        // Secrets are named, never echoed.
-        const shown = value !== undefined && !isSecretVariable(name) ? `=${JSON.stringify(value)}` : '';
+        // Secrets are named, never echoed; URLs lose their credentials, query and fragment.
+        const shown = value !== undefined && !isSecretVariable(name) ? `=${JSON.stringify(redactUrlParts(value))}` : '';
         // Which item of a list variable (WEBHOOK_URLS), counted from 1.
         const item = typeof issue.path[1] === 'number' ? ` (item ${issue.path[1] + 1})` : '';
-        return `${name}${shown}${item}: ${issue.message}`;
+        return `${name}${shown}${item}: ${redactUrlParts(issue.message)}`;
       }),
     );
   }
@@ -471,7 +548,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxAttempts: e.WEBHOOK_MAX_ATTEMPTS,
       retryBaseMs: e.WEBHOOK_RETRY_BASE_MS,
       timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+      roomTrackEvents: e.WEBHOOK_ROOM_TRACK_EVENTS,
     },
+    api: { requestsPerSecond: e.API_RATE_LIMIT, maxAuthFailures: e.API_AUTH_MAX_FAILURES, lockoutMs: e.API_AUTH_LOCKOUT_MS },
     media: {
       numWorkers: e.MEDIASOUP_WORKERS ?? os.availableParallelism(),
       workerLogLevel: e.MEDIASOUP_LOG_LEVEL,
@@ -484,6 +563,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       webRtcServer: e.RTC_WEBRTC_SERVER,
       rtcPort: e.RTC_PORT,
       requestTimeoutMs: e.MEDIA_REQUEST_TIMEOUT_MS,
+      keyFrameRequestDelayMs: e.KEY_FRAME_REQUEST_DELAY_MS,
       health: {
         intervalMs: e.WORKER_HEALTH_INTERVAL_MS,
         timeoutMs: e.WORKER_HEALTH_TIMEOUT_MS,
@@ -509,7 +589,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         e.TURN_URLS && e.TURN_SECRET ? { urls: e.TURN_URLS, secret: e.TURN_SECRET, credentialTtlS: e.TURN_CREDENTIAL_TTL_S } : undefined,
     },
     auth: { secret: e.AUTH_SECRET, allowPlainTransports: e.ALLOW_PLAIN_TRANSPORTS ?? !e.AUTH_SECRET },
-    security: { corsOrigins: e.CORS_ORIGINS ?? [] },
+    security: {
+      corsOrigins: e.CORS_ORIGINS ?? [],
+      trustProxy: parseTrustProxy(e.TRUST_PROXY),
+      plainAllowPrivateDestinations: e.PLAIN_ALLOW_PRIVATE_DESTINATIONS,
+    },
     limits: {
       peer: {
         maxTransports: e.PEER_MAX_TRANSPORTS,
@@ -517,8 +601,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         maxConsumers: e.PEER_MAX_CONSUMERS ?? e.ROOM_MAX_PEERS * 4,
         maxDataProducers: e.PEER_MAX_DATA_PRODUCERS,
         appDataMaxBytes: e.APP_DATA_MAX_BYTES,
+        producesPer10s: e.PEER_PRODUCE_RATE,
+        keyFrameRequestIntervalMs: e.KEY_FRAME_REQUEST_DELAY_MS,
       },
       server: { maxRooms: e.SERVER_MAX_ROOMS, maxPeers: e.SERVER_MAX_PEERS },
+      openMode: {
+        addressMaxRooms: e.ADDRESS_MAX_ROOMS,
+        addressMaxPeers: e.ADDRESS_MAX_PEERS,
+        idlePeerTimeoutMs: e.IDLE_PEER_TIMEOUT_MS,
+      },
       connection: {
         maxRooms: e.CONNECTION_MAX_ROOMS,
         requestsPerSecond: e.RATE_LIMIT_REQUESTS,

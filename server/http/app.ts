@@ -4,7 +4,7 @@
  * present. No signalling here (that is socket.io's).
  */
 import path from 'node:path';
-import express, { type ErrorRequestHandler, type Express, type Router } from 'express';
+import express, { type ErrorRequestHandler, type Express, type RequestHandler, type Router } from 'express';
 import type { Logger } from '../logger';
 import { accessLog } from './access-log';
 import { sendError } from './http-errors';
@@ -25,6 +25,8 @@ export interface ExpressAppOptions {
   admin?: Router;
   /** Foreign origins allowed (CORS). Default: the server's own origin only. */
   origins?: OriginPolicy;
+  /** Per-address limits in front of /api (api-limiter.ts): the request rate, lockouts after failed authentications. */
+  apiLimiter?: RequestHandler;
 }
 
 export function createExpressApp(probes: AppProbes, logger: Logger, options: ExpressAppOptions = {}): Express {
@@ -48,6 +50,7 @@ export function createExpressApp(probes: AppProbes, logger: Logger, options: Exp
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : draining ? 'draining' : 'not-ready', workers });
   });
 
+  if (options.apiLimiter) app.use('/api', options.apiLimiter);
   if (options.admin) {
     app.use('/api', options.admin);
   } else {

@@ -25,7 +25,7 @@ import type { IceParameters, MediaKind, RtpParameters, SctpStreamParameters } fr
 import type { Config } from '../config';
 import { AppError, NotFoundError } from '../errors';
 import type { Logger } from '../logger';
-import type { ConsumeHooks, ConsumerLayers, DataConsumeHooks, MediaPort, RoomMediaEvents } from '../rooms/ports';
+import type { ConsumeHooks, ConsumerLayers, DataConsumeHooks, MediaPort, RoomMediaEvents, TransportHooks } from '../rooms/ports';
 import { MediaIndex, type IndexedRouter, type IndexedWorker, type RouterAppData, type TransportAppData } from './media-index';
 import { MediaTimeoutError } from './deadline';
 import { capabilitiesOf } from './router-capabilities';
@@ -146,11 +146,16 @@ export class MediaService implements MediaPort {
     return media.rtpCapabilities;
   }
 
-  async createTransport(roomId: string, peerId: string, options: ParsedRequest<'createTransport'>): Promise<TransportCreated> {
+  async createTransport(
+    roomId: string,
+    peerId: string,
+    options: ParsedRequest<'createTransport'>,
+    hooks?: TransportHooks,
+  ): Promise<TransportCreated> {
     const media = this.#media(roomId);
     const { router, release } = await this.#placePeer(media, peerId);
     try {
-      const { transport, created } = await this.#createTransportOn(router, peerId, options);
+      const { transport, created } = await this.#createTransportOn(router, peerId, options, hooks);
       // Its close may leave the router without peers.
       transport.observer.once('close', () => this.#retireIfEmpty(media, router.id));
       return created;
@@ -163,6 +168,7 @@ export class MediaService implements MediaPort {
     router: IndexedRouter,
     peerId: string,
     options: ParsedRequest<'createTransport'>,
+    hooks: TransportHooks | undefined,
   ): Promise<{ transport: ms.Transport; created: TransportCreated }> {
     const workerPid = router.appData.workerPid;
     const appData = { peerId, direction: options.direction } as TransportAppData; // the index adds its Maps
@@ -177,6 +183,14 @@ export class MediaService implements MediaPort {
           }),
         (late) => late.close(),
       );
+      if (options.comedia && hooks) {
+        // comedia: mediasoup latches the first packet's source (RTP, and RTCP without rtcp-mux); the room judges it.
+        transport.on('tuple', (tuple) => tuple.remoteIp !== undefined && hooks.onRemoteAddress(transport.id, tuple.remoteIp));
+        transport.on('rtcptuple', (tuple) => tuple.remoteIp !== undefined && hooks.onRemoteAddress(transport.id, tuple.remoteIp));
+        // Latched before these listeners existed (the worker's notification came first): judge it now.
+        const latched = [transport.tuple.remoteIp, transport.rtcpTuple?.remoteIp].filter((ip) => ip !== undefined);
+        for (const ip of latched) hooks.onRemoteAddress(transport.id, ip);
+      }
       const created = {
         transportId: transport.id,
         ip: transport.tuple.localAddress,
@@ -237,7 +251,14 @@ export class MediaService implements MediaPort {
     const producer = await this.#calls.call(
       'produce',
       this.index.workerPidOf(transportId),
-      () => transport.produce({ kind, rtpParameters: rtpParameters as ms.RtpParameters, appData: { ...appData } }),
+      () =>
+        transport.produce({
+          kind,
+          rtpParameters: rtpParameters as ms.RtpParameters,
+          // However many consumers ask (joins, layer switches, requestKeyFrame), the publisher is asked at most this often.
+          keyFrameRequestDelay: this.#config.keyFrameRequestDelayMs,
+          appData: { ...appData },
+        }),
       (late) => late.close(),
     );
     // In the background: a few worker requests (and a pipe in a spread room) the produce ack need not wait for.

@@ -24,7 +24,7 @@ export interface MetricsSources {
 }
 
 /** How a webhook delivery ended (webhook_deliveries_total{result}). */
-export type WebhookDeliveryResult = 'delivered' | 'dropped' | 'queue_full';
+export type WebhookDeliveryResult = 'delivered' | 'dropped' | 'queue_full' | 'coalesced';
 
 const PREFIX = 'confsfu_';
 
@@ -236,7 +236,7 @@ export class ServerMetrics {
     for (const transport of ['websocket', 'polling']) slowClients.inc({ transport }, 0);
     this.#webhookDeliveries = new Counter({
       name: `${PREFIX}webhook_deliveries_total`,
-      help: 'Webhook events by outcome per receiver: delivered, dropped after the last retry, or dropped because the queue was full.',
+      help: "Webhook events by outcome per receiver: delivered, dropped after the last retry, dropped because the queue (or its room's share of track events) was full, or coalesced (a track published and unpublished while the receiver was behind).",
       labelNames: ['result'],
       registers,
     });

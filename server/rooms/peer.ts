@@ -25,7 +25,9 @@ import type { PeerId } from '../../shared/ids';
 import type { IceParameters, MediaKind } from '../../shared/media';
 import { AppError, BadRequestError, ForbiddenError, NotFoundError } from '../errors';
 import type { Logger } from '../logger';
-import { sameAddress } from './addresses';
+import type { AddressSource } from './addresses';
+import type { ChurnBudget } from './churn-budget';
+import { PlainDestinations } from './plain-destinations';
 import type { ConsumerLayers, MediaPort, PeerChannel, RoomLink } from './ports';
 
 interface TransportRecord {
@@ -56,6 +58,8 @@ interface ConsumerRecord {
   sync: Promise<void>;
   /** Last score sent (only changes are pushed). */
   lastScore: string | undefined;
+  /** When the client's last key frame request went to the publisher (performance.now()). */
+  lastKeyFrameRequestAt: number | undefined;
 }
 interface DataProducerRecord {
   transportId: string;
@@ -79,6 +83,10 @@ export interface PeerLimits {
   maxDataProducers: number;
   /** Largest producer appData, serialised as JSON (UTF-8 bytes). */
   appDataMaxBytes: number;
+  /** produce + produceData requests per 10 s (RATE_LIMITED beyond). */
+  producesPer10s: number;
+  /** Least time between two key frame requests of one consumer that are passed on to the publisher. */
+  keyFrameRequestIntervalMs: number;
 }
 
 /** The configuration's defaults (server/config), for rooms built without a configuration (unit tests). */
@@ -88,6 +96,8 @@ export const DEFAULT_PEER_LIMITS: Readonly<PeerLimits> = {
   maxConsumers: 200,
   maxDataProducers: 4,
   appDataMaxBytes: 1024,
+  producesPer10s: 20,
+  keyFrameRequestIntervalMs: 1_000,
 };
 
 export interface PeerOptions {
@@ -99,11 +109,17 @@ export interface PeerOptions {
   /** When the client's access token expires (seconds since the epoch); undefined in open mode. */
   tokenExpiresAt?: number;
   /**
-   * The address the client connects from: the only address its plain transports may send to.
-   * Unknown (undefined): plain transports can only learn their remote address (comedia).
+   * The address the client connects from: the only address its plain transports may send to (or,
+   * with comedia, receive from). Unknown (undefined): its plain transports can neither.
    */
   remoteAddress?: string;
+  /** How remoteAddress was learned. Default 'socket'. 'unverified': it is a proxy's, the client's own is unknown. */
+  remoteAddressSource?: AddressSource;
+  /** Plain transports may send to a loopback or private address learned through a proxy. Default false. */
+  allowPrivateDestinations?: boolean;
   limits?: PeerLimits;
+  /** Counts this peer's produce and produceData requests (PEER_PRODUCE_RATE). */
+  produceBudget?: ChurnBudget;
   channel: PeerChannel;
   media: MediaPort;
   room: RoomLink;
@@ -121,7 +137,10 @@ export class Peer {
   /** Kinds an operator muted: resuming or producing them is FORBIDDEN until unmuted. */
   readonly #mutedKinds = new Set<MediaKind>();
   readonly #remoteAddress: string | undefined;
+  /** Where its plain transports may send (the reflection rules). */
+  readonly #plain: PlainDestinations;
   readonly #limits: PeerLimits;
+  readonly #produceBudget: ChurnBudget | undefined;
   readonly #transports = new Map<string, TransportRecord>();
   readonly #producers = new Map<string, ProducerRecord>();
   readonly #consumers = new Map<string, ConsumerRecord>();
@@ -129,11 +148,13 @@ export class Peer {
   readonly #dataConsumers = new Map<string, DataConsumerRecord>();
   /**
    * Creations under way, counted against the quotas (a request's await must not let a second one
-   * slip past). `consumers` holds `${transportId}/${producerId}` pairs, media and data alike.
+   * slip past). `consumers` holds `media:${producerId}` and `data:${dataProducerId}` keys.
    */
   readonly #pending = { transports: 0, producers: 0, dataProducers: 0, consumers: new Set<string>() };
   /** Whether this peer asked for `audioLevels` pushes. */
   #wantsAudioLevels = false;
+  /** When its transport count last fell to 0 (its join, a close, a media reset). */
+  #idleSince = Date.now();
   readonly #media: MediaPort;
   readonly #room: RoomLink;
   readonly #log: Logger;
@@ -148,7 +169,9 @@ export class Peer {
     this.#grants = opts.grants;
     this.#tokenExpiresAt = opts.tokenExpiresAt;
     this.#remoteAddress = opts.remoteAddress;
+    this.#plain = new PlainDestinations(opts.remoteAddress, opts.remoteAddressSource, opts.allowPrivateDestinations);
     this.#limits = opts.limits ?? DEFAULT_PEER_LIMITS;
+    this.#produceBudget = opts.produceBudget;
     this.#channel = opts.channel;
     this.#media = opts.media;
     this.#room = opts.room;
@@ -217,6 +240,11 @@ export class Peer {
     return this.#wantsAudioLevels;
   }
 
+  /** Since when (Date.now()) this peer has had no transport, nor one being created; undefined while it has one. */
+  get idleSince(): number | undefined {
+    return this.#transports.size + this.#pending.transports > 0 ? undefined : this.#idleSince;
+  }
+
   /** Sizes, for leak checks and stats. */
   counts(): { transports: number; producers: number; consumers: number } {
     return { transports: this.#transports.size, producers: this.#producers.size, consumers: this.#consumers.size };
@@ -264,18 +292,34 @@ export class Peer {
     if (options.type === 'plain' && !this.grants.plain) {
       throw new ForbiddenError('plain transports are not allowed: they need the `plain` grant (and ALLOW_PLAIN_TRANSPORTS)');
     }
+    if (options.type === 'plain' && options.comedia) this.#plain.assertMayUseComedia(options.direction);
     this.#assertBelow('transports', this.#transports.size + this.#pending.transports, this.#limits.maxTransports);
     let created: TransportCreated;
+    /** A comedia transport that latched a foreign source before it was recorded. */
+    let latchedForeign: string | undefined;
     this.#pending.transports++;
     try {
-      created = await this.#media.createTransport(this.#room.roomId, this.id, options);
+      created = await this.#media.createTransport(this.#room.roomId, this.id, options, {
+        onRemoteAddress: (transportId, ip) => {
+          if (this.#plain.isOwn(ip)) return;
+          if (this.#transports.has(transportId)) this.#closeForeignLatch(transportId, ip);
+          else latchedForeign = ip;
+        },
+      });
     } finally {
       this.#pending.transports--;
     }
-    if (this.#closed) {
-      // The peer left while the transport was being created: do not leak it.
+    if (this.#closed || latchedForeign !== undefined) {
+      // The peer left while the transport was being created (or it already latched someone else): do not leak it.
       this.#media.closeTransport(created.transportId);
-      throw new AppError('ROOM_CLOSED', 'the peer left while the transport was being created');
+      if (latchedForeign !== undefined)
+        this.#log.debug('createTransport() | comedia latched a foreign source: closed', { ip: latchedForeign });
+      throw new AppError(
+        this.#closed ? 'ROOM_CLOSED' : 'FORBIDDEN',
+        this.#closed
+          ? 'the peer left while the transport was being created'
+          : 'the transport received its first packet from another address',
+      );
     }
     this.#transports.set(created.transportId, {
       direction: options.direction,
@@ -303,12 +347,8 @@ export class Peer {
           : 'a plain transport is connected with { transportId, ip, port, rtcpPort? }',
       );
     }
-    // No reflection: a plain transport sends only to the address its client connects from.
-    if ('ip' in params && (this.#remoteAddress === undefined || !sameAddress(params.ip, this.#remoteAddress))) {
-      throw new ForbiddenError(
-        'a plain transport may only send to the address this client connects from (or use comedia: it learns the address from the first packet)',
-      );
-    }
+    // No reflection: a plain transport sends only to its client (plain-destinations.ts).
+    if ('ip' in params) this.#plain.assertMaySendTo(params.ip);
     await this.#media.connectTransport(params.transportId, params);
     transport.connected = true;
     this.#log.debug('connectTransport() | transport connected', { transportId: params.transportId });
@@ -326,6 +366,7 @@ export class Peer {
     this.#getTransport(transportId);
     this.#media.closeTransport(transportId); // closes its producers and consumers in mediasoup too
     this.#transports.delete(transportId);
+    if (this.#transports.size === 0) this.#idleSince = Date.now();
     for (const [producerId, producer] of this.#producers) {
       if (producer.transportId === transportId) this.#forgetProducer(producerId);
     }
@@ -341,12 +382,20 @@ export class Peer {
     this.#log.debug('closeTransport() | transport closed', { transportId });
   }
 
+  /** A comedia transport latched a source that is not its client: nothing more goes there. */
+  #closeForeignLatch(transportId: string, ip: string): void {
+    if (this.#closed || !this.#transports.has(transportId)) return;
+    this.#log.debug('comedia transport latched a foreign source: closed', { transportId, ip });
+    this.closeTransport(transportId);
+  }
+
   // ---- producers ---------------------------------------------------------------------------
 
   async produce(req: ParsedRequest<'produce'>): Promise<string> {
     const transport = this.#getTransport(req.transportId);
     if (transport.direction !== 'send')
       throw new ForbiddenError(`transport ${req.transportId} is a recv transport: produce needs a send transport`);
+    await this.#produceBudget?.take(this.id);
     const appData = req.appData ?? {};
     this.#assertMayPublish(req.kind, appData.source);
     this.#assertNotMuted(req.kind);
@@ -437,18 +486,18 @@ export class Peer {
     // Only producers of this peer's own room can be consumed (another room's id is NOT_FOUND).
     const producer = this.#room.findProducer(req.producerId);
     if (!producer) throw new NotFoundError('producer', req.producerId);
-    // No self-amplification: one's own media is never sent back, and never twice on one transport.
+    // No self-amplification: one's own media is never sent back, and one producer reaches a peer once, whatever the transport.
     if (producer.peerId === this.id) throw new ForbiddenError(`producer ${req.producerId} is this peer's own: it cannot be consumed`);
-    const pair = `${req.transportId}/${req.producerId}`;
-    const duplicate = [...this.#consumers.values()].some((c) => c.transportId === req.transportId && c.producerId === req.producerId);
-    if (duplicate || this.#pending.consumers.has(pair)) {
-      throw new ForbiddenError(`producer ${req.producerId} is already consumed on transport ${req.transportId}`);
+    const key = `media:${req.producerId}`;
+    const duplicate = [...this.#consumers.values()].some((c) => c.producerId === req.producerId);
+    if (duplicate || this.#pending.consumers.has(key)) {
+      throw new ForbiddenError(`producer ${req.producerId} is already consumed by this peer`);
     }
     this.#assertBelowConsumers();
     let created: Omit<ConsumerCreated, 'serverPaused'>;
     // The worker may report on the consumer before this await returns: such news finds no record and is dropped.
     let consumerId: string | undefined;
-    this.#pending.consumers.add(pair);
+    this.#pending.consumers.add(key);
     try {
       created = await this.#media.consume(
         req.transportId,
@@ -461,7 +510,7 @@ export class Peer {
       );
       consumerId = created.consumerId;
     } finally {
-      this.#pending.consumers.delete(pair);
+      this.#pending.consumers.delete(key);
     }
     if (this.#closed || !this.#transports.has(req.transportId)) {
       this.#media.closeConsumer(created.consumerId);
@@ -478,6 +527,7 @@ export class Peer {
       applied: true,
       sync: Promise.resolve(),
       lastScore: undefined,
+      lastKeyFrameRequestAt: undefined,
     });
     this.#log.debug('consume() | consumer created', {
       consumerId: created.consumerId,
@@ -511,8 +561,18 @@ export class Peer {
     this.#log.debug('setConsumerPriority() | done', { consumerId, priority });
   }
 
+  /**
+   * Asks the publisher for a key frame, at most once per keyFrameRequestIntervalMs per consumer:
+   * a request sooner than that is answered OK and not passed on (a key frame is on its way).
+   */
   async requestKeyFrame(consumerId: string): Promise<void> {
-    this.#getConsumer(consumerId);
+    const consumer = this.#getConsumer(consumerId);
+    const now = performance.now();
+    if (consumer.lastKeyFrameRequestAt !== undefined && now - consumer.lastKeyFrameRequestAt < this.#limits.keyFrameRequestIntervalMs) {
+      this.#log.debug('requestKeyFrame() | too soon after the last one: not passed on', { consumerId });
+      return;
+    }
+    consumer.lastKeyFrameRequestAt = now;
     await this.#media.requestKeyFrame(consumerId);
     this.#log.debug('requestKeyFrame() | done', { consumerId });
   }
@@ -575,6 +635,7 @@ export class Peer {
     const transport = this.#getTransport(req.transportId);
     if (transport.direction !== 'send')
       throw new ForbiddenError(`transport ${req.transportId} is a recv transport: produceData needs a send transport`);
+    await this.#produceBudget?.take(this.id);
     this.assertMayProduceData();
     if (!transport.sctp) throw new BadRequestError(`transport ${req.transportId} has no SCTP: create it with { sctp: true }`);
     const appData = req.appData ?? {};
@@ -623,17 +684,15 @@ export class Peer {
     if (dataProducer.peerId === this.id) {
       throw new ForbiddenError(`data producer ${req.dataProducerId} is this peer's own: it cannot be consumed`);
     }
-    const pair = `${req.transportId}/${req.dataProducerId}`;
-    const duplicate = [...this.#dataConsumers.values()].some(
-      (c) => c.transportId === req.transportId && c.dataProducerId === req.dataProducerId,
-    );
-    if (duplicate || this.#pending.consumers.has(pair)) {
-      throw new ForbiddenError(`data producer ${req.dataProducerId} is already consumed on transport ${req.transportId}`);
+    const key = `data:${req.dataProducerId}`;
+    const duplicate = [...this.#dataConsumers.values()].some((c) => c.dataProducerId === req.dataProducerId);
+    if (duplicate || this.#pending.consumers.has(key)) {
+      throw new ForbiddenError(`data producer ${req.dataProducerId} is already consumed by this peer`);
     }
     this.#assertBelowConsumers();
     let created: Omit<DataConsumerCreated, 'appData'>;
     let dataConsumerId: string | undefined;
-    this.#pending.consumers.add(pair);
+    this.#pending.consumers.add(key);
     try {
       created = await this.#media.consumeData(
         req.transportId,
@@ -642,7 +701,7 @@ export class Peer {
       );
       dataConsumerId = created.dataConsumerId;
     } finally {
-      this.#pending.consumers.delete(pair);
+      this.#pending.consumers.delete(key);
     }
     if (this.#closed || !this.#transports.has(req.transportId)) {
       this.#media.closeDataConsumer(created.dataConsumerId);
@@ -697,6 +756,7 @@ export class Peer {
    */
   resetMedia(): void {
     this.#transports.clear();
+    this.#idleSince = Date.now();
     this.#producers.clear();
     this.#consumers.clear();
     this.#dataProducers.clear();
@@ -707,6 +767,7 @@ export class Peer {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#produceBudget?.forget(this.id);
     for (const transportId of this.#transports.keys()) this.#media.closeTransport(transportId);
     this.#transports.clear();
     for (const producerId of [...this.#producers.keys()]) this.#forgetProducer(producerId);

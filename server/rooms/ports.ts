@@ -69,6 +69,14 @@ export interface ConsumeHooks {
   onScore(score: { score: number; producerScore: number }): void;
 }
 
+export interface TransportHooks {
+  /**
+   * A plain transport in comedia mode took the source of its first RTP or RTCP packet as its
+   * remote address (it sends there from now on). May come before createTransport resolves.
+   */
+  onRemoteAddress(transportId: string, ip: string): void;
+}
+
 export interface DataConsumeHooks {
   /** The data consumer closed because its data producer (another peer's) closed. */
   onDataProducerClosed(): void;
@@ -86,7 +94,13 @@ export interface MediaPort {
   /** What a client's Device loads. Throws if the room has no media. */
   rtpCapabilities(roomId: string): RtpCapabilities;
 
-  createTransport(roomId: string, peerId: string, options: ParsedRequest<'createTransport'>): Promise<TransportCreated>;
+  /** `hooks.onRemoteAddress`: a comedia plain transport learned its remote address (from its first packet). */
+  createTransport(
+    roomId: string,
+    peerId: string,
+    options: ParsedRequest<'createTransport'>,
+    hooks?: TransportHooks,
+  ): Promise<TransportCreated>;
   connectTransport(transportId: string, params: ParsedRequest<'connectTransport'>): Promise<void>;
   restartIce(transportId: string): Promise<IceParameters>;
   closeTransport(transportId: string): void;

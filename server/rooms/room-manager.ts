@@ -8,6 +8,7 @@ import type { CloseReason } from '../../shared/contract';
 import { AppError } from '../errors';
 import { LogSampler } from '../limits/log-sampler';
 import type { Logger } from '../logger';
+import { addressKey } from './addresses';
 import { MemoryBanStore, type BanStore } from './bans';
 import type { Peer, PeerLimits } from './peer';
 import type { Fanout, MediaPort, PeerChannel } from './ports';
@@ -27,7 +28,21 @@ export interface RoomManagerOptions {
   fanout?: Fanout;
   /** Where bans are kept. Default: in memory (a cluster's are in Redis). */
   bans?: BanStore;
+  /**
+   * Open mode only (without access tokens nothing else says who comes in): per client address
+   * (an IPv6 /64) at most `addressMaxRooms` rooms opened and still open and `addressMaxPeers`
+   * peers; a peer without transport for `idlePeerTimeoutMs` is expelled (0: never).
+   */
+  openMode?: OpenModeLimits;
+  /** Plain transports may send to a loopback or private client address learned through a proxy. Default false. */
+  allowPrivateDestinations?: boolean;
   logger: Logger;
+}
+
+export interface OpenModeLimits {
+  addressMaxRooms: number;
+  addressMaxPeers: number;
+  idlePeerTimeoutMs: number;
 }
 
 /** A room's own settings, in place of the server's defaults. */
@@ -56,6 +71,12 @@ export class RoomManager {
   readonly #log: Logger;
   /** The server-full warnings: every refused client would repeat them (a few per minute, with the count left out). */
   readonly #capacityLines = new LogSampler(3);
+  /** Open mode: rooms each address (addressKey) opened that are open or opening. */
+  readonly #roomsByAddress = new Map<string, number>();
+  /** Open mode: peers joined from each address (addressKey), their grace included. */
+  readonly #peersByAddress = new Map<string, number>();
+  /** Open mode: the address key of each peer counted in #peersByAddress. */
+  readonly #addressOfPeer = new Map<string, string>();
   #closed = false;
 
   constructor(opts: RoomManagerOptions) {
@@ -64,6 +85,12 @@ export class RoomManager {
     this.#log = opts.logger.child({ component: 'room-manager' });
     this.observer = new RoomObserver(opts.logger);
     this.bans = opts.bans ?? new MemoryBanStore();
+    this.observer.on('peerLeft', ({ peer }) => {
+      const key = this.#addressOfPeer.get(peer.peerId);
+      if (key === undefined) return;
+      this.#addressOfPeer.delete(peer.peerId);
+      count(this.#peersByAddress, key, -1);
+    });
   }
 
   get rooms(): ReadonlyMap<string, Room> {
@@ -76,14 +103,17 @@ export class RoomManager {
     return { rooms: this.#rooms.size, peers };
   }
 
-  /** The open room with this id, created (with its media) if there is none. */
-  async getOrCreateRoom(roomId: string): Promise<Room> {
+  /**
+   * The open room with this id, created (with its media) if there is none. `openedBy`: the address
+   * of the client whose request opens it (in open mode it counts against that address's rooms).
+   */
+  async getOrCreateRoom(roomId: string, openedBy?: string): Promise<Room> {
     if (this.#closed) throw new AppError('ROOM_CLOSED', 'the server is shutting down');
     const existing = this.#rooms.get(roomId);
     if (existing && !existing.closed) return existing;
     const pending = this.#creating.get(roomId);
     if (pending) return pending;
-    return this.#create(roomId, {});
+    return this.#create(roomId, {}, openedBy);
   }
 
   /**
@@ -99,7 +129,7 @@ export class RoomManager {
     return this.#create(roomId, settings);
   }
 
-  #create(roomId: string, settings: RoomSettings): Promise<Room> {
+  #create(roomId: string, settings: RoomSettings, openedBy?: string): Promise<Room> {
     if (this.#rooms.size + this.#creating.size >= this.#limits.maxRooms) {
       this.#capacityLines.sample('rooms', (suppressed) =>
         this.#log.warn('getOrCreateRoom() | refused: the server holds its maximum of rooms', {
@@ -109,6 +139,22 @@ export class RoomManager {
       );
       return Promise.reject(new AppError('LIMIT_EXCEEDED', `this server holds at most ${this.#limits.maxRooms} rooms`));
     }
+    const openMode = this.#opts.openMode;
+    const opener = openMode && openedBy !== undefined ? addressKey(openedBy) : undefined;
+    if (openMode && opener !== undefined && (this.#roomsByAddress.get(opener) ?? 0) >= openMode.addressMaxRooms) {
+      this.#log.info('getOrCreateRoom() | refused: this address opened its maximum of rooms', {
+        address: opener,
+        addressMaxRooms: openMode.addressMaxRooms,
+      });
+      return Promise.reject(new AppError('LIMIT_EXCEEDED', `one address may have at most ${openMode.addressMaxRooms} rooms open`));
+    }
+    if (opener !== undefined) count(this.#roomsByAddress, opener, +1);
+    let counted = opener !== undefined;
+    const uncount = (): void => {
+      if (!counted) return;
+      counted = false;
+      count(this.#roomsByAddress, opener!, -1);
+    };
     const creation = Room.create({
       roomId,
       media: this.#opts.media,
@@ -116,6 +162,8 @@ export class RoomManager {
       emptyTimeoutMs: settings.emptyTimeoutMs ?? this.#opts.emptyTimeoutMs,
       reconnectGraceMs: this.#opts.reconnectGraceMs,
       peerLimits: this.#opts.limits?.peer,
+      allowPrivateDestinations: this.#opts.allowPrivateDestinations,
+      idlePeerTimeoutMs: this.#opts.openMode?.idlePeerTimeoutMs,
       lastN: this.#opts.lastN,
       fanout: this.#opts.fanout,
       observer: this.observer,
@@ -130,8 +178,14 @@ export class RoomManager {
         this.#rooms.set(roomId, room);
         room.onClose(() => {
           if (this.#rooms.get(roomId) === room) this.#rooms.delete(roomId);
+          uncount();
         });
+        if (room.closed) uncount();
         return room;
+      })
+      .catch((error: unknown) => {
+        uncount();
+        throw error;
       })
       .finally(() => this.#creating.delete(roomId));
     this.#creating.set(roomId, creation);
@@ -146,9 +200,12 @@ export class RoomManager {
   async join(roomId: string, profile: PeerProfile, channel: PeerChannel): Promise<JoinResult & { room: Room }> {
     if (profile.grants && !profile.grants.join) throw new AppError('FORBIDDEN', 'joining needs the `join` grant');
     if (profile.identity !== undefined && (await this.bans.find(roomId, profile.identity))) throw new AppError('FORBIDDEN', BANNED_MESSAGE);
+    const openMode = this.#opts.openMode;
+    const address = openMode && profile.remoteAddress !== undefined ? addressKey(profile.remoteAddress) : undefined;
     // A room can close (empty timeout) between its creation and this join: then take a new one.
     for (let attempt = 0; ; attempt++) {
-      const room = await this.getOrCreateRoom(roomId);
+      this.#assertAddressMayJoin(address);
+      const room = await this.getOrCreateRoom(roomId, profile.remoteAddress);
       if (room.closed && attempt < 2) continue;
       const replaces = profile.identity !== undefined && room.peerWithIdentity(profile.identity) !== undefined;
       if (!replaces && this.stats().peers >= this.#limits.maxPeers) {
@@ -157,8 +214,23 @@ export class RoomManager {
         );
         throw new AppError('LIMIT_EXCEEDED', `this server holds at most ${this.#limits.maxPeers} peers`);
       }
-      return { room, ...room.join(profile, channel) };
+      // Checked again with the join, without an await between: the cap is exact under concurrency.
+      this.#assertAddressMayJoin(address);
+      const joined = room.join(profile, channel);
+      if (address !== undefined) {
+        this.#addressOfPeer.set(joined.peer.id, address);
+        count(this.#peersByAddress, address, +1);
+      }
+      return { room, ...joined };
     }
+  }
+
+  /** Open mode: LIMIT_EXCEEDED when the address has its maximum of peers. */
+  #assertAddressMayJoin(address: string | undefined): void {
+    const openMode = this.#opts.openMode;
+    if (!openMode || address === undefined || (this.#peersByAddress.get(address) ?? 0) < openMode.addressMaxPeers) return;
+    this.#log.info('join() | refused: this address has its maximum of peers', { address, addressMaxPeers: openMode.addressMaxPeers });
+    throw new AppError('LIMIT_EXCEEDED', `one address may have at most ${openMode.addressMaxPeers} peers`);
   }
 
   /** The same peer back on a new connection (see Room.resume). Throws RESUME_FAILED. */
@@ -188,4 +260,11 @@ export class RoomManager {
     for (const room of [...this.#rooms.values()]) room.close(reason);
     this.#log.info('closeAll() | all rooms closed', { reason });
   }
+}
+
+/** Adds `delta` to a per-key count, dropping keys that reach 0. */
+function count(counts: Map<string, number>, key: string, delta: number): void {
+  const next = (counts.get(key) ?? 0) + delta;
+  if (next > 0) counts.set(key, next);
+  else counts.delete(key);
 }

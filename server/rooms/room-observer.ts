@@ -21,7 +21,9 @@ export type PeerLeftReason =
   /** The same identity joined again on another connection. */
   | 'DUPLICATE_IDENTITY'
   /** Its access token expired while connected, and no fresh one came. */
-  | 'TOKEN_EXPIRED';
+  | 'TOKEN_EXPIRED'
+  /** Open mode: it had no transport for IDLE_PEER_TIMEOUT_MS. */
+  | 'IDLE';
 
 export interface RoomObserverEvents {
   roomOpened: [{ roomId: string }];

@@ -21,8 +21,10 @@ import type { PeerId } from '../../shared/ids';
 import type { MediaKind } from '../../shared/media';
 import { AppError } from '../errors';
 import type { Logger } from '../logger';
+import type { AddressSource } from './addresses';
 import { RoomBans, type Ban } from './bans';
-import { ALL_GRANTS, Peer, type PeerLimits } from './peer';
+import { ChurnBudget } from './churn-budget';
+import { ALL_GRANTS, DEFAULT_PEER_LIMITS, Peer, type PeerLimits } from './peer';
 import { sendToEach, type Fanout, type MediaPort, type PeerChannel, type RoomLink } from './ports';
 import type { PeerLeftReason, RoomObserver } from './room-observer';
 
@@ -42,6 +44,10 @@ export interface RoomOptions {
   reconnectGraceMs: number;
   /** Quotas of each peer. Default: DEFAULT_PEER_LIMITS. */
   peerLimits?: PeerLimits;
+  /** Plain transports may send to a loopback or private client address learned through a proxy. Default false. */
+  allowPrivateDestinations?: boolean;
+  /** A peer with no transport for this long is expelled (IDLE); 0 or undefined: never (with access tokens). */
+  idlePeerTimeoutMs?: number;
   /**
    * Last-N: each peer receives video from at most this many others, the most recent speakers
    * (plus its pins); 0 (default): off.
@@ -64,6 +70,8 @@ export interface PeerProfile {
   tokenExpiresAt?: number;
   /** The address the client connects from (its plain transports may send only there). */
   remoteAddress?: string;
+  /** How remoteAddress was learned (default 'socket'); 'unverified': a proxy's, the client's own is unknown. */
+  remoteAddressSource?: AddressSource;
 }
 
 export interface JoinResult {
@@ -98,6 +106,12 @@ export class Room {
   readonly #emptyTimeoutMs: number;
   readonly #reconnectGraceMs: number;
   readonly #peerLimits: PeerLimits | undefined;
+  readonly #allowPrivateDestinations: boolean;
+  /** Every peer's produce and produceData requests, counted per peer (PEER_PRODUCE_RATE). */
+  readonly #produceBudget: ChurnBudget;
+  readonly #idlePeerTimeoutMs: number;
+  /** Peers → the timer that checks whether they are idle (no transport for idlePeerTimeoutMs). */
+  readonly #idleTimers = new Map<Peer, NodeJS.Timeout>();
   readonly #fanout: Fanout;
   readonly #observer: RoomObserver;
   readonly #log: Logger;
@@ -141,6 +155,9 @@ export class Room {
     this.#emptyTimeoutMs = opts.emptyTimeoutMs;
     this.#reconnectGraceMs = opts.reconnectGraceMs;
     this.#peerLimits = opts.peerLimits;
+    this.#allowPrivateDestinations = opts.allowPrivateDestinations ?? false;
+    this.#produceBudget = new ChurnBudget('produce requests', (opts.peerLimits ?? DEFAULT_PEER_LIMITS).producesPer10s);
+    this.#idlePeerTimeoutMs = opts.idlePeerTimeoutMs ?? 0;
     this.#lastN = opts.lastN ?? 0;
     this.#fanout = opts.fanout ?? sendToEach;
     this.#observer = opts.observer;
@@ -222,7 +239,10 @@ export class Room {
       grants,
       tokenExpiresAt: profile.tokenExpiresAt,
       remoteAddress: profile.remoteAddress,
+      remoteAddressSource: profile.remoteAddressSource,
+      allowPrivateDestinations: this.#allowPrivateDestinations,
       limits: this.#peerLimits,
+      produceBudget: this.#produceBudget,
       channel,
       media: this.#media,
       room: this.#link,
@@ -233,6 +253,7 @@ export class Room {
     this.#order.push(peerId);
     clearTimeout(this.#emptyTimer);
     this.#emptyTimer = undefined;
+    this.#watchIdle(peer, this.#idlePeerTimeoutMs);
     this.#log.info('join() | peer joined', { peerId, peers: this.#peers.size });
     this.#broadcast('peerJoined', peer.info(), peer);
     this.#observer.emit('peerJoined', { roomId: this.id, peer: peer.info() });
@@ -303,7 +324,7 @@ export class Room {
    * Removes one peer on the server's initiative: its client is told why (`roomClosed { reason }`)
    * and disconnected, the others see it leave. Idempotent.
    */
-  expel(peer: Peer, reason: 'KICKED' | 'DUPLICATE_IDENTITY'): void {
+  expel(peer: Peer, reason: 'KICKED' | 'DUPLICATE_IDENTITY' | 'IDLE'): void {
     if (this.#closed || this.#peers.get(peer.id) !== peer) return;
     const channel = peer.channel;
     this.leave(peer, reason);
@@ -478,9 +499,34 @@ export class Room {
   #forgetConnection(peer: Peer): void {
     clearTimeout(this.#graceTimers.get(peer));
     this.#graceTimers.delete(peer);
+    clearTimeout(this.#idleTimers.get(peer));
+    this.#idleTimers.delete(peer);
     const token = this.#tokenOf.get(peer);
     if (token) this.#resumeTokens.delete(token);
     this.#tokenOf.delete(peer);
+  }
+
+  /**
+   * Open mode: a peer that holds a place without any transport (nothing sent, nothing received)
+   * for idlePeerTimeoutMs is expelled (`roomClosed { reason: 'IDLE' }`). Checked when the time
+   * since it last had none could be up, so a peer between two transports is not caught.
+   */
+  #watchIdle(peer: Peer, delayMs: number): void {
+    if (this.#idlePeerTimeoutMs === 0) return;
+    this.#idleTimers.set(
+      peer,
+      setTimeout(() => {
+        if (this.#closed || this.#peers.get(peer.id) !== peer) return;
+        const since = peer.idleSince;
+        const idleMs = since === undefined ? 0 : Date.now() - since;
+        if (since !== undefined && idleMs >= this.#idlePeerTimeoutMs) {
+          this.#log.info('idle() | peer had no transport for too long: expelled', { peerId: peer.id, idleMs });
+          this.expel(peer, 'IDLE');
+          return;
+        }
+        this.#watchIdle(peer, this.#idlePeerTimeoutMs - idleMs);
+      }, delayMs),
+    );
   }
 
   #scheduleCloseIfEmpty(): void {

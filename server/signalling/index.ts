@@ -22,11 +22,12 @@ import { ROOM_ID_PATTERN, ROOM_NAMESPACE_PREFIX } from '../../shared/ids';
 import { AccessTokenError } from '../auth/access-token';
 import type { Authenticator, Credentials } from '../auth/authenticator';
 import type { Config, Limits } from '../config';
+import type { TrustedProxies } from '../http/client-address';
 import type { OriginPolicy } from '../http/origins';
 import { LogSampler } from '../limits/log-sampler';
 import { ConnectionRateLimiter, RequestRateLimiter } from '../limits/rate-limits';
 import type { Logger } from '../logger';
-import { normalizeAddress } from '../rooms/addresses';
+import { addressKey, normalizeAddress } from '../rooms/addresses';
 import type { RoomManager } from '../rooms/room-manager';
 import { BANNED_MESSAGE } from '../rooms/room';
 import { SocketSession } from './session';
@@ -45,6 +46,8 @@ export interface SignallingTrust {
   authenticator: Authenticator;
   origins: OriginPolicy;
   limits: Limits['connection'];
+  /** Whose X-Forwarded-For names the client (TRUST_PROXY); the connection rate counts per client address (an IPv6 /64). */
+  proxies: TrustedProxies;
   /** Rooms shared with other nodes (REDIS_URL); undefined: every room is here. */
   cluster?: SignallingCluster;
 }
@@ -75,7 +78,7 @@ export function createSignalling(
   trust: SignallingTrust,
 ): SignallingServer {
   const log = logger.child({ component: 'signalling' });
-  const { authenticator, origins, limits } = trust;
+  const { authenticator, origins, limits, proxies } = trust;
   const connectionLimiter = new ConnectionRateLimiter(limits);
   const requestLimiter = new RequestRateLimiter(limits);
   const sampler = new LogSampler(SAMPLED_LINES_PER_MINUTE);
@@ -98,12 +101,12 @@ export function createSignalling(
     cors: origins.allowsAny ? { origin: '*' } : { origin: [...origins.listed], credentials: false },
     // Every new engine.io connection (polling or websocket), before anything is allocated for it.
     allowRequest: (req, callback) => {
-      const address = normalizeAddress(req.socket.remoteAddress ?? 'unknown');
+      const { address } = proxies.clientAddress(req);
       if (!origins.allowsRequest(req)) {
         refuseConnection(address, 'FORBIDDEN', 'origin not allowed', { origin: clip(String(req.headers.origin), 100) });
         return callback('origin not allowed (CORS_ORIGINS)', false);
       }
-      void connectionLimiter.admit(address).then((allowed) => {
+      void connectionLimiter.admit(addressKey(address)).then((allowed) => {
         if (allowed) return callback(null, true);
         refuseConnection(address, 'RATE_LIMITED', 'too many new connections from this address');
         callback('too many new connections from this address', false);
@@ -131,7 +134,8 @@ export function createSignalling(
 
   /** Refusal of one namespace connection, or undefined to admit it (socket.data is then filled). */
   async function admit(socket: RoomSocket): Promise<Refusal | undefined> {
-    const address = normalizeAddress(socket.handshake.address);
+    const client = proxies.clientAddress(socket.request);
+    const address = client.address;
     const roomId = socket.nsp.name.slice(ROOM_NAMESPACE_PREFIX.length);
     if (!ROOM_ID_PATTERN.test(roomId)) {
       refuseConnection(address, 'BAD_REQUEST', 'bad room id', { namespace: clip(socket.nsp.name, 80) });
@@ -169,7 +173,7 @@ export function createSignalling(
       refuseConnection(address, 'FORBIDDEN', 'banned identity', { roomId });
       return refusal('FORBIDDEN', BANNED_MESSAGE);
     }
-    socket.data = { roomId, displayName: auth.data?.displayName, credentials, remoteAddress: address };
+    socket.data = { roomId, displayName: auth.data?.displayName, credentials, remoteAddress: address, remoteAddressSource: client.source };
     socket.once('disconnect', release);
     return undefined;
   }

@@ -130,6 +130,7 @@ export class SocketSession implements SessionView {
       requestedName,
       handshakeName: this.handshakeDisplayName,
       remoteAddress: this.#remoteAddress,
+      remoteAddressSource: this.#socket.data.remoteAddressSource,
     });
   }
 

@@ -1,6 +1,7 @@
 import type { Namespace, Server, Socket } from 'socket.io';
 import type { ClientToServerEvents, NotificationMap, NotificationName, ServerToClientEvents } from '../../shared/contract';
 import type { Credentials } from '../auth/authenticator';
+import type { AddressSource } from '../rooms/addresses';
 
 /** Per-socket data set by the admission middleware: plain values only. */
 export interface SocketData {
@@ -9,8 +10,10 @@ export interface SocketData {
   displayName?: string;
   /** Who the client is (its access token, or open mode). */
   credentials: Credentials;
-  /** The address the client connects from (IPv4-mapped IPv6 written as IPv4). */
+  /** The address the client connects from (IPv4-mapped IPv6 written as IPv4; through trusted proxies: see TRUST_PROXY). */
   remoteAddress: string;
+  /** How remoteAddress was learned; 'unverified': it is an unknown proxy's (absent: 'socket'). */
+  remoteAddressSource?: AddressSource;
 }
 
 /**

@@ -3,8 +3,18 @@
  * on each receiver's bounded in-memory queue — so signalling never waits for a receiver. Each
  * receiver's queue is delivered one event at a time, in order; a failed try (no 2xx within
  * WEBHOOK_TIMEOUT_MS, a network error, a redirect) is retried with exponential backoff and
- * jitter, up to WEBHOOK_MAX_ATTEMPTS tries, then dropped with an error log. A full queue drops
- * new events for that receiver. Every outcome is reported (webhook_deliveries_total{result}).
+ * jitter, up to WEBHOOK_MAX_ATTEMPTS tries, then dropped with an error log. Every outcome is
+ * reported (webhook_deliveries_total{result}).
+ *
+ * What one client can churn cannot crowd out the rest. Room and peer events (room_started,
+ * room_finished, peer_joined, peer_left) and track events are bounded apart, each at
+ * WEBHOOK_QUEUE_SIZE per receiver, so tracks never take the place of a room or peer event. A
+ * room's waiting track events are bounded too (WEBHOOK_ROOM_TRACK_EVENTS): when a new
+ * track_published finds its room's share full, tracks of that room that were published and
+ * unpublished while the receiver was behind are taken out of the queue, both events (coalesced:
+ * the receiver never hears of them); if that frees nothing, the new publication is dropped, and
+ * its unpublication with it. A track_unpublished is otherwise always queued (there is one per
+ * track the receiver heard of).
  */
 import http from 'node:http';
 import https from 'node:https';
@@ -25,6 +35,8 @@ export interface WebhookSettings {
   maxAttempts: number;
   retryBaseMs: number;
   timeoutMs: number;
+  /** Track events of one room waiting per receiver (WEBHOOK_ROOM_TRACK_EVENTS). */
+  roomTrackEvents: number;
 }
 
 export function webhookSettings(config: Config['webhooks']): WebhookSettings | undefined {
@@ -36,6 +48,9 @@ interface Pending {
   id: string;
   event: WebhookEventName;
   body: string;
+  roomId: string;
+  /** Track events only. */
+  trackId?: string;
 }
 
 /** Delay before retry number `retry` (1-based): base · 2^(retry−1), between half and all of it (jitter). */
@@ -56,7 +71,13 @@ export class WebhookDispatcher {
   /** Queues an event for every receiver; returns at once. */
   publish(event: WebhookEvent): void {
     if (this.#closed) return;
-    const pending: Pending = { id: event.id, event: event.event, body: JSON.stringify(event) };
+    const pending: Pending = {
+      id: event.id,
+      event: event.event,
+      body: JSON.stringify(event),
+      roomId: event.room.id,
+      ...(event.track ? { trackId: event.track.id } : {}),
+    };
     for (const queue of this.#queues) queue.push(pending);
   }
 
@@ -92,6 +113,13 @@ class ReceiverQueue {
   #closing = false;
   /** Events dropped since the queue filled up (logged once when it fills, once when it recovers). */
   #overflowDropped = 0;
+  /** Room and peer events waiting (their own bound). */
+  #lifecycleQueued = 0;
+  /** Track events waiting, in all, and per room. */
+  #tracksQueued = 0;
+  readonly #tracksQueuedByRoom = new Map<string, number>();
+  /** Tracks whose track_published was dropped: their track_unpublished goes the same way. */
+  readonly #droppedTracks = new Set<string>();
 
   constructor(url: URL, settings: WebhookSettings, log: Logger, onOutcome: (result: WebhookDeliveryResult) => void) {
     this.#url = url;
@@ -109,18 +137,69 @@ class ReceiverQueue {
 
   push(item: Pending): void {
     if (this.#closing) return;
-    if (this.#pending.length >= this.#settings.queueSize) {
-      if (this.#overflowDropped++ === 0) {
-        this.#log.warn('push() | webhook queue full: dropping new events until the receiver catches up', {
-          queueSize: this.#settings.queueSize,
-        });
+    if (item.trackId === undefined) {
+      if (this.#lifecycleQueued >= this.#settings.queueSize) return this.#overflow(item);
+    } else if (item.event === 'track_unpublished') {
+      if (this.#droppedTracks.delete(item.trackId)) return this.#onOutcome('queue_full');
+    } else {
+      if (this.#roomTracks(item.roomId) >= this.#settings.roomTrackEvents) this.#coalesce(item.roomId);
+      if (this.#roomTracks(item.roomId) >= this.#settings.roomTrackEvents || this.#tracksQueued >= this.#settings.queueSize) {
+        this.#droppedTracks.add(item.trackId);
+        return this.#overflow(item);
       }
-      this.#onOutcome('queue_full');
-      return;
     }
     this.#pending.push(item);
+    this.#count(item, +1);
     // The loop outlives whichever request published this event: it must not carry its requestId.
     this.#running ??= outsideRequest(() => this.#drain());
+  }
+
+  #overflow(item: Pending): void {
+    if (this.#overflowDropped++ === 0) {
+      this.#log.warn('push() | webhook queue full: dropping new events until the receiver catches up', {
+        event: item.event,
+        roomId: item.roomId,
+        queueSize: this.#settings.queueSize,
+        roomTrackEvents: this.#settings.roomTrackEvents,
+      });
+    }
+    this.#onOutcome('queue_full');
+  }
+
+  #roomTracks(roomId: string): number {
+    return this.#tracksQueuedByRoom.get(roomId) ?? 0;
+  }
+
+  #count(item: Pending, delta: number): void {
+    if (item.trackId === undefined) {
+      this.#lifecycleQueued += delta;
+      return;
+    }
+    this.#tracksQueued += delta;
+    const room = this.#roomTracks(item.roomId) + delta;
+    if (room > 0) this.#tracksQueuedByRoom.set(item.roomId, room);
+    else this.#tracksQueuedByRoom.delete(item.roomId);
+  }
+
+  /**
+   * Takes out of the queue the tracks of `roomId` whose track_published and track_unpublished are
+   * both waiting (neither is being delivered): the receiver, behind, need never hear of them.
+   */
+  #coalesce(roomId: string): void {
+    // While the loop runs, the head is being delivered: it stays.
+    const first = this.#running ? 1 : 0;
+    const waiting = this.#pending.slice(first).filter((p) => p.roomId === roomId && p.trackId !== undefined);
+    const published = new Set(waiting.filter((p) => p.event === 'track_published').map((p) => p.trackId));
+    const gone = new Set(waiting.filter((p) => p.event === 'track_unpublished' && published.has(p.trackId)).map((p) => p.trackId));
+    if (gone.size === 0) return;
+    const kept = this.#pending.filter((p, index) => {
+      if (index < first || p.roomId !== roomId || p.trackId === undefined || !gone.has(p.trackId)) return true;
+      this.#count(p, -1);
+      this.#onOutcome('coalesced');
+      return false;
+    });
+    this.#pending.splice(0, this.#pending.length, ...kept);
+    this.#log.debug('coalesce() | tracks published and unpublished while the receiver was behind: left out', { roomId, tracks: gone.size });
   }
 
   async close(): Promise<void> {
@@ -131,7 +210,10 @@ class ReceiverQueue {
     await Promise.race([drained, deadline]);
     this.#abort.abort();
     await drained;
-    for (const item of this.#pending.splice(0)) this.#drop(item, 0, 'the server shut down');
+    for (const item of this.#pending.splice(0)) {
+      this.#count(item, -1);
+      this.#drop(item, 0, 'the server shut down');
+    }
     this.#agent.destroy();
   }
 
@@ -140,7 +222,8 @@ class ReceiverQueue {
       for (let item = this.#pending[0]; item && !this.#abort.signal.aborted; item = this.#pending[0]) {
         await this.#deliver(item);
         this.#pending.shift();
-        if (this.#overflowDropped > 0 && this.#pending.length < this.#settings.queueSize / 2) {
+        this.#count(item, -1);
+        if (this.#overflowDropped > 0 && this.#lifecycleQueued + this.#tracksQueued < this.#settings.queueSize / 2) {
           this.#log.info('webhook queue recovered', { dropped: this.#overflowDropped });
           this.#overflowDropped = 0;
         }

@@ -15,9 +15,10 @@ let closed: TestServer;
 let tokens: TestServer;
 
 beforeAll(async () => {
+  // This file sends bad credentials on purpose, more than the lockout allows (tests/http/api-limits.test.ts tests that).
   [closed, tokens] = await Promise.all([
     startTestServer(),
-    startTestServer({ AUTH_SECRET: SECRET, ADMIN_API_KEY: API_KEY, TOKEN_MAX_TTL_SECONDS: '7200' }),
+    startTestServer({ AUTH_SECRET: SECRET, ADMIN_API_KEY: API_KEY, TOKEN_MAX_TTL_SECONDS: '7200', API_AUTH_MAX_FAILURES: '1000' }),
   ]);
 });
 afterAll(async () => {

@@ -26,7 +26,8 @@ const sockets: RoomSocket[] = [];
 const udp: dgram.Socket[] = [];
 
 beforeAll(async () => {
-  server = await startTestServer({ ADMIN_API_KEY: KEY, RECONNECT_GRACE_MS: '0' });
+  // Requests here come back to back, wrong keys included (the /api limits are tests/http/api-limits.test.ts's).
+  server = await startTestServer({ ADMIN_API_KEY: KEY, RECONNECT_GRACE_MS: '0', API_RATE_LIMIT: '1000', API_AUTH_MAX_FAILURES: '1000' });
 });
 afterAll(async () => {
   for (const s of sockets) s.disconnect();

@@ -132,8 +132,17 @@ test('trust settings: defaults, open mode switches, production needs a secret or
   expect(open.auth).toEqual({ secret: undefined, allowPlainTransports: true });
   expect(open.security.corsOrigins).toEqual([]);
   expect(open.limits).toEqual({
-    peer: { maxTransports: 4, maxProducers: 8, maxConsumers: 200, maxDataProducers: 4, appDataMaxBytes: 1024 },
+    peer: {
+      maxTransports: 4,
+      maxProducers: 8,
+      maxConsumers: 200,
+      maxDataProducers: 4,
+      appDataMaxBytes: 1024,
+      producesPer10s: 20,
+      keyFrameRequestIntervalMs: 1000,
+    },
     server: { maxRooms: 1000, maxPeers: 5000 },
+    openMode: { addressMaxRooms: 10, addressMaxPeers: 50, idlePeerTimeoutMs: 60_000 },
     connection: {
       maxRooms: 2,
       requestsPerSecond: 50,
@@ -176,4 +185,64 @@ test('CORS_ORIGINS: a list of origins, or * only when written', () => {
   expect(() => loadConfig({ CORS_ORIGINS: 'https://app.example.com/path' })).toThrow(/CORS_ORIGINS.*not an origin/);
   expect(() => loadConfig({ CORS_ORIGINS: 'app.example.com' })).toThrow(/CORS_ORIGINS.*not an origin/);
   expect(() => loadConfig({ CORS_ORIGINS: 'ftp://files.example.com' })).toThrow(/CORS_ORIGINS.*not an origin/);
+});
+
+test('a configuration error never echoes URL credentials, query strings or fragments (webhook, Redis, node, TURN, CORS URLs)', () => {
+  const env = {
+    WEBHOOK_URLS: 'https://hooks.example.com/confsfu?token=hook-query-secret,ftp://ftp-user:ftp-password@files.example.com/x',
+    WEBHOOK_SECRET: 's'.repeat(16),
+    REDIS_URL: 'http://:redis-password@redis.example.com:6379',
+    NODE_PUBLIC_URL: 'wss://node-user:node-password@node.example.com/?key=node-query-secret',
+    TURN_URLS: 'turn:turn.example.com?transport=udp&secret=turn-query-secret,http://turn-user:turn-pass@x#turn-fragment-secret',
+    TURN_SECRET: 't'.repeat(16),
+    CORS_ORIGINS: 'https://cors-user:cors-password@app.example.com/?cors=cors-query-secret',
+  };
+  let message = '';
+  try {
+    loadConfig(env);
+  } catch (error) {
+    message = String(error);
+  }
+  for (const name of ['WEBHOOK_URLS', 'REDIS_URL', 'NODE_PUBLIC_URL', 'TURN_URLS', 'CORS_ORIGINS']) expect(message).toContain(name);
+  for (const secret of [
+    'hook-query-secret',
+    'ftp-user',
+    'ftp-password',
+    'redis-password',
+    'node-user',
+    'node-password',
+    'node-query-secret',
+    'turn-query-secret',
+    'turn-user',
+    'turn-pass',
+    'turn-fragment-secret',
+    'cors-user',
+    'cors-password',
+    'cors-query-secret',
+  ]) {
+    expect(message).not.toContain(secret);
+  }
+  // What is left still says which value is wrong.
+  expect(message).toContain('ftp://***@files.example.com/x');
+  expect(message).toContain('https://hooks.example.com/confsfu?***');
+});
+
+test('trust and abuse settings: defaults, TRUST_PROXY forms, bad values named', () => {
+  const defaults = loadConfig({});
+  expect(defaults.security).toEqual({ corsOrigins: [], trustProxy: { kind: 'none' }, plainAllowPrivateDestinations: false });
+  expect(defaults.api).toEqual({ requestsPerSecond: 20, maxAuthFailures: 5, lockoutMs: 10_000 });
+  expect(defaults.media.keyFrameRequestDelayMs).toBe(1000);
+  expect(defaults.webhooks.roomTrackEvents).toBe(100);
+  expect(loadConfig({ TRUST_PROXY: '2' }).security.trustProxy).toEqual({ kind: 'hops', hops: 2 });
+  expect(loadConfig({ TRUST_PROXY: 'loopback, 10.0.0.0/8 ,::1, fd00::/8' }).security.trustProxy).toEqual({
+    kind: 'list',
+    entries: ['loopback', '10.0.0.0/8', '::1', 'fd00::/8'],
+  });
+  expect(() => loadConfig({ TRUST_PROXY: 'true' })).toThrow(/TRUST_PROXY="true": "true" is not an address, a subnet/);
+  expect(() => loadConfig({ TRUST_PROXY: '10.0.0.0/33' })).toThrow(/TRUST_PROXY.*is not an address, a subnet/);
+  expect(() => loadConfig({ TRUST_PROXY: '99' })).toThrow(/TRUST_PROXY.*a hop count is at most 32/);
+  expect(() => loadConfig({ PLAIN_ALLOW_PRIVATE_DESTINATIONS: 'perhaps' })).toThrow(/PLAIN_ALLOW_PRIVATE_DESTINATIONS="perhaps"/);
+  expect(() => loadConfig({ ADDRESS_MAX_PEERS: '0', API_AUTH_LOCKOUT_MS: '5' })).toThrow(
+    /ADDRESS_MAX_PEERS="0"[\s\S]*API_AUTH_LOCKOUT_MS="5"/,
+  );
 });

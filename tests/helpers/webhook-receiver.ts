@@ -1,6 +1,7 @@
 /**
  * A real HTTP webhook receiver on loopback for tests: records every request (headers, raw body)
- * and answers each one as `answer(n)` says — a status, or 'hang' (never answers).
+ * and answers each one as `answer(n)` says — a status, a status after a delay (a slow receiver), or
+ * 'hang' (never answers).
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,7 +13,7 @@ export interface ReceivedRequest {
   body: WebhookEvent;
 }
 
-export type Answer = number | 'hang';
+export type Answer = number | { status: number; afterMs: number } | 'hang';
 
 export class WebhookReceiver {
   readonly requests: ReceivedRequest[] = [];
@@ -38,7 +39,8 @@ export class WebhookReceiver {
         const reply = answer(this.requests.length);
         this.requests.push({ headers: req.headers, raw, body: JSON.parse(raw) as WebhookEvent });
         if (reply === 'hang') this.hanging++;
-        else res.writeHead(reply).end();
+        else if (typeof reply === 'number') res.writeHead(reply).end();
+        else setTimeout(() => res.writeHead(reply.status).end(), reply.afterMs);
       });
     });
   }

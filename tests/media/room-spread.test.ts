@@ -94,14 +94,17 @@ test('a peer arriving once the room worker has reached the threshold gets a rout
 test('every router of the room offers the same capabilities, and canConsume holds across routers', async () => {
   const [first, second] = server.media.routerIdsOf(ROOM).map((id) => server.media.index.getRouter(id));
   expect(second!.rtpCapabilities).toEqual(first!.rtpCapabilities);
-  // Alice's producer is on the first worker; Carol's caps decide, on the second. A recv transport
-  // of its own: Carol already consumes Alice's producer on her first one (a second is FORBIDDEN).
-  const { transportId } = await request(carol.socket, 'createTransport', { direction: 'recv', type: 'plain' });
-  const wrong = await ackOf(carol.socket, 'consume', { transportId, producerId: alice.producerId, rtpCapabilities: VP8_ONLY_CAPS });
+  // Alice's producer is on the first worker; the consumer's caps decide, on the second. Carol already
+  // consumes it (a peer consumes a producer once): Dave, placed on the second worker like her, asks.
+  const dave = await PlainPeer.join(server, ROOM, 'dave');
+  peers.push(dave);
+  const { transportId } = await request(dave.socket, 'createTransport', { direction: 'recv', type: 'plain' });
+  expect(workerOf(server, transportId)).toBe(workers().other);
+  const wrong = await ackOf(dave.socket, 'consume', { transportId, producerId: alice.producerId, rtpCapabilities: VP8_ONLY_CAPS });
   expect(outcome(wrong)).toBe('CANNOT_CONSUME');
-  const right = await ackOf(carol.socket, 'consume', { transportId, producerId: alice.producerId, rtpCapabilities: OPUS_ONLY_CAPS });
+  const right = await ackOf(dave.socket, 'consume', { transportId, producerId: alice.producerId, rtpCapabilities: OPUS_ONLY_CAPS });
   expect(outcome(right)).toBe('ok');
-  await request(carol.socket, 'closeTransport', { transportId });
+  await request(dave.socket, 'leave', {});
 });
 
 test('a producer can be piped to a chosen router with no consumer asking (ensurePiped), once', async () => {

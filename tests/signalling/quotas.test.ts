@@ -20,8 +20,8 @@ let server: TestServer;
 const sockets: RoomSocket[] = [];
 
 beforeAll(async () => {
-  // Requests here come back to back by design (rate limits are rate-limits.test.ts's).
-  server = await startTestServer({ PEER_MAX_CONSUMERS: '2', RATE_LIMIT_REQUESTS: '1000' });
+  // Requests here come back to back by design (rate limits are rate-limits.test.ts's, the produce budget abuse-budgets.test.ts's).
+  server = await startTestServer({ PEER_MAX_CONSUMERS: '2', RATE_LIMIT_REQUESTS: '1000', PEER_PRODUCE_RATE: '1000' });
 });
 afterAll(async () => {
   disconnectAll(sockets);

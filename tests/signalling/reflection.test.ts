@@ -2,7 +2,7 @@
  * The server cannot be aimed at anyone: a plain transport sends only to the address its client
  * connects from (here 127.0.0.1), so connecting it to a UDP socket on 127.0.0.2 (a "victim") is
  * FORBIDDEN and the victim receives nothing while media flows; a peer cannot consume its own
- * producer, nor one producer twice on one transport (no self-amplification).
+ * producer, nor one producer twice, whatever the transport (no self-amplification).
  */
 import dgram from 'node:dgram';
 import { request, type RoomSocket } from '../../client/request';
@@ -64,6 +64,8 @@ test('a plain transport connected anywhere but the client’s own address is FOR
   // Consuming on the refused transport is possible, but it has nowhere to send.
   const aimedConsumer = await request(attacker.socket, 'consume', { transportId: aimed.transportId, producerId, rtpCapabilities });
   await request(attacker.socket, 'resumeConsumer', { consumerId: aimedConsumer.consumerId });
+  // One consumer of a producer per peer: the aimed one goes before the producer is consumed where it can arrive.
+  await request(attacker.socket, 'closeConsumer', { consumerId: aimedConsumer.consumerId });
 
   // Control: the attacker's own address works, and media does flow in this setup.
   const attackerUdp = await bindUdp();
@@ -105,7 +107,7 @@ test('consuming one’s own producer is FORBIDDEN, with plain or comedia transpo
   expect(indexSizes(server)).toEqual(before);
 });
 
-test('a second consumer of the same producer on the same transport is FORBIDDEN; another transport may', async () => {
+test('a second consumer of the same producer is FORBIDDEN, on the same transport or on any other (no 4 copies on 4 transports)', async () => {
   const a = await joinRoom(server, ROOM, 'source');
   const b = await joinRoom(server, ROOM, 'sink');
   sockets.push(a.socket, b.socket);
@@ -123,7 +125,17 @@ test('a second consumer of the same producer on the same transport is FORBIDDEN;
   expect(outcome(again)).toBe('FORBIDDEN');
   expect(indexSizes(server)).toEqual(before);
   expect(server.media.index.getTransport(recv.transportId).appData.consumers.size).toBe(1);
-  // A second transport is a second path the client asked for (its own address only): allowed.
-  const recv2 = await plainTransport(b.socket, 'recv');
-  expect(outcome(await ackOf(b.socket, 'consume', { transportId: recv2.transportId, producerId, rtpCapabilities }))).toBe('ok');
+  // The other transports the peer may hold (PEER_MAX_TRANSPORTS = 4) do not make more copies either.
+  const others = [await plainTransport(b.socket, 'recv'), await plainTransport(b.socket, 'recv'), await plainTransport(b.socket, 'recv')];
+  const acks = await Promise.all(
+    others.map((t) => ackOf(b.socket, 'consume', { transportId: t.transportId, producerId, rtpCapabilities })),
+  );
+  expect(acks.map(outcome)).toEqual(['FORBIDDEN', 'FORBIDDEN', 'FORBIDDEN']);
+  expect(!acks[0]!.ok && acks[0]!.error.message).toMatch(/already consumed by this peer/);
+  const consumersOfProducer = [recv, ...others].map((t) => server.media.index.getTransport(t.transportId).appData.consumers.size);
+  expect(consumersOfProducer).toEqual([1, 0, 0, 0]);
+  // Once closed, the producer may be consumed again, on another transport.
+  const [first] = [...server.media.index.getTransport(recv.transportId).appData.consumers.keys()];
+  await request(b.socket, 'closeConsumer', { consumerId: first! });
+  expect(outcome(await ackOf(b.socket, 'consume', { transportId: others[0]!.transportId, producerId, rtpCapabilities }))).toBe('ok');
 });

@@ -9,5 +9,9 @@ export const getRouterRtpCapabilities = sessionHandler<'getRouterRtpCapabilities
   // A member's room is at hand: answered without waiting for anything.
   if (session.member) return { data: { rtpCapabilities: session.member.room.rtpCapabilities() } };
   if (!session.credentials.grants.join) throw new ForbiddenError('the `join` grant is needed to load the room');
-  return session.rooms.getOrCreateRoom(session.roomId).then((room) => ({ data: { rtpCapabilities: room.rtpCapabilities() } }));
+  // In open mode the room counts against the opener's address (ADDRESS_MAX_ROOMS).
+  const { remoteAddress } = session.profile();
+  return session.rooms
+    .getOrCreateRoom(session.roomId, remoteAddress)
+    .then((room) => ({ data: { rtpCapabilities: room.rtpCapabilities() } }));
 });
