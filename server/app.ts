@@ -184,6 +184,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
         },
         localRooms: async () => (await localAdmin.listRooms({ params: {}, body: undefined })).rooms,
         joinTimeoutMs: config.signalling.joinTimeoutMs,
+        authenticate: (token, roomId) => authenticator.authenticate(token, roomId),
       });
     } catch (error) {
       await new Promise<void>((resolve) => void io.close(() => resolve()));

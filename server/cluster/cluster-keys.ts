@@ -4,8 +4,7 @@
  *  - `<p>node:<id>`: the node's record (JSON), with a TTL refreshed by its heartbeat;
  *  - `<p>node:<id>:rooms`: set of the room ids the node hosts (claims), for reaping and placement;
  *  - `<p>room:<roomId>`: the id of the node hosting the room (its claim), no TTL;
- *  - `<p>bus:<id>`: the pub/sub channel of messages addressed to one node;
- *  - `<p>socket.io`: prefix of the socket.io Redis adapter's own channels.
+ *  - `<p>bus:<id>`: the pub/sub channel of (signed) messages addressed to one node.
  * The Lua scripts (room-placement.ts, node-registry.ts) build the same names from the prefix.
  */
 export interface ClusterKeys {
@@ -15,7 +14,6 @@ export interface ClusterKeys {
   nodeRooms(nodeId: string): string;
   room(roomId: string): string;
   bus(nodeId: string): string;
-  readonly adapter: string;
 }
 
 export function clusterKeys(prefix: string): ClusterKeys {
@@ -26,6 +24,5 @@ export function clusterKeys(prefix: string): ClusterKeys {
     nodeRooms: (nodeId) => `${prefix}node:${nodeId}:rooms`,
     room: (roomId) => `${prefix}room:${roomId}`,
     bus: (nodeId) => `${prefix}bus:${nodeId}`,
-    adapter: `${prefix}socket.io`,
   };
 }

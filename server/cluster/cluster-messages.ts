@@ -5,7 +5,7 @@
  * dropped with a log line, never half-understood).
  */
 import { z } from 'zod';
-import { DisplayNameSchema, TrackSources, type NotificationName } from '../../shared/contract';
+import { DisplayNameSchema, type NotificationName } from '../../shared/contract';
 import { ErrorCodes } from '../../shared/errors';
 import { ROOM_ID_PATTERN } from '../../shared/ids';
 
@@ -65,27 +65,19 @@ const NOTIFICATIONS: Record<NotificationName, true> = {
 };
 const NotificationNameSchema = z.enum(Object.keys(NOTIFICATIONS) as [NotificationName, ...NotificationName[]]);
 
-const GrantsSchema = z.object({
-  join: z.boolean(),
-  publish: z.union([z.boolean(), z.array(z.enum(TrackSources)).max(TrackSources.length)]),
-  subscribe: z.boolean(),
-  publishData: z.boolean(),
-  admin: z.boolean(),
-  plain: z.boolean(),
-});
-
-/** What the node that admitted a client verified (signalling's SocketData), handed to the room's node. */
-export const RelayedSocketDataSchema = z.object({
+/**
+ * What the admitting node hands the room's node with a client: the room, the client's own name
+ * and token from its handshake, and its address. Not the credentials it derived: the room's node
+ * authenticates the token itself, with its own switches (ALLOW_PLAIN_TRANSPORTS), so no message
+ * can carry grants that a valid token and the room's node's configuration do not give.
+ */
+export const RelayOpenDataSchema = z.object({
   roomId: RoomIdSchema,
   displayName: DisplayNameSchema.optional(),
-  credentials: z.object({
-    identity: z.string().min(1).max(256).optional(),
-    displayName: DisplayNameSchema.optional(),
-    grants: GrantsSchema,
-    expiresAt: z.number().optional(),
-  }),
+  token: z.string().max(16_384).optional(),
   remoteAddress: z.string().min(1).max(64),
 });
+export type RelayOpenData = z.output<typeof RelayOpenDataSchema>;
 
 /** A relayed connection: the admitting node's id and its socket id, `<nodeId>/<socketId>`. */
 const ConnIdSchema = z.string().min(3).max(128);
@@ -94,12 +86,29 @@ const AckSchema = z.union([
   z.object({ ok: z.literal(false), error: ErrorBodySchema }),
 ]);
 
-const envelope = { v: z.literal(CLUSTER_PROTOCOL_VERSION), from: NodeIdSchema };
+/** A node process: each start draws a new one, so a node id's twin or successor is told apart from it. */
+export const InstanceSchema = z.string().regex(/^[A-Za-z0-9_-]{8,32}$/);
+
+/**
+ * Every message's envelope, signed with it: sender (id and process), recipient (id, and its process
+ * when known: a message for a node's previous process is not for its successor), when it was sent
+ * and a nonce (freshness and replays, see ReplayGuard).
+ */
+const envelope = {
+  v: z.literal(CLUSTER_PROTOCOL_VERSION),
+  from: NodeIdSchema,
+  inst: InstanceSchema,
+  to: NodeIdSchema,
+  toInst: InstanceSchema.optional(),
+  ts: z.number(),
+  nonce: z.string().min(8).max(32),
+};
+export const EnvelopeSchema = z.object(envelope);
 
 export const BusMessageSchema = z.discriminatedUnion('type', [
   // ---- relay, admitting node → room's node
   /** A client was admitted for a room this node hosts: open a session for it. */
-  z.object({ ...envelope, type: z.literal('relay:open'), conn: ConnIdSchema, data: RelayedSocketDataSchema }),
+  z.object({ ...envelope, type: z.literal('relay:open'), conn: ConnIdSchema, data: RelayOpenDataSchema }),
   /** An event of the client (a request with `seq` when it has an ack), in the order it arrived. */
   z.object({
     ...envelope,
@@ -144,4 +153,4 @@ export const BusMessageSchema = z.discriminatedUnion('type', [
 export type BusMessage = z.output<typeof BusMessageSchema>;
 export type BusMessageType = BusMessage['type'];
 /** A message as its sender writes it (the envelope is added by the bus). */
-export type OutgoingMessage = BusMessage extends infer M ? (M extends BusMessage ? Omit<M, 'v' | 'from'> : never) : never;
+export type OutgoingMessage = BusMessage extends infer M ? (M extends BusMessage ? Omit<M, keyof typeof envelope> : never) : never;

@@ -4,31 +4,30 @@
  * to it (relay-edge.ts → relay-host.ts). Parts:
  *  - NodeRegistry: registration, heartbeat, load, who died;
  *  - RoomPlacement: atomic room claims (least-loaded live node);
- *  - ClusterBus: messages to one node (pub/sub on the socket.io adapter's Redis connections);
- *  - a socket.io server with no HTTP listener, whose Redis adapter gathers answers from every
- *    node at once (`serverSideEmitWithAck`: the admin API's room list);
+ *  - ClusterBus: signed messages to one node (pub/sub), and requests over them (the admin API's
+ *    room list asks every live node);
  *  - RelayEdge / RelayHost: the two ends of a relayed client.
  * The room domain is reached through its ports only: the MediaPort is wrapped so that a room's
  * media opens only on the node holding its claim (two nodes never both host a room).
  */
-import { createAdapter } from '@socket.io/redis-adapter';
-import { createClient } from 'redis';
-import { Server } from 'socket.io';
+import { randomBytes } from 'node:crypto';
 import type { z } from 'zod';
+import type { Credentials } from '../auth/authenticator';
 import type { ClusterConfig } from '../config';
 import { AppError } from '../errors';
-import { LogSampler } from '../limits/log-sampler';
 import type { Logger } from '../logger';
 import type { MediaPort } from '../rooms/ports';
 import type { RoomManager } from '../rooms/room-manager';
 import type { SessionSocket, RoomSocket } from '../signalling/types';
 import type { RoomSummarySchema } from '../admin/admin-api';
-import { ClusterBus, type RedisClient } from './cluster-bus';
+import { ClusterBus, type BusRejection, type RedisClient } from './cluster-bus';
 import { clusterKeys, type ClusterKeys } from './cluster-keys';
 import type { NodeId, NodeLoad } from './cluster-messages';
 import { NodeRegistry } from './node-registry';
 import { RelayEdge, type RelayConnection } from './relay-edge';
 import { RelayHost } from './relay-host';
+import { ClusterSigner } from './cluster-signing';
+import { connectRedis } from './redis-connection';
 import { RoomPlacement } from './room-placement';
 
 /** How long an admitting node waits for the room's node to open a relayed session, and for an answer between nodes. */
@@ -37,12 +36,6 @@ const CLUSTER_REQUEST_TIMEOUT_MS = 5_000;
 const MAX_ROUTE_ATTEMPTS = 3;
 
 type RoomSummary = z.input<typeof RoomSummarySchema>;
-
-/** Events of the cluster's own socket.io server (no clients: node to node only). */
-interface InterServerEvents {
-  /** Each node answers with the summaries of the rooms it hosts. */
-  listRooms: (ack: (rooms: RoomSummary[]) => void) => void;
-}
 
 export interface ClusterStartOptions {
   /** Where clients reach this node (registry, admin listing). */
@@ -56,12 +49,16 @@ export interface ClusterStartOptions {
   localRooms(): Promise<RoomSummary[]>;
   /** How long a connected client may take to join (a claim stays while one could still join). */
   joinTimeoutMs: number;
+  /** This node's verdict on a relayed client's token (signalling's Authenticator). */
+  authenticate(token: string | undefined, roomId: string): Promise<Credentials>;
 }
 
 export interface ClusterStats {
   nodes: { active: number; draining: number };
   /** Clients admitted here whose room is elsewhere / clients of rooms here admitted elsewhere. */
   relayed: { out: number; in: number };
+  /** What this node refused to believe from Redis: bus messages by reason, and node records not signed by this cluster. */
+  rejected: { messages: Readonly<Record<BusRejection, number>>; records: number };
 }
 
 export class Cluster {
@@ -72,11 +69,11 @@ export class Cluster {
   readonly #keys: ClusterKeys;
   readonly #log: Logger;
   readonly #placement: RoomPlacement;
+  readonly #signer: ClusterSigner;
   readonly #bus: ClusterBus;
   readonly #edge: RelayEdge;
   #host: RelayHost | undefined;
   #registry: NodeRegistry | undefined;
-  #io: Server<Record<string, never>, Record<string, never>, InterServerEvents> | undefined;
   #start: ClusterStartOptions | undefined;
   #openSession: ((socket: SessionSocket) => void) | undefined;
   /** Rooms whose media is being opened here. */
@@ -95,32 +92,16 @@ export class Cluster {
     this.#sub = sub;
     this.#keys = clusterKeys(config.keyPrefix);
     this.#log = logger.child({ component: 'cluster', nodeId: config.nodeId });
+    this.#signer = new ClusterSigner(config.secret);
     this.#placement = new RoomPlacement(pub, this.#keys, this.self);
-    this.#bus = new ClusterBus(pub, sub, this.#keys, this.self, logger);
+    const identity = { nodeId: this.self, instance: randomBytes(12).toString('base64url') };
+    this.#bus = new ClusterBus(pub, sub, this.#keys, identity, this.#signer, logger);
     this.#edge = new RelayEdge(this.#bus, CLUSTER_REQUEST_TIMEOUT_MS, logger);
   }
 
-  /** Connects to Redis (failing the start when it cannot: a node outside its cluster must not serve). */
+  /** Connects to Redis (failing the start, ConfigError, when it cannot: a node outside its cluster must not serve). */
   static async connect(config: ClusterConfig, logger: Logger): Promise<Cluster> {
-    const log = logger.child({ component: 'cluster' });
-    // node-redis reconnects by itself; while Redis is away each failed attempt is an 'error'.
-    const sampler = new LogSampler(6);
-    const client = (role: string): RedisClient => {
-      const redis: RedisClient = createClient({ url: config.redisUrl, socket: { connectTimeout: 5_000 } });
-      redis.on('error', (error: unknown) =>
-        sampler.sample(role, (suppressed) => log.error(`redis (${role}) | connection error`, { error, suppressed })),
-      );
-      return redis;
-    };
-    const pub = client('commands');
-    const sub = client('subscriptions');
-    try {
-      await Promise.all([pub.connect(), sub.connect()]);
-    } catch (error) {
-      pub.destroy();
-      sub.destroy();
-      throw new Error(`cannot reach Redis at REDIS_URL: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
-    }
+    const { pub, sub } = await connectRedis(config.redisUrl, CLUSTER_REQUEST_TIMEOUT_MS, logger);
     return new Cluster(config, pub, sub, logger);
   }
 
@@ -172,18 +153,13 @@ export class Cluster {
         this.#routed.set(roomId, Date.now());
         return { hosted: true };
       },
+      authenticate: (token, roomId) => options.authenticate(token, roomId),
       openSession,
       logger: this.#log,
     });
     this.#bus.serve('ping', () => 'pong');
+    this.#bus.serve('listRooms', () => options.localRooms());
     await this.#bus.start();
-
-    this.#io = new Server({
-      adapter: createAdapter(this.#pub, this.#sub, { key: this.#keys.adapter, requestsTimeout: CLUSTER_REQUEST_TIMEOUT_MS }),
-    });
-    this.#io.on('listRooms', (ack) => {
-      options.localRooms().then(ack, (error: unknown) => this.#log.error("listRooms | could not list this node's rooms", { error }));
-    });
 
     const registry = new NodeRegistry(this.#pub, {
       keys: this.#keys,
@@ -191,6 +167,7 @@ export class Cluster {
       heartbeatMs: this.#config.heartbeatMs,
       ttlMs: this.#config.ttlMs,
       load: () => this.#load(),
+      signer: this.#signer,
       logger: this.#log,
     });
     registry.on('nodeDown', (nodeId) => this.#nodeDown(nodeId));
@@ -244,16 +221,20 @@ export class Cluster {
     this.#bus.serve(method, handler);
   }
 
-  /** Every other node's rooms (the socket.io adapter's server-side emit, one answer per node). */
+  /** Every other live node's rooms (a signed request to each; one that does not answer fails the listing). */
   async remoteRooms(): Promise<unknown[]> {
-    const io = this.#io;
-    if (!io) return [];
-    try {
-      const answers: unknown[] = await io.serverSideEmitWithAck('listRooms');
-      return answers.flat();
-    } catch (error) {
-      throw new AppError('INTERNAL', `not every node answered: ${error instanceof Error ? error.message : String(error)}`);
-    }
+    const others = (this.#registry?.nodes ?? []).filter((node) => node.id !== this.self);
+    const answers = await Promise.all(
+      others.map((node) =>
+        this.#bus.request(node.id, 'listRooms', {}, CLUSTER_REQUEST_TIMEOUT_MS).catch((error: unknown) => {
+          throw new AppError(
+            'UNAVAILABLE',
+            `node ${node.id} did not list its rooms: ${error instanceof Error ? error.message : String(error)}`,
+          );
+        }),
+      ),
+    );
+    return answers.flatMap((answer): unknown[] => (Array.isArray(answer) ? (answer as unknown[]) : [answer]));
   }
 
   // ---- operations --------------------------------------------------------------------------
@@ -261,7 +242,11 @@ export class Cluster {
   stats(): ClusterStats {
     const nodes = { active: 0, draining: 0 };
     for (const node of this.#registry?.nodes ?? []) nodes[node.state]++;
-    return { nodes, relayed: { out: this.#edge.size, in: this.#host?.size ?? 0 } };
+    return {
+      nodes,
+      relayed: { out: this.#edge.size, in: this.#host?.size ?? 0 },
+      rejected: { messages: this.#bus.rejected, records: this.#registry?.rejectedRecords ?? 0 },
+    };
   }
 
   get draining(): boolean {
@@ -300,8 +285,6 @@ export class Cluster {
     clearInterval(this.#sweepTimer);
     await this.#registry?.close();
     await this.#bus.close();
-    // Not io.close(): this server never had an HTTP listener (engine) to close; only its adapter has subscriptions.
-    await this.#io?.sockets.adapter.close();
     // close() sends what is queued first (the last relay messages), then quits.
     await Promise.all([this.#pub.close(), this.#sub.close()]).catch(() => undefined);
   }

@@ -12,10 +12,13 @@
  * the others.
  */
 import { EventEmitter } from 'node:events';
+import { ConfigError } from '../config';
+import { LogSampler } from '../limits/log-sampler';
 import type { Logger } from '../logger';
 import type { RedisClient } from './cluster-bus';
 import type { ClusterKeys } from './cluster-keys';
 import { CLUSTER_PROTOCOL_VERSION, NodeRecordSchema, type NodeId, type NodeLoad, type NodeRecord } from './cluster-messages';
+import type { ClusterSigner } from './cluster-signing';
 
 /**
  * Reaps a dead node, only if its record really is gone (another node may reap it first, or it may
@@ -52,6 +55,8 @@ export interface RegistryOptions {
   ttlMs: number;
   /** This node's load right now (rooms, peers, consumers, worker CPU). */
   load(): Promise<NodeLoad>;
+  /** Signs this node's record; only records it verifies are believed. */
+  signer: ClusterSigner;
   logger: Logger;
 }
 
@@ -74,6 +79,8 @@ export class NodeRegistry extends EventEmitter<RegistryEvents> {
   #beating: Promise<void> | undefined;
   #started = false;
   #closed = false;
+  #rejectedRecords = 0;
+  readonly #sampler = new LogSampler(3);
 
   constructor(redis: RedisClient, opts: RegistryOptions) {
     super();
@@ -95,6 +102,11 @@ export class NodeRegistry extends EventEmitter<RegistryEvents> {
     return [...this.#view.values()];
   }
 
+  /** Records read that were not signed with this cluster's secret (forged, or another cluster's). */
+  get rejectedRecords(): number {
+    return this.#rejectedRecords;
+  }
+
   isLive(nodeId: NodeId): boolean {
     return this.#view.has(nodeId);
   }
@@ -102,11 +114,15 @@ export class NodeRegistry extends EventEmitter<RegistryEvents> {
   /** Registers (refusing a NODE_ID a live node already uses) and starts the heartbeat. */
   async start(): Promise<void> {
     const record = await this.#record();
-    const set = await this.#redis.set(this.#opts.keys.node(this.self), JSON.stringify(record), {
+    const set = await this.#redis.set(this.#opts.keys.node(this.self), this.#opts.signer.sign('record', JSON.stringify(record)), {
       expiration: { type: 'PX', value: this.#opts.ttlMs },
       condition: 'NX',
     });
-    if (set === null) throw new Error(`NODE_ID ${this.self} is already used by a live node of this cluster`);
+    if (set === null) {
+      throw new ConfigError([
+        `NODE_ID=${this.self}: already used by a live node of this cluster (give each node its own id, or wait NODE_TTL_MS after it stopped)`,
+      ]);
+    }
     this.#started = true;
     await this.#redis.sAdd(this.#opts.keys.nodes, this.self);
     await this.#refreshView();
@@ -148,7 +164,7 @@ export class NodeRegistry extends EventEmitter<RegistryEvents> {
     if (this.#closed) return;
     try {
       const record = await this.#record();
-      const json = JSON.stringify(record);
+      const json = this.#opts.signer.sign('record', JSON.stringify(record));
       const key = this.#opts.keys.node(this.self);
       const refreshed = await this.#redis.set(key, json, { expiration: { type: 'PX', value: this.#opts.ttlMs }, condition: 'XX' });
       if (refreshed === null && !this.#closed) {
@@ -180,9 +196,20 @@ export class NodeRegistry extends EventEmitter<RegistryEvents> {
     ids.forEach((id, i) => {
       const text = texts[i];
       if (text === null || text === undefined) return void dead.push(id);
-      const parsed = NodeRecordSchema.safeParse(safeJson(text));
+      const opened = this.#opts.signer.open('record', text);
+      if ('problem' in opened) {
+        this.#rejectedRecords++;
+        return void this.#sampler.sample(`record:${id}`, (suppressed) =>
+          this.#log.warn('node record not believed: it is not signed with CLUSTER_SECRET', {
+            node: id,
+            problem: opened.problem,
+            suppressed,
+          }),
+        );
+      }
+      const parsed = NodeRecordSchema.safeParse(safeJson(opened.text));
       // A record this version cannot read is a live node nevertheless: it is just not placed on.
-      if (parsed.success) view.set(parsed.data.id, parsed.data);
+      if (parsed.success && parsed.data.id === id) view.set(parsed.data.id, parsed.data);
       else this.#log.warn('node record not understood (another version?): not used for placement', { node: id });
     });
     for (const id of dead) {

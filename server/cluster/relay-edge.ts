@@ -7,7 +7,7 @@
  * If the room's node dies, its clients here are told `roomClosed { reason: 'MEDIA_FAILURE' }` and
  * disconnected: the room is gone, the next join re-creates it on a live node.
  */
-import type { Ack, CloseReason } from '../../shared/contract';
+import { HandshakeAuthSchema, type Ack, type CloseReason } from '../../shared/contract';
 import { AppError } from '../errors';
 import type { Logger } from '../logger';
 import type { RoomSocket } from '../signalling/types';
@@ -165,7 +165,11 @@ export class RelayEdge {
     // Registered before asking: the host's first pushes may follow its answer closely.
     const connection = new RelayConnection(conn, host, socket, this.#bus, () => this.#connections.delete(conn));
     this.#connections.set(conn, connection);
-    const delivered = await this.#bus.send(host, { type: 'relay:open', conn, data: socket.data });
+    const { roomId, displayName, remoteAddress } = socket.data;
+    // The raw token, not the credentials derived here: the room's node authenticates it itself.
+    const token = HandshakeAuthSchema.safeParse(socket.handshake.auth).data?.token;
+    const data = { roomId, displayName, remoteAddress, ...(typeof token === 'string' ? { token } : {}) };
+    const delivered = await this.#bus.send(host, { type: 'relay:open', conn, data });
     if (!delivered) settle(undefined);
     const reply = await answer;
     if (!reply || reply.moved || reply.error) this.#connections.delete(conn);

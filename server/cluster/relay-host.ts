@@ -2,11 +2,15 @@
  * The room's node side of a relayed client: for each client admitted by another node for a room
  * hosted here, a RelayedSocket stands in for its socket.io socket, and a SocketSession runs over
  * it exactly as for a local client (the same per-socket ordering, rate limit, validation,
- * handlers, quotas and grants; the admitting node's verified credentials and the client's remote
- * address come with `relay:open`). What the session sends — acks, notifications, the disconnect —
- * goes back to the admitting node, which hands it to the client.
+ * handlers, quotas and grants). `relay:open` brings the client's token, name and address; this
+ * node authenticates the token itself, with its own switches (ALLOW_PLAIN_TRANSPORTS off here
+ * means no plain transport, whatever the admitting node allows), so grants never come from a
+ * message. What the session sends — acks, notifications, the disconnect — goes back to the
+ * admitting node, which hands it to the client.
  */
 import type { NotificationMap, NotificationName } from '../../shared/contract';
+import { AccessTokenError } from '../auth/access-token';
+import type { Credentials } from '../auth/authenticator';
 import type { Logger } from '../logger';
 import type { SessionSocket, SocketData } from '../signalling/types';
 import type { ClusterBus } from './cluster-bus';
@@ -86,6 +90,8 @@ export interface RelayHostOptions {
    * A client is served here only while its room is this node's.
    */
   claim(roomId: string): Promise<{ hosted: true } | { hosted: false; holder?: NodeId }>;
+  /** This node's own verdict on a client's token for a room (its Authenticator); throws AccessTokenError. */
+  authenticate(token: string | undefined, roomId: string): Promise<Credentials>;
   /** Starts a session over a relayed socket (the signalling layer's). */
   openSession(socket: SessionSocket): void;
   logger: Logger;
@@ -100,7 +106,11 @@ export class RelayHost {
     this.#opts = opts;
     this.#log = opts.logger.child({ component: 'relay-host' });
     const { bus } = opts;
-    bus.on('relay:open', (message) => void this.#open(message));
+    bus.on('relay:open', (message) => {
+      this.#open(message).catch((error: unknown) =>
+        this.#log.error('relay:open failed', { from: message.from, conn: message.conn, error }),
+      );
+    });
     bus.on('relay:event', ({ conn, from, event, args, seq }) => this.#owned(conn, from)?.deliver(event, args, seq));
     bus.on('relay:closed', ({ conn, from, reason }) => this.#owned(conn, from)?.clientGone(reason));
   }
@@ -144,6 +154,14 @@ export class RelayHost {
       this.#log.warn('relay:open refused: bad or reused connection id', { from, conn });
       return void bus.send(from, { type: 'relay:opened', conn, error: { code: 'BAD_REQUEST', message: 'bad connection id' } });
     }
+    let credentials: Credentials;
+    try {
+      credentials = await this.#opts.authenticate(data.token, data.roomId);
+    } catch (error) {
+      if (!(error instanceof AccessTokenError)) throw error;
+      this.#log.warn('relay:open refused: the token does not pass here', { from, roomId: data.roomId, problem: error.problem });
+      return void bus.send(from, { type: 'relay:opened', conn, error: { code: 'UNAUTHORIZED', message: error.message.slice(0, 200) } });
+    }
     let claim: Awaited<ReturnType<RelayHostOptions['claim']>>;
     try {
       claim = await this.#opts.claim(data.roomId);
@@ -160,7 +178,8 @@ export class RelayHost {
         ...(claim.holder ? { moved: claim.holder } : {}),
       });
     }
-    const socket = new RelayedSocket(conn, from, data, bus, () => this.#sockets.delete(conn));
+    const socketData = { roomId: data.roomId, displayName: data.displayName, credentials, remoteAddress: data.remoteAddress };
+    const socket = new RelayedSocket(conn, from, socketData, bus, () => this.#sockets.delete(conn));
     this.#sockets.set(conn, socket);
     // Sent before anything the session may send: the admitting node adopts the client first.
     void bus.send(from, { type: 'relay:opened', conn });

@@ -19,8 +19,12 @@ export interface MetricsSources {
   /** CPU seconds used by each live worker process. */
   workerCpu(): Promise<Array<{ pid: number; cpuSeconds: number }>>;
   signalling: SignallingObserver;
-  /** With REDIS_URL: live nodes of the cluster by state, and the clients relayed through this node. */
-  cluster?: () => { nodes: { active: number; draining: number }; relayed: { out: number; in: number } };
+  /** With REDIS_URL: live nodes of the cluster by state, the clients relayed through this node, what it refused from Redis. */
+  cluster?: () => {
+    nodes: { active: number; draining: number };
+    relayed: { out: number; in: number };
+    rejected: { messages: Readonly<Record<string, number>>; records: number };
+  };
 }
 
 /** How a webhook delivery ended (webhook_deliveries_total{result}). */
@@ -191,6 +195,25 @@ export class ServerMetrics {
           const { relayed } = cluster();
           this.set({ direction: 'out' }, relayed.out);
           this.set({ direction: 'in' }, relayed.in);
+        },
+      });
+      new Counter({
+        name: `${PREFIX}cluster_bus_rejected_total`,
+        help: 'Messages from Redis this node dropped before acting: unsigned, bad_signature, stale, replayed, misaddressed, malformed.',
+        labelNames: ['reason'],
+        registers,
+        collect() {
+          this.reset();
+          for (const [reason, count] of Object.entries(cluster().rejected.messages)) this.inc({ reason }, count);
+        },
+      });
+      new Counter({
+        name: `${PREFIX}cluster_records_rejected_total`,
+        help: 'Node records read from Redis that were not signed with CLUSTER_SECRET (not believed).',
+        registers,
+        collect() {
+          this.reset();
+          this.inc(cluster().rejected.records);
         },
       });
     }

@@ -7,6 +7,7 @@
 import { createClient } from 'redis';
 import type { RedisClient } from '../../server/cluster/cluster-bus';
 import { clusterKeys } from '../../server/cluster/cluster-keys';
+import { ClusterSigner } from '../../server/cluster/cluster-signing';
 import type { NodeLoad } from '../../server/cluster/cluster-messages';
 import { NodeRegistry } from '../../server/cluster/node-registry';
 import { RoomPlacement } from '../../server/cluster/room-placement';
@@ -15,6 +16,7 @@ import { waitFor } from '../helpers/server';
 import { startRedis, type TestRedis } from './support/redis';
 
 const keys = clusterKeys('test:');
+const signer = new ClusterSigner('a-placement-test-secret-of-32-bytes-or-more');
 const logger = createCaptureLogger();
 let redis: TestRedis;
 let client: RedisClient;
@@ -29,6 +31,7 @@ function registry(id: string, ttlMs = 60_000, heartbeatMs = 10_000, load: () => 
     heartbeatMs,
     ttlMs,
     load: () => Promise.resolve(load()),
+    signer,
     logger,
   });
   registries.push(r);
