@@ -140,6 +140,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
         return { alive, configured };
       },
       draining: () => cluster?.draining ?? false,
+      redisAway: () => cluster !== undefined && !cluster.redisUp,
     },
     logger,
     { admin, origins },

@@ -94,6 +94,8 @@ async function main(): Promise<void> {
   }
   shutdown = shutdownOnce(server, logger);
   drainTimeoutMs = server.drainTimeoutMs;
+  // Another process took this node's NODE_ID (this one stalled past its lease): it must not serve on.
+  server.cluster?.onEvicted(() => shutdown({ reason: 'NODE_ID taken over by another process' }, 1, SHUTDOWN_DEADLINE_MS));
 }
 
 main().catch((error: unknown) => {

@@ -37,6 +37,8 @@ export type RedisClient = ReturnType<typeof createClient>;
 export const BUS_WINDOW_MS = 30_000;
 /** Nonces remembered within the window, at most (about 100 bytes each). */
 const MAX_REMEMBERED_NONCES = 500_000;
+/** Messages kept while held (see hold()); beyond, the newest are dropped (their clients resync: relay pings). */
+const MAX_HELD_MESSAGES = 10_000;
 
 /** Why a message was dropped before anything acted on it. */
 export const BUS_REJECTIONS = ['unsigned', 'bad_signature', 'stale', 'replayed', 'misaddressed', 'malformed'] as const;
@@ -75,6 +77,10 @@ export class ClusterBus {
   readonly #handlers = new Map<BusMessageType, (message: BusMessage) => void>();
   readonly #methods = new Map<string, Method>();
   readonly #pending = new Map<string, PendingRequest>();
+  /** Messages received while held, in order; undefined: not held. */
+  #held: BusMessage[] | undefined;
+  /** Whether this node may act on what arrives now (its lease holds), and what to do when it may not. */
+  #gate: { canAct(): boolean; onHold(): void } | undefined;
   #closed = false;
 
   constructor(pub: RedisClient, sub: RedisClient, keys: ClusterKeys, identity: BusIdentity, signer: ClusterSigner, logger: Logger) {
@@ -173,9 +179,47 @@ export class ClusterBus {
     await this.#sub.unsubscribe(this.#keys.bus(this.self)).catch(() => undefined);
   }
 
+  /**
+   * From now on messages are kept, in order, not acted on: this node's lease lapsed, and it must know
+   * whether it still holds it before serving anyone from another node.
+   */
+  hold(): void {
+    this.#held ??= [];
+  }
+
+  /**
+   * Checked for every message received: a message arriving when `canAct()` is false (the process
+   * just woke from a stall, before any timer could notice its lease lapsed) is held, and `onHold()`
+   * starts the confirmation. I/O is handled before timers when a process resumes.
+   */
+  setGate(gate: { canAct(): boolean; onHold(): void }): void {
+    this.#gate = gate;
+  }
+
+  /** Acts on the messages kept meanwhile (`deliver`), or drops them (this node stops serving). */
+  release(deliver: boolean): void {
+    const held = this.#held;
+    this.#held = undefined;
+    if (!held?.length) return;
+    this.#log.info(deliver ? 'release() | acting on the messages held' : 'release() | messages held dropped', { messages: held.length });
+    if (deliver) for (const message of held) this.#dispatch(message);
+  }
+
   #receive(signed: string): void {
     const message = this.#verify(signed);
     if (!message) return;
+    if (!this.#held && this.#gate && !this.#gate.canAct()) {
+      this.hold();
+      this.#gate.onHold();
+    }
+    if (this.#held) {
+      if (this.#held.length < MAX_HELD_MESSAGES) this.#held.push(message);
+      return;
+    }
+    this.#dispatch(message);
+  }
+
+  #dispatch(message: BusMessage): void {
     try {
       if (message.type === 'rpc:request') void this.#answer(message);
       else if (message.type === 'rpc:response') this.#settle(message);

@@ -4,7 +4,10 @@
  *  - `<p>node:<id>`: the node's record (JSON), with a TTL refreshed by its heartbeat;
  *  - `<p>node:<id>:rooms`: set of the room ids the node hosts (claims), for reaping and placement;
  *  - `<p>room:<roomId>`: the id of the node hosting the room (its claim), no TTL;
- *  - `<p>bus:<id>`: the pub/sub channel of (signed) messages addressed to one node.
+ *  - `<p>bus:<id>`: the pub/sub channel of (signed) messages addressed to one node;
+ *  - `<p>epoch`: set by the first node; when it is missing, Redis lost its data (a restart);
+ *  - `<p>recovering`: for NODE_TTL_MS after that is noticed, no new room is placed (every node
+ *    first takes back the rooms it still hosts).
  * The Lua scripts (room-placement.ts, node-registry.ts) build the same names from the prefix.
  */
 export interface ClusterKeys {
@@ -14,6 +17,8 @@ export interface ClusterKeys {
   nodeRooms(nodeId: string): string;
   room(roomId: string): string;
   bus(nodeId: string): string;
+  readonly epoch: string;
+  readonly recovering: string;
 }
 
 export function clusterKeys(prefix: string): ClusterKeys {
@@ -24,5 +29,7 @@ export function clusterKeys(prefix: string): ClusterKeys {
     nodeRooms: (nodeId) => `${prefix}node:${nodeId}:rooms`,
     room: (roomId) => `${prefix}room:${roomId}`,
     bus: (nodeId) => `${prefix}bus:${nodeId}`,
+    epoch: `${prefix}epoch`,
+    recovering: `${prefix}recovering`,
   };
 }

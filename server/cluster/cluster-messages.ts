@@ -17,10 +17,15 @@ export type NodeId = z.output<typeof NodeIdSchema>;
 const RoomIdSchema = z.string().regex(ROOM_ID_PATTERN);
 const count = z.number().int().min(0);
 
+/** A node process: each start draws a new one, so a node id's twin or successor is told apart from it. */
+export const InstanceSchema = z.string().regex(/^[A-Za-z0-9_-]{8,32}$/);
+
 /** A node's registration: who it is, where it is, how busy it is. Refreshed by its heartbeat. */
 export const NodeRecordSchema = z.object({
   v: z.literal(CLUSTER_PROTOCOL_VERSION),
   id: NodeIdSchema,
+  /** The process holding the record (its lease): only it refreshes the record. */
+  inst: InstanceSchema,
   /** Where clients and operators reach it (HTTPS signalling, demo, admin API). */
   url: z.string().max(512),
   /** The address its ICE candidates carry (RTC_ANNOUNCED_ADDRESS, else RTC_LISTEN_IP). */
@@ -79,15 +84,15 @@ export const RelayOpenDataSchema = z.object({
 });
 export type RelayOpenData = z.output<typeof RelayOpenDataSchema>;
 
+/** Relayed clients listed in one `relay:ping`, at most (beyond it the list is incomplete, and nothing is inferred from it). */
+export const MAX_CONNS_PER_PING = 20_000;
+
 /** A relayed connection: the admitting node's id and its socket id, `<nodeId>/<socketId>`. */
 const ConnIdSchema = z.string().min(3).max(128);
 const AckSchema = z.union([
   z.object({ ok: z.literal(true), data: z.unknown() }),
   z.object({ ok: z.literal(false), error: ErrorBodySchema }),
 ]);
-
-/** A node process: each start draws a new one, so a node id's twin or successor is told apart from it. */
-export const InstanceSchema = z.string().regex(/^[A-Za-z0-9_-]{8,32}$/);
 
 /**
  * Every message's envelope, signed with it: sender (id and process), recipient (id, and its process
@@ -140,6 +145,17 @@ export const BusMessageSchema = z.discriminatedUnion('type', [
   }),
   /** The room's node ends the connection (after a roomClosed, when there is one). */
   z.object({ ...envelope, type: z.literal('relay:disconnect'), conn: ConnIdSchema }),
+  // ---- liveness between the two ends of relayed clients (every heartbeat)
+  /** Admitting node → room's node: the clients it relays there now (opening ones included; all of them if `complete`). */
+  z.object({ ...envelope, type: z.literal('relay:ping'), conns: z.array(ConnIdSchema).max(MAX_CONNS_PER_PING), complete: z.boolean() }),
+  /**
+   * Room's node → admitting node: of the listed clients, those to cut so that they resume (it holds no
+   * session for them, or some of what it sent them was lost).
+   */
+  z.object({ ...envelope, type: z.literal('relay:pong'), resync: z.array(ConnIdSchema).max(MAX_CONNS_PER_PING) }),
+  // ---- registry
+  /** A node that reaped another tells it, in case it is alive after all (stalled, cut off): it was declared dead. */
+  z.object({ ...envelope, type: z.literal('node:down'), node: NodeIdSchema, deadInst: InstanceSchema }),
   // ---- requests between nodes (admin operations on the room's node)
   z.object({ ...envelope, type: z.literal('rpc:request'), id: z.string().max(64), method: z.string().max(64), params: z.unknown() }),
   z.object({

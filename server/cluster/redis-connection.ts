@@ -14,8 +14,8 @@ import { LogSampler } from '../limits/log-sampler';
 import type { Logger } from '../logger';
 import type { RedisClient } from './cluster-bus';
 
-/** Longest wait between reconnection attempts. */
-const MAX_RECONNECT_DELAY_MS = 1_000;
+/** Longest wait between reconnection attempts (plus up to 100 ms of jitter). */
+export const MAX_RECONNECT_DELAY_MS = 1_000;
 
 /** Redis's answers to bad credentials (AUTH / HELLO), as node-redis reports them. */
 const REFUSED_CREDENTIALS = /WRONGPASS|NOAUTH|NOPERM|invalid password|invalid username/i;
@@ -89,4 +89,13 @@ export async function connectRedis(url: string, connectTimeoutMs: number, logger
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** `promise`, or a rejection after `ms` (the command itself may still complete later: its result is then ignored). */
+export function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Redis did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }

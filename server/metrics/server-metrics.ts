@@ -24,6 +24,7 @@ export interface MetricsSources {
     nodes: { active: number; draining: number };
     relayed: { out: number; in: number };
     rejected: { messages: Readonly<Record<string, number>>; records: number };
+    redisUp: boolean;
   };
 }
 
@@ -195,6 +196,14 @@ export class ServerMetrics {
           const { relayed } = cluster();
           this.set({ direction: 'out' }, relayed.out);
           this.set({ direction: 'in' }, relayed.in);
+        },
+      });
+      new Gauge({
+        name: `${PREFIX}cluster_redis_up`,
+        help: "1 while the cluster's Redis answers this node's heartbeats; 0 while it does not (rooms hosted here go on; new rooms and relays wait).",
+        registers,
+        collect() {
+          this.set(cluster().redisUp ? 1 : 0);
         },
       });
       new Counter({

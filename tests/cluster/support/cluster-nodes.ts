@@ -71,6 +71,20 @@ export async function startClusterNodes(
   return [first!, second!];
 }
 
+/**
+ * A room hosted by `host`, created through the admin API of `via` (rooms `<prefix>-<i>` until one
+ * is placed there; the others stay open, empty, until ROOM_EMPTY_TIMEOUT_MS).
+ */
+export async function roomOn(host: ClusterNode, via: ClusterNode, prefix: string): Promise<string> {
+  for (let i = 0; i < 10; i++) {
+    const roomId = `${prefix}-${i}`;
+    const created = await via.admin('POST', '/rooms', { roomId });
+    if (created.status !== 201) throw new Error(`POST /api/rooms on ${via.id}: ${created.status} ${JSON.stringify(created.body)}`);
+    if ((created.body as { nodeId?: string }).nodeId === host.id) return roomId;
+  }
+  throw new Error(`no room landed on ${host.id}`);
+}
+
 /** The rooms a node's admin API lists (every node's, in a cluster). */
 export async function listRooms(node: ClusterNode): Promise<RoomSummary[]> {
   const response = await node.admin('GET', '/rooms');

@@ -12,8 +12,12 @@ export interface TestRedis {
   readonly port: number;
   /** The redis-server process now (a new one after restart()). */
   readonly process: ChildProcess;
-  /** Kills it (SIGKILL) and starts a new, empty one on the same port (a restart without persistence). */
-  restart(): Promise<void>;
+  /** Kills it (SIGKILL) and, `downMs` later, starts a new, empty one on the same port (a restart without persistence). */
+  restart(downMs?: number): Promise<void>;
+  /** Kills it (SIGKILL), to start() it again, empty, later. */
+  kill(): Promise<void>;
+  /** Starts a new, empty one on the same port after kill(). */
+  start(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -80,8 +84,13 @@ export async function startRedis(options: RedisOptions = {}): Promise<TestRedis>
     get process() {
       return current.child;
     },
-    restart: async () => {
+    restart: async (downMs = 0) => {
       await kill();
+      await new Promise((r) => setTimeout(r, downMs));
+      current = await launch(port, options);
+    },
+    kill,
+    start: async () => {
       current = await launch(port, options);
     },
     stop: kill,
