@@ -14,10 +14,10 @@
  *   await client.publishCameraAndMicrophone();
  */
 import { Device, type types as ms } from 'mediasoup-client';
-import type { Grants, IceServer, MediaResetReason, NotificationMap, NotificationName, Resumed } from '../../shared/contract';
+import type { Grants, IceServer, Joined, MediaResetReason, NotificationMap, NotificationName, Resumed } from '../../shared/contract';
 import { acquireCameraAndMicrophone, acquireTrack, DEFAULT_CAMERA_CONSTRAINTS, DEFAULT_MICROPHONE_CONSTRAINTS } from './devices';
 import { TypedEmitter } from './emitter';
-import { RoomClientError, toRoomClientError } from './errors';
+import { isRetryable, RoomClientError, toRoomClientError } from './errors';
 import { Attachments, type AdaptiveStreamOptions } from './adaptive-stream';
 import { DataChannels, type DataChannelOptions, type DataPayload } from './data';
 import { encodingsFor, type EncodingChoice, type SimulcastOption, type VideoLayer } from './encodings';
@@ -586,11 +586,9 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
         return;
       } catch (error) {
         if (this.#state !== 'reconnecting') return;
-        const code = toRoomClientError(error).code;
-        // A connection that could not be made, dropped again, or was told to slow down is worth
-        // another try; a refusal (RESUME_FAILED, UNAUTHORIZED…) is final.
-        const transient = code === 'CONNECT_FAILED' || code === 'DISCONNECTED' || code === 'TIMEOUT' || code === 'RATE_LIMITED';
-        if (!transient || Date.now() >= deadline) return this.#teardown('DISCONNECTED');
+        // A connection that could not be made, dropped again, was told to slow down or that the server
+        // cannot serve it yet (UNAVAILABLE) is worth another try; a refusal (RESUME_FAILED, UNAUTHORIZED…) is final.
+        if (!isRetryable(error) || Date.now() >= deadline) return this.#teardown('DISCONNECTED');
       }
       await this.#sleep(Math.min(delayMs, Math.max(0, deadline - Date.now())));
       delayMs = Math.min(delayMs * 2, RECONNECT_MAX_DELAY_MS);
@@ -623,10 +621,20 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
     for (const peerId of [...this.#peers.keys()]) this.#removePeer(peerId);
     try {
       const displayName = this.#options.displayName;
-      const joined = await signalling.replaceSocket(
-        (request) => request('join', displayName ? { displayName } : {}),
-        this.#options.connectTimeoutMs ?? RECONNECT_ATTEMPT_TIMEOUT_MS,
-      );
+      // The room's new node may not be ready at once (UNAVAILABLE while the cluster settles): retried a while.
+      const deadline = lostAt + Math.max(this.#reconnectGraceMs, RECONNECT_ATTEMPT_TIMEOUT_MS);
+      let joined: Joined | undefined;
+      for (let delayMs = RECONNECT_FIRST_DELAY_MS; !joined; delayMs = Math.min(delayMs * 2, RECONNECT_MAX_DELAY_MS)) {
+        try {
+          joined = await signalling.replaceSocket(
+            (request) => request('join', displayName ? { displayName } : {}),
+            this.#options.connectTimeoutMs ?? RECONNECT_ATTEMPT_TIMEOUT_MS,
+          );
+        } catch (error) {
+          if (!isRetryable(error) || Date.now() >= deadline || this.#state !== 'reconnecting') throw error;
+          await this.#sleep(Math.min(delayMs, Math.max(0, deadline - Date.now())));
+        }
+      }
       if (this.#state !== 'reconnecting') return;
       this.#peerId = joined.peerId;
       this.#resumeToken = joined.resumeToken;

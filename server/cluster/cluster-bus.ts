@@ -135,7 +135,9 @@ export class ClusterBus {
       );
       return receivers > 0;
     } catch (error) {
-      this.#log.warn('send() | publish failed', { to, type: message.type, error });
+      this.#sampler.sample('send', (suppressed) =>
+        this.#log.warn('send() | publish failed', { to, type: message.type, error, suppressed }),
+      );
       return false;
     }
   }

@@ -178,7 +178,7 @@ export class Cluster {
     this.#bus.setGate({ canAct: () => registry.leaseValid, onHold: () => registry.checkLease() });
     claims.start(options.rooms, () => host.rooms(), options.joinTimeoutMs, this.#config.heartbeatMs);
     this.#heartbeat = setInterval(() => {
-      this.#edge.heartbeat(registry.settled);
+      this.#edge.heartbeat(registry.settled, (nodeId) => registry.isLive(nodeId));
       host.heartbeat(registry.settled, this.#config.ttlMs);
     }, this.#config.heartbeatMs);
   }

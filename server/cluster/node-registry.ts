@@ -164,7 +164,7 @@ export class NodeRegistry extends EventEmitter<RegistryEvents> {
     this.#redis = redis;
     this.#opts = opts;
     this.#log = opts.logger.child({ component: 'node-registry', nodeId: opts.self.id });
-    this.#commandTimeoutMs = Math.max(100, Math.min(opts.ttlMs / 2, 2_000));
+    this.#commandTimeoutMs = Math.max(100, Math.min(opts.ttlMs, 2_000));
     this.#marginMs = Math.max(25, Math.min(opts.heartbeatMs, opts.ttlMs / 4));
     this.#settleMs = opts.ttlMs + opts.heartbeatMs + MAX_RECONNECT_DELAY_MS;
   }

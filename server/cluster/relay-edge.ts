@@ -208,10 +208,11 @@ export class RelayEdge {
 
   /**
    * Every heartbeat: pings each room's node with the clients relayed there (those being opened
-   * included); cuts the clients of a room's node not heard from for two TTLs, if `redisSettled`
-   * (this node has had Redis all that time: the silence is the other node's).
+   * included); cuts the clients of a room's node not heard from for two TTLs if `redisSettled`
+   * (this node has had Redis all that time: the silence is the other node's) and the registry
+   * says it is alive (a dead one's clients are told MEDIA_FAILURE when it is reaped).
    */
-  heartbeat(redisSettled: boolean): void {
+  heartbeat(redisSettled: boolean, isLive: (nodeId: NodeId) => boolean): void {
     const byHost = new Map<NodeId, string[]>();
     for (const connection of this.#connections.values()) {
       const conns = byHost.get(connection.host) ?? [];
@@ -219,9 +220,10 @@ export class RelayEdge {
       byHost.set(connection.host, conns);
     }
     const now = performance.now();
+    // Silence while this node had no Redis of its own says nothing about the other node: counted from now.
+    if (!redisSettled) for (const host of byHost.keys()) this.#heard.set(host, now);
     for (const [host, conns] of byHost) {
-      // Twice the TTL: a dead node is reaped first (its clients are told MEDIA_FAILURE); this is for one alive but deaf.
-      if (redisSettled && now - (this.#heard.get(host) ?? now) > 2 * this.#ttlMs) {
+      if (redisSettled && isLive(host) && now - (this.#heard.get(host) ?? now) > 2 * this.#ttlMs) {
         this.#log.warn("heartbeat() | a room's node has not answered for two TTLs: its relayed clients are cut (they resume)", {
           node: host,
           clients: conns.length,

@@ -158,8 +158,12 @@ export class RelayHost {
 
   /** Every heartbeat: sessions of admitting nodes silent for two TTLs end, if `redisSettled` (the silence is theirs). */
   heartbeat(redisSettled: boolean, ttlMs: number): void {
-    if (!redisSettled) return;
     const now = performance.now();
+    // Silence while this node had no Redis of its own says nothing about the admitting node: counted from now.
+    if (!redisSettled) {
+      for (const key of this.#pinged.keys()) this.#pinged.set(key, now);
+      return;
+    }
     const silent = (socket: RelayedSocket) => now - (this.#pinged.get(`${socket.edge}/${socket.edgeInst}`) ?? now) > 2 * ttlMs;
     const count = this.#drop(silent);
     if (count)
