@@ -141,6 +141,7 @@ export class Cluster {
       bus: this.#bus,
       claim: async (roomId) => {
         const holder = await claims.claimFor(roomId);
+        if (holder === undefined) throw new AppError('UNAVAILABLE', 'this node is not registered in the cluster right now');
         if (holder !== this.self) return { hosted: false, holder };
         claims.routed(roomId);
         return { hosted: true };

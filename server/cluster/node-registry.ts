@@ -35,10 +35,12 @@ import { MAX_RECONNECT_DELAY_MS, withDeadline } from './redis-connection';
 /**
  * Refreshes this node's record if it is still its own, else registers it again if it is missing.
  * KEYS = record, nodes set, epoch, recovering; ARGV = instance, signed record, TTL ms, node id,
- * the epoch this node knows, a new epoch (used if Redis has none). Returns the record found if another process's (or unreadable), else
- * { outcome, epoch }: 'held'; 'missing' (registered again: its record had expired); 'restarted'
- * (registered again: Redis lost its data, its epoch is not the one this node knew; no new room is
- * placed for a TTL from now, while every node takes its rooms back).
+ * the epoch this node knows, a new epoch (used if Redis has none). Returns the record found if it
+ * is another process's (or unreadable), else { outcome, epoch }: 'held'; 'expired' (registered
+ * again: its record had expired, but nobody reaped it yet: a stall of its own, or of Redis);
+ * 'missing' (registered again: it had been reaped, taken for dead); 'restarted' (registered again:
+ * Redis lost its data, its epoch is not the one this node knew; no new room is placed for a TTL
+ * from now, while every node takes its rooms back).
  */
 const REFRESH_SCRIPT = `
 local current = redis.call('GET', KEYS[1])
@@ -46,6 +48,7 @@ if current then
   local ok, record = pcall(cjson.decode, string.sub(current, 45))
   if not ok or type(record) ~= 'table' or record.inst ~= ARGV[1] then return current end
 end
+local member = redis.call('SISMEMBER', KEYS[2], ARGV[4]) == 1
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 redis.call('SADD', KEYS[2], ARGV[4])
 local epoch = redis.call('GET', KEYS[3])
@@ -56,7 +59,10 @@ if current then
   end
   return { 'held', epoch }
 end
-if epoch == ARGV[5] then return { 'missing', epoch } end
+if epoch == ARGV[5] then
+  if member then return { 'expired', epoch } end
+  return { 'missing', epoch }
+end
 if not epoch then
   epoch = ARGV[6]
   redis.call('SET', KEYS[3], epoch)
@@ -125,8 +131,15 @@ export interface RegistryEvents {
   redis: [up: boolean];
 }
 
+/** Why this node registered again, as logged. */
+const REGISTERED_AGAIN: Record<'expired' | 'missing' | 'restarted', string> = {
+  expired: 'heartbeat | this node had not refreshed its record in time (it expired, nobody reaped it yet): registered again',
+  missing: 'heartbeat | this node had been taken for dead (its record expired and was reaped): registered again',
+  restarted: 'heartbeat | Redis lost its data (restarted empty?): registered again',
+};
+
 /** The outcome of one refresh. */
-type Refresh = 'held' | 'missing' | 'restarted' | 'evicted' | 'failed';
+type Refresh = 'held' | 'expired' | 'missing' | 'restarted' | 'evicted' | 'failed';
 
 export class NodeRegistry extends EventEmitter<RegistryEvents> {
   readonly #redis: RedisClient;
@@ -322,14 +335,8 @@ export class NodeRegistry extends EventEmitter<RegistryEvents> {
     } else {
       // Nobody is declared dead for a TTL: every node gets the time to register again.
       this.#healthySince = performance.now();
-      const redisRestarted = outcome === 'restarted';
-      this.#log.error(
-        redisRestarted
-          ? 'heartbeat | Redis lost its data (restarted empty?): registered again'
-          : 'heartbeat | this node had been taken for dead (its record expired): registered again',
-        { ttlMs: this.#opts.ttlMs },
-      );
-      this.emit('registeredAgain', { declaredDead: !redisRestarted, redisRestarted });
+      this.#log.error(REGISTERED_AGAIN[outcome], { ttlMs: this.#opts.ttlMs });
+      this.emit('registeredAgain', { declaredDead: outcome === 'missing', redisRestarted: outcome === 'restarted' });
     }
     try {
       await withDeadline(this.#refreshView(), this.#commandTimeoutMs);

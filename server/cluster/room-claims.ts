@@ -49,6 +49,7 @@ export class RoomClaims {
       this.#opening.add(roomId);
       try {
         const holder = await this.claimFor(roomId);
+        if (holder === undefined) throw new AppError('UNAVAILABLE', 'this node is not registered in the cluster right now: try again');
         if (holder !== this.#opts.self) {
           throw new AppError('ROOM_CLOSED', `room ${roomId} is hosted by another node now: connect again`);
         }
@@ -119,10 +120,11 @@ export class RoomClaims {
         try {
           holder = await this.claimFor(room.id);
         } catch (error) {
-          this.#log.error('reclaim() | could not take a room back: closed here', { roomId: room.id, error });
-          return room.close('MEDIA_FAILURE');
+          // Redis failed again: the sweep checks the room's claim again.
+          return this.#log.warn('reclaim() | could not take a room back now: the sweep tries again', { roomId: room.id, error });
         }
-        if (holder === this.#opts.self) return;
+        // undefined: this node is not registered (again) yet; the sweep checks the claim again.
+        if (holder === this.#opts.self || holder === undefined) return;
         this.#log.error('reclaim() | room taken over by another node while this one was away: closed here', { roomId: room.id, holder });
         room.close('MEDIA_FAILURE');
       }),
@@ -134,10 +136,16 @@ export class RoomClaims {
     for (const room of [...(this.#rooms?.rooms.values() ?? [])]) if (!room.closed) room.close('MEDIA_FAILURE');
   }
 
-  /** Gives up, every interval, the claims this node holds but does not use (two sweeps in a row). */
+  /**
+   * Every interval: gives up the claims this node holds but does not use (two sweeps in a row), and
+   * takes back the claim of a room open here that lacks one (closing it if another node holds it).
+   */
   #sweep(): void {
     this.#opts.placement.claimed().then(
       (claimed) => {
+        const held = new Set(claimed);
+        const unclaimed = [...(this.#rooms?.rooms.values() ?? [])].filter((room) => !room.closed && !held.has(room.id));
+        if (unclaimed.length) void this.#check(unclaimed);
         const unused = new Set(claimed.filter((roomId) => !this.#inUse(roomId)));
         for (const roomId of unused) if (this.#unused.has(roomId)) void this.#release(roomId);
         this.#unused = unused;
@@ -146,6 +154,18 @@ export class RoomClaims {
       },
       (error: unknown) => this.#log.debug("sweep | could not read this node's claims", { error }),
     );
+  }
+
+  /** Open rooms whose claim is not in this node's set: taken back, or closed if another node holds them. */
+  async #check(rooms: Array<{ id: string; closed: boolean; close(reason: 'MEDIA_FAILURE'): void }>): Promise<void> {
+    for (const room of rooms) {
+      if (room.closed || this.#opening.has(room.id)) continue;
+      // A failure, or no holder at all (this node is not registered right now): looked at again next time.
+      const holder = await this.claimFor(room.id).catch(() => undefined);
+      if (holder === undefined || holder === this.#opts.self || room.closed) continue;
+      this.#log.error('sweep | room held by another node: closed here', { roomId: room.id, holder });
+      room.close('MEDIA_FAILURE');
+    }
   }
 
   /** A room is in use here while it is open or opening, has relayed clients, or a client routed here may still join. */

@@ -173,12 +173,12 @@ test('only the owner refreshes its record: a stalled process replaced under its 
 });
 
 test('Redis losing its data: nobody is declared dead, every node registers again, new rooms wait a TTL while claims come back', async () => {
-  const ttlMs = 600;
+  const ttlMs = 1_500; // a heartbeat every 50 ms: one late by a whole TTL would be a real death, even on a busy machine
   const a = registry('a', ttlMs, 50);
   const b = registry('b', ttlMs, 50);
   await a.start();
   await b.start();
-  await waitFor(() => a.settled && b.settled && a.nodes.length === 2 && b.nodes.length === 2, 'both nodes to see each other', 3_000);
+  await waitFor(() => a.settled && b.settled && a.nodes.length === 2 && b.nodes.length === 2, 'both nodes to see each other', 6_000);
   expect(await placementFor('a', ttlMs).claimFor('kept')).toBe('a');
   const down: string[] = [];
   const again: Array<{ declaredDead: boolean; redisRestarted: boolean }> = [];
