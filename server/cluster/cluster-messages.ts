@@ -1,8 +1,8 @@
 /**
  * What nodes say to each other through Redis, as zod schemas: each node's registry record and
  * every message on the node-to-node bus. Everything read from Redis is parsed with these before
- * use: another node may run another version (a message of an unknown version or shape is
- * dropped with a log line, never half-understood).
+ * use, once its signature checked (cluster-signing.ts): another node may run another version (a
+ * message of an unknown version or shape is dropped with a log line, never half-understood).
  */
 import { z } from 'zod';
 import { DisplayNameSchema, type NotificationName } from '../../shared/contract';

@@ -148,6 +148,7 @@ export class Cluster {
       },
       authenticate: (token, roomId) => options.authenticate(token, roomId),
       openSession,
+      currentInstance: (nodeId) => this.#registry?.instanceOf(nodeId),
       logger: this.#log,
     });
     this.#host = host;

@@ -214,10 +214,13 @@ export class RelayEdge {
    */
   heartbeat(redisSettled: boolean, isLive: (nodeId: NodeId) => boolean): void {
     const byHost = new Map<NodeId, string[]>();
+    /** The process each room's node answered from last (pings go to it only, not to a stale twin). */
+    const instances = new Map<NodeId, string>();
     for (const connection of this.#connections.values()) {
       const conns = byHost.get(connection.host) ?? [];
       conns.push(connection.conn);
       byHost.set(connection.host, conns);
+      if (connection.hostInst !== undefined) instances.set(connection.host, connection.hostInst);
     }
     const now = performance.now();
     // Silence while this node had no Redis of its own says nothing about the other node: counted from now.
@@ -233,7 +236,7 @@ export class RelayEdge {
         continue;
       }
       const complete = conns.length <= MAX_CONNS_PER_PING;
-      void this.#bus.send(host, { type: 'relay:ping', conns: conns.slice(0, MAX_CONNS_PER_PING), complete });
+      void this.#bus.send(host, { type: 'relay:ping', conns: conns.slice(0, MAX_CONNS_PER_PING), complete }, instances.get(host));
     }
     for (const host of this.#heard.keys()) if (!byHost.has(host)) this.#heard.delete(host);
   }

@@ -109,6 +109,8 @@ export interface RelayHostOptions {
   authenticate(token: string | undefined, roomId: string): Promise<Credentials>;
   /** Starts a session over a relayed socket (the signalling layer's). */
   openSession(socket: SessionSocket): void;
+  /** The process a node's record names now (the registry's view), if known. */
+  currentInstance(nodeId: NodeId): string | undefined;
   logger: Logger;
 }
 
@@ -195,6 +197,9 @@ export class RelayHost {
 
   /** What an admitting node relays here now: sessions it no longer lists end; it learns which of its clients to cut. */
   #ping({ from, inst, conns, complete }: Extract<BusMessage, { type: 'relay:ping' }>): void {
+    // Not the process the registry names (a stale twin, or a successor not seen yet): nothing is inferred from it.
+    const current = this.#opts.currentInstance(from);
+    if (current !== undefined && current !== inst) return;
     this.#pinged.set(`${from}/${inst}`, performance.now());
     const listed = new Set(conns);
     const resync: string[] = [];
@@ -208,8 +213,11 @@ export class RelayHost {
         resync.push(conn);
       }
     }
-    // Its older process's clients, and those it no longer relays (their relay:closed was lost), are gone.
-    const gone = this.#drop((socket) => socket.edge === from && (socket.edgeInst !== inst || (complete && !listed.has(socket.id))));
+    // Its older process's clients (when the registry knows this one is current), and those it no longer
+    // relays (their relay:closed was lost), are gone.
+    const gone = this.#drop(
+      (socket) => socket.edge === from && (socket.edgeInst === inst ? complete && !listed.has(socket.id) : current !== undefined),
+    );
     if (gone) this.#log.info('ping | relayed clients the admitting node no longer has: disconnected', { node: from, clients: gone });
     void this.#opts.bus.send(from, { type: 'relay:pong', resync }, inst);
   }
