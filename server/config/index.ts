@@ -521,18 +521,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         connectionBurstPerIp: e.RATE_LIMIT_CONNECTIONS_BURST,
       },
     },
-    cluster:
-      e.REDIS_URL && e.CLUSTER_SECRET
-        ? {
-            redisUrl: e.REDIS_URL,
-            keyPrefix: e.REDIS_KEY_PREFIX,
-            nodeId: e.NODE_ID ?? defaultNodeId(),
-            publicUrl: e.NODE_PUBLIC_URL,
-            heartbeatMs: e.NODE_HEARTBEAT_MS,
-            ttlMs: e.NODE_TTL_MS,
-            drainTimeoutMs: e.DRAIN_TIMEOUT_MS,
-            secret: e.CLUSTER_SECRET,
-          }
-        : undefined,
+    cluster: e.REDIS_URL
+      ? {
+          redisUrl: e.REDIS_URL,
+          keyPrefix: e.REDIS_KEY_PREFIX,
+          nodeId: e.NODE_ID ?? defaultNodeId(),
+          publicUrl: e.NODE_PUBLIC_URL,
+          heartbeatMs: e.NODE_HEARTBEAT_MS,
+          ttlMs: e.NODE_TTL_MS,
+          drainTimeoutMs: e.DRAIN_TIMEOUT_MS,
+          // Never empty here: the schema refuses REDIS_URL without it.
+          secret: e.CLUSTER_SECRET ?? '',
+        }
+      : undefined,
   };
 }
