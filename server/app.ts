@@ -149,6 +149,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
         return { alive, configured };
       },
       draining: () => cluster?.draining ?? false,
+      redisAway: () => cluster !== undefined && !cluster.redisUp,
     },
     logger,
     { admin, origins, apiLimiter: apiLimiter(config.api, proxies, logger) },
@@ -194,6 +195,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
         },
         localRooms: async () => (await localAdmin.listRooms({ params: {}, body: undefined, caller: SERVER_CALLER })).rooms,
         joinTimeoutMs: config.signalling.joinTimeoutMs,
+        authenticate: (token, roomId) => authenticator.authenticate(token, roomId),
       });
     } catch (error) {
       await new Promise<void>((resolve) => void io.close(() => resolve()));

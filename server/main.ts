@@ -81,9 +81,21 @@ async function main(): Promise<void> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
 
-  const server = await startServer(config, logger);
+  let server: RunningServer;
+  try {
+    server = await startServer(config, logger);
+  } catch (error) {
+    // The environment points at something that refuses this server (e.g. Redis's password): exit 2, like a bad variable.
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\nSee README.md "Configuration" and .env.example.\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
   shutdown = shutdownOnce(server, logger);
   drainTimeoutMs = server.drainTimeoutMs;
+  // Another process took this node's NODE_ID (this one stalled past its lease): it must not serve on.
+  server.cluster?.onEvicted(() => shutdown({ reason: 'NODE_ID taken over by another process' }, 1, SHUTDOWN_DEADLINE_MS));
 }
 
 main().catch((error: unknown) => {

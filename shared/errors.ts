@@ -29,6 +29,11 @@ export const ErrorCodes = [
   'ROOM_CLOSED',
   /** `resume`: the token is unknown, already used, or its peer's grace period ran out. Join again. */
   'RESUME_FAILED',
+  /**
+   * Retryable: the cluster cannot serve this right now (its Redis is away, or the room's node does not
+   * answer). Try again in a moment; rooms already open on the node you reached keep working.
+   */
+  'UNAVAILABLE',
   /** Client side only: no ack arrived in time. */
   'TIMEOUT',
   /** Client side only: the socket was not connected, or dropped before the ack arrived. */

@@ -15,7 +15,7 @@ import { Device, type types as ms } from 'mediasoup-client';
 import type { Joined, NotificationMap, NotificationName, RequestName, RequestPayload, ResponseMap, Resumed } from '../../shared/contract';
 import type { RtpCapabilities } from '../../shared/media';
 import { AccessTokens } from './access-tokens';
-import { RoomClientError, toRoomClientError } from './errors';
+import { isRetryable, RoomClientError, toRoomClientError } from './errors';
 import { IceServersRefresh } from './ice-servers';
 import type { RoomClientOptions, RoomClientState } from './options';
 import { DefaultReconnectPolicy, type ReconnectPolicy } from './reconnect-policy';
@@ -50,8 +50,10 @@ export interface EngineHooks {
 const LEAVE_TIMEOUT_MS = 2_000;
 /** Handshake deadline of one reconnection attempt: a hung attempt must not eat the grace period. */
 const RECONNECT_ATTEMPT_TIMEOUT_MS = 5_000;
+/** Waits between retried joins after the room was lost (retryable refusals only: UNAVAILABLE while a cluster settles). */
+const REJOIN_FIRST_DELAY_MS = 250;
+const REJOIN_MAX_DELAY_MS = 2_000;
 /** Failures of a resume attempt worth another try: no connection, a new drop, a deadline, a slow-down. Others are refusals. */
-const TRANSIENT_CODES: ReadonlySet<string> = new Set(['CONNECT_FAILED', 'DISCONNECTED', 'TIMEOUT', 'RATE_LIMITED']);
 /**
  * socket.io's reason when the server ended the connection itself: the server let us go (we were
  * removed, or replaced by another connection), so there is nothing to resume.
@@ -319,9 +321,9 @@ export class ConnectionEngine implements Requests {
       } catch (error) {
         if (this.#state !== 'reconnecting') return;
         lastError = toRoomClientError(error);
-        // A connection that could not be made, dropped again, or was told to slow down is worth
-        // another try; a refusal (RESUME_FAILED, UNAUTHORIZED…) is final.
-        if (!TRANSIENT_CODES.has(lastError.code) || Date.now() >= deadline) return this.#close('DISCONNECTED');
+        // A connection that could not be made, dropped again, was told to slow down or that the server
+        // cannot serve it yet (UNAVAILABLE) is worth another try; a refusal (RESUME_FAILED, UNAUTHORIZED…) is final.
+        if (!isRetryable(lastError) || Date.now() >= deadline) return this.#close('DISCONNECTED');
       }
     }
   }
@@ -344,10 +346,20 @@ export class ConnectionEngine implements Requests {
     this.#hooks.roomLost();
     try {
       const displayName = this.#options.displayName;
-      const joined = await signalling.replaceSocket(
-        (request) => request('join', displayName ? { displayName } : {}),
-        this.#options.connectTimeoutMs ?? RECONNECT_ATTEMPT_TIMEOUT_MS,
-      );
+      // The room's new node may not be ready at once (UNAVAILABLE while the cluster settles): retried a while.
+      const deadline = lostAt + Math.max(this.#reconnectGraceMs, RECONNECT_ATTEMPT_TIMEOUT_MS);
+      let joined: Joined | undefined;
+      for (let delayMs = REJOIN_FIRST_DELAY_MS; !joined; delayMs = Math.min(delayMs * 2, REJOIN_MAX_DELAY_MS)) {
+        try {
+          joined = await signalling.replaceSocket(
+            (request) => request('join', displayName ? { displayName } : {}),
+            this.#options.connectTimeoutMs ?? RECONNECT_ATTEMPT_TIMEOUT_MS,
+          );
+        } catch (error) {
+          if (!isRetryable(error) || Date.now() >= deadline || this.#state !== 'reconnecting') throw error;
+          await this.#sleep(Math.min(delayMs, Math.max(0, deadline - Date.now())));
+        }
+      }
       if (this.#state !== 'reconnecting') return;
       this.#adoptSession(joined);
       this.#state = 'joined';

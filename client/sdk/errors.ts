@@ -52,3 +52,15 @@ export function toRoomClientError(error: unknown, fallbackCode: RoomClientErrorC
 export function isJoinRefusal(error: unknown): error is RoomClientError {
   return error instanceof RoomClientError && (error.code === 'ROOM_FULL' || error.code === 'ROOM_CLOSED');
 }
+
+/**
+ * Errors worth another try as they are: the connection could not be made or dropped, no answer came
+ * in time, the server asked to slow down, or it cannot serve this right now (UNAVAILABLE: in a
+ * cluster, its Redis is away or the room's node does not answer). The SDK retries these itself when
+ * it reconnects; an app may retry a failed `join()` on them.
+ */
+export function isRetryable(error: unknown): boolean {
+  return RETRYABLE.has(toRoomClientError(error).code);
+}
+
+const RETRYABLE: ReadonlySet<RoomClientErrorCode> = new Set(['UNAVAILABLE', 'CONNECT_FAILED', 'DISCONNECTED', 'TIMEOUT', 'RATE_LIMITED']);

@@ -3,7 +3,7 @@
  * shared contract. Import from here only.
  */
 export { RoomClient, type PublishTrackOptions, type RoomClientOptions, type RoomClientState } from './room-client';
-export { RoomClientError, isJoinRefusal, type LocalErrorCode, type RoomClientErrorCode } from './errors';
+export { RoomClientError, isJoinRefusal, isRetryable, type LocalErrorCode, type RoomClientErrorCode } from './errors';
 export { acquireTrack, acquireCameraAndMicrophone, DEFAULT_CAMERA_CONSTRAINTS, DEFAULT_MICROPHONE_CONSTRAINTS } from './devices';
 export { DEFAULT_CAMERA_LAYERS, DEFAULT_SCREEN_LAYER, type SimulcastOption, type VideoLayer } from './encodings';
 export { DEFAULT_ADAPTIVE_DEBOUNCE_MS, type AdaptiveStreamOptions } from './adaptive-stream';

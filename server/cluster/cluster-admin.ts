@@ -1,6 +1,6 @@
 /**
  * The admin API over the whole cluster: whichever node is asked, the room list has every node's
- * rooms (each node answers for its own, through the socket.io adapter's server-side emit), and an
+ * rooms (each live node answers for its own, to a signed request on the cluster bus), and an
  * operation on one room (get, close, kick, mute, unmute, lift a ban) runs on the node hosting it,
  * through that node's own handlers. A new room (POST /api/rooms) is placed like a room opened by
  * a join. Bans are in Redis (any node lists them; a ban of a room no node hosts is lifted here).

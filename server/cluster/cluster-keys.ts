@@ -5,8 +5,10 @@
  *  - `<p>node:<id>:rooms`: set of the room ids the node hosts (claims), for reaping and placement;
  *  - `<p>room:<roomId>`: the id of the node hosting the room (its claim), no TTL;
  *  - `<p>bans:<roomId>`: sorted set of the identities banned from the room, scored by when each ban ends;
- *  - `<p>bus:<id>`: the pub/sub channel of messages addressed to one node;
- *  - `<p>socket.io`: prefix of the socket.io Redis adapter's own channels.
+ *  - `<p>bus:<id>`: the pub/sub channel of (signed) messages addressed to one node;
+ *  - `<p>epoch`: set by the first node; when it is missing, Redis lost its data (a restart);
+ *  - `<p>recovering`: for NODE_TTL_MS after that is noticed, no new room is placed (every node
+ *    first takes back the rooms it still hosts).
  * The Lua scripts (room-placement.ts, node-registry.ts) build the same names from the prefix.
  */
 export interface ClusterKeys {
@@ -17,7 +19,8 @@ export interface ClusterKeys {
   room(roomId: string): string;
   bans(roomId: string): string;
   bus(nodeId: string): string;
-  readonly adapter: string;
+  readonly epoch: string;
+  readonly recovering: string;
 }
 
 export function clusterKeys(prefix: string): ClusterKeys {
@@ -29,6 +32,7 @@ export function clusterKeys(prefix: string): ClusterKeys {
     room: (roomId) => `${prefix}room:${roomId}`,
     bans: (roomId) => `${prefix}bans:${roomId}`,
     bus: (nodeId) => `${prefix}bus:${nodeId}`,
-    adapter: `${prefix}socket.io`,
+    epoch: `${prefix}epoch`,
+    recovering: `${prefix}recovering`,
   };
 }

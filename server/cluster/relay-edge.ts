@@ -6,13 +6,19 @@
  * and what comes back (acks by sequence number, notifications, the disconnect) goes to the client.
  * If the room's node dies, its clients here are told `roomClosed { reason: 'MEDIA_FAILURE' }` and
  * disconnected: the room is gone, the next join re-creates it on a live node.
+ *
+ * The two ends check that they agree, every heartbeat: this node pings each room's node with the
+ * clients it relays there; the room's node answers which of them to cut (it holds no session for
+ * them, or some of what it sent them was lost), and they are cut the way a network drop cuts them
+ * (their SDK resumes, with a fresh view of the room). A room's node silent for two TTLs while
+ * Redis works (alive, its record refreshed, but deaf) has its clients cut too. No client stays connected to a session that does not exist.
  */
-import type { Ack, CloseReason } from '../../shared/contract';
+import { HandshakeAuthSchema, type Ack, type CloseReason } from '../../shared/contract';
 import { AppError } from '../errors';
 import type { Logger } from '../logger';
 import type { RoomSocket } from '../signalling/types';
 import type { ClusterBus } from './cluster-bus';
-import type { BusMessage, NodeId } from './cluster-messages';
+import { MAX_CONNS_PER_PING, type BusMessage, type NodeId } from './cluster-messages';
 
 type AckFn = (response: Ack<unknown>) => void;
 
@@ -26,6 +32,8 @@ export type OpenResult = { opened: true; connection: RelayConnection } | { opene
 export class RelayConnection {
   readonly conn: string;
   readonly host: NodeId;
+  /** The room's node's process, once it answered (messages of another process of that id are not for this client). */
+  hostInst: string | undefined;
   readonly #socket: RoomSocket;
   readonly #bus: ClusterBus;
   readonly #forget: () => void;
@@ -35,9 +43,10 @@ export class RelayConnection {
   #seq = 0;
   #closed = false;
 
-  constructor(conn: string, host: NodeId, socket: RoomSocket, bus: ClusterBus, forget: () => void) {
+  constructor(conn: string, host: NodeId, hostInst: string | undefined, socket: RoomSocket, bus: ClusterBus, forget: () => void) {
     this.conn = conn;
     this.host = host;
+    this.hostInst = hostInst;
     this.#socket = socket;
     this.#bus = bus;
     this.#forget = forget;
@@ -81,8 +90,9 @@ export class RelayConnection {
   }
 
   /**
-   * This node stops: the client's connection is cut (a transport close, not a server disconnect), so
-   * its SDK reconnects (through another node) and resumes: its room lives on.
+   * The client's connection is cut (a transport close, not a server disconnect), so its SDK
+   * reconnects (through this or another node) and resumes: its room lives on. For this node's
+   * shutdown, and when the two ends may no longer agree on the client's state.
    */
   close(): void {
     if (this.#closed) return;
@@ -110,7 +120,12 @@ export class RelayConnection {
     // Anything else than a string or a number cannot be an event name: sent as one the session refuses.
     const name = typeof event === 'string' || typeof event === 'number' ? event : `<${typeof event}>`;
     // A session reads only the first argument (the payload); a bounded number goes along.
-    void this.#bus.send(this.host, { type: 'relay:event', conn: this.conn, seq, event: name, args: args.slice(0, MAX_RELAYED_ARGS) });
+    const message = { type: 'relay:event' as const, conn: this.conn, seq, event: name, args: args.slice(0, MAX_RELAYED_ARGS) };
+    void this.#bus.send(this.host, message, this.hostInst).then((delivered) => {
+      // The room's node never got it: the request fails now, retryable, rather than at the client's deadline.
+      if (!delivered && seq !== null)
+        this.ack(seq, { ok: false, error: { code: 'UNAVAILABLE', message: "the room's node is unreachable" } });
+    });
   }
 
   #clientGone(reason: string): void {
@@ -118,25 +133,30 @@ export class RelayConnection {
     this.#closed = true;
     this.#acks.clear();
     this.#forget();
-    void this.#bus.send(this.host, { type: 'relay:closed', conn: this.conn, reason: reason.slice(0, 64) });
+    void this.#bus.send(this.host, { type: 'relay:closed', conn: this.conn, reason: reason.slice(0, 64) }, this.hostInst);
   }
 }
 
 export class RelayEdge {
   readonly #bus: ClusterBus;
   readonly #openTimeoutMs: number;
+  readonly #ttlMs: number;
   readonly #log: Logger;
   readonly #connections = new Map<string, RelayConnection>();
   readonly #opening = new Map<string, (message: Extract<BusMessage, { type: 'relay:opened' }>) => void>();
+  /** When each room's node was last heard from (monotonic ms): its answer to a ping, or to an open. */
+  readonly #heard = new Map<NodeId, number>();
 
-  constructor(bus: ClusterBus, openTimeoutMs: number, logger: Logger) {
+  constructor(bus: ClusterBus, openTimeoutMs: number, ttlMs: number, logger: Logger) {
     this.#bus = bus;
     this.#openTimeoutMs = openTimeoutMs;
+    this.#ttlMs = ttlMs;
     this.#log = logger.child({ component: 'relay-edge' });
     bus.on('relay:opened', (message) => this.#opening.get(message.conn)?.(message));
-    bus.on('relay:ack', ({ conn, from, seq, response }) => this.#of(conn, from)?.ack(seq, response));
-    bus.on('relay:emit', (message) => this.#of(message.conn, message.from)?.push(message));
-    bus.on('relay:disconnect', (message) => this.#of(message.conn, message.from)?.push(message));
+    bus.on('relay:ack', ({ conn, from, inst, seq, response }) => this.#of(conn, from, inst)?.ack(seq, response));
+    bus.on('relay:emit', (message) => this.#of(message.conn, message.from, message.inst)?.push(message));
+    bus.on('relay:disconnect', (message) => this.#of(message.conn, message.from, message.inst)?.push(message));
+    bus.on('relay:pong', (message) => this.#pong(message));
   }
 
   /** Relayed clients on this node. */
@@ -145,10 +165,11 @@ export class RelayEdge {
   }
 
   /**
-   * Asks `host` to serve this admitted socket. Throws an AppError (the connection is refused with
-   * its code) when the host does not answer in time, is gone, or refuses.
+   * Asks `host` (its process `hostInst`, when known) to serve this admitted socket. Throws an
+   * AppError (the connection is refused with its code) when the host does not answer in time
+   * (UNAVAILABLE, retryable), is gone, or refuses.
    */
-  async open(socket: RoomSocket, host: NodeId): Promise<OpenResult> {
+  async open(socket: RoomSocket, host: NodeId, hostInst?: string): Promise<OpenResult> {
     const conn = `${this.#bus.self}/${socket.id}`;
     let settle: (message: Extract<BusMessage, { type: 'relay:opened' }> | undefined) => void = () => undefined;
     const answer = new Promise<Extract<BusMessage, { type: 'relay:opened' }> | undefined>((resolve) => {
@@ -159,28 +180,72 @@ export class RelayEdge {
         resolve(message);
       };
       this.#opening.set(conn, (message) => {
-        if (message.from === host) settle(message);
+        if (message.from === host && (hostInst === undefined || message.inst === hostInst)) settle(message);
       });
     });
     // Registered before asking: the host's first pushes may follow its answer closely.
-    const connection = new RelayConnection(conn, host, socket, this.#bus, () => this.#connections.delete(conn));
+    const connection = new RelayConnection(conn, host, hostInst, socket, this.#bus, () => this.#connections.delete(conn));
     this.#connections.set(conn, connection);
-    const delivered = await this.#bus.send(host, { type: 'relay:open', conn, data: socket.data });
+    if (!this.#heard.has(host)) this.#heard.set(host, performance.now());
+    const { roomId, displayName, remoteAddress } = socket.data;
+    // The raw token, not the credentials derived here: the room's node authenticates it itself.
+    const token = HandshakeAuthSchema.safeParse(socket.handshake.auth).data?.token;
+    const data = { roomId, displayName, remoteAddress, ...(typeof token === 'string' ? { token } : {}) };
+    const delivered = await this.#bus.send(host, { type: 'relay:open', conn, data }, hostInst);
     if (!delivered) settle(undefined);
     const reply = await answer;
     if (!reply || reply.moved || reply.error) this.#connections.delete(conn);
-    if (!delivered) throw new AppError('INTERNAL', "the room's node is unreachable");
-    if (!reply) throw new AppError('INTERNAL', `the room's node did not answer within ${this.#openTimeoutMs} ms`);
+    if (!delivered) throw new AppError('UNAVAILABLE', "the room's node is unreachable: try again in a moment");
+    if (!reply) throw new AppError('UNAVAILABLE', `the room's node did not answer within ${this.#openTimeoutMs} ms: try again in a moment`);
+    this.#heard.set(host, performance.now());
     if (reply.moved) return { opened: false, moved: reply.moved };
     if (reply.error) throw new AppError(reply.error.code, reply.error.message);
+    connection.hostInst = reply.inst;
     // A socket that goes away before socket.io's `connection` never emits `disconnect`.
     socket.conn.once('close', () => connection.abandon());
     return { opened: true, connection };
   }
 
-  /** The room's node died: its clients here lose their room. */
-  nodeGone(nodeId: NodeId): void {
-    const lost = [...this.#connections.values()].filter((c) => c.host === nodeId);
+  /**
+   * Every heartbeat: pings each room's node with the clients relayed there (those being opened
+   * included); cuts the clients of a room's node not heard from for two TTLs if `redisSettled`
+   * (this node has had Redis all that time: the silence is the other node's) and the registry
+   * says it is alive (a dead one's clients are told MEDIA_FAILURE when it is reaped).
+   */
+  heartbeat(redisSettled: boolean, isLive: (nodeId: NodeId) => boolean): void {
+    const byHost = new Map<NodeId, string[]>();
+    /** The process each room's node answered from last (pings go to it only, not to a stale twin). */
+    const instances = new Map<NodeId, string>();
+    for (const connection of this.#connections.values()) {
+      const conns = byHost.get(connection.host) ?? [];
+      conns.push(connection.conn);
+      byHost.set(connection.host, conns);
+      if (connection.hostInst !== undefined) instances.set(connection.host, connection.hostInst);
+    }
+    const now = performance.now();
+    // Silence while this node had no Redis of its own says nothing about the other node: counted from now.
+    if (!redisSettled) for (const host of byHost.keys()) this.#heard.set(host, now);
+    for (const [host, conns] of byHost) {
+      if (redisSettled && isLive(host) && now - (this.#heard.get(host) ?? now) > 2 * this.#ttlMs) {
+        this.#log.warn("heartbeat() | a room's node has not answered for two TTLs: its relayed clients are cut (they resume)", {
+          node: host,
+          clients: conns.length,
+        });
+        this.#heard.delete(host);
+        for (const conn of conns) this.#connections.get(conn)?.close();
+        continue;
+      }
+      const complete = conns.length <= MAX_CONNS_PER_PING;
+      void this.#bus.send(host, { type: 'relay:ping', conns: conns.slice(0, MAX_CONNS_PER_PING), complete }, instances.get(host));
+    }
+    for (const host of this.#heard.keys()) if (!byHost.has(host)) this.#heard.delete(host);
+  }
+
+  /** A room's node (that process, or whichever when undefined) died: its clients here lose their room. */
+  nodeGone(nodeId: NodeId, instance?: string): void {
+    const lost = [...this.#connections.values()].filter(
+      (c) => c.host === nodeId && (instance === undefined || c.hostInst === undefined || c.hostInst === instance),
+    );
     for (const connection of lost) connection.hostGone('MEDIA_FAILURE');
     if (lost.length)
       this.#log.warn("nodeGone() | a room's node died: its relayed clients here are told MEDIA_FAILURE", {
@@ -189,13 +254,30 @@ export class RelayEdge {
       });
   }
 
-  /** Shutdown of this node: relayed clients are disconnected (they reconnect through another node and resume). */
+  /**
+   * Relayed clients are cut (they reconnect and resume): on this node's shutdown, and when it was
+   * taken for dead (the rooms' nodes dropped their sessions, which wait in their grace for them).
+   */
   closeAll(): void {
     for (const connection of [...this.#connections.values()]) connection.close();
   }
 
-  #of(conn: string, from: NodeId): RelayConnection | undefined {
+  #pong({ from, inst, resync }: Extract<BusMessage, { type: 'relay:pong' }>): void {
+    this.#heard.set(from, performance.now());
+    let cut = 0;
+    for (const conn of resync) {
+      const connection = this.#connections.get(conn);
+      if (connection?.host !== from) continue;
+      // Pinned to another process of that node id: that process is gone, and the room with it.
+      if (connection.hostInst !== undefined && connection.hostInst !== inst) connection.hostGone('MEDIA_FAILURE');
+      else connection.close();
+      cut++;
+    }
+    if (cut) this.#log.info("pong | the room's node asked to resync relayed clients: cut, they resume", { node: from, clients: cut });
+  }
+
+  #of(conn: string, from: NodeId, inst: string): RelayConnection | undefined {
     const connection = this.#connections.get(conn);
-    return connection?.host === from ? connection : undefined;
+    return connection?.host === from && (connection.hostInst === undefined || connection.hostInst === inst) ? connection : undefined;
   }
 }

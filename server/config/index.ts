@@ -288,6 +288,14 @@ const EnvSchema = z
     NODE_TTL_MS: int(150, 600_000).default(5_000),
     /** On SIGTERM (with REDIS_URL) a node takes no new rooms and waits this long at most for its rooms to end. */
     DRAIN_TIMEOUT_MS: int(0, 86_400_000).default(60_000),
+    /**
+     * Shared by every node of a cluster (≥ 32 bytes): signs each message between nodes and each node's record
+     * in Redis; a node drops what it cannot verify. Required with REDIS_URL.
+     */
+    CLUSTER_SECRET: z
+      .string()
+      .refine((s) => Buffer.byteLength(s) >= 32, 'must be at least 32 bytes')
+      .optional(),
   })
   .superRefine((env, ctx) => {
     if (env.RTC_MIN_PORT >= env.RTC_MAX_PORT) {
@@ -324,6 +332,13 @@ const EnvSchema = z
           message: `the WebRtcServer ports ${env.RTC_PORT}-${last} must lie outside RTC_MIN_PORT-RTC_MAX_PORT (${env.RTC_MIN_PORT}-${env.RTC_MAX_PORT})`,
         });
       }
+    }
+    if (env.REDIS_URL && !env.CLUSTER_SECRET) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['CLUSTER_SECRET'],
+        message: 'is required with REDIS_URL: it signs every message between nodes (anyone who can write to Redis could speak for a node)',
+      });
     }
     if (env.NODE_TTL_MS < 2 * env.NODE_HEARTBEAT_MS) {
       // One late heartbeat must not make a live node look dead.
@@ -432,6 +447,8 @@ export interface ClusterConfig {
   heartbeatMs: number;
   ttlMs: number;
   drainTimeoutMs: number;
+  /** CLUSTER_SECRET: the key of every signature between nodes. */
+  secret: string;
 }
 
 /** Quotas and rate limits (README "Security"). */
@@ -631,6 +648,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
           heartbeatMs: e.NODE_HEARTBEAT_MS,
           ttlMs: e.NODE_TTL_MS,
           drainTimeoutMs: e.DRAIN_TIMEOUT_MS,
+          // Never empty here: the schema refuses REDIS_URL without it.
+          secret: e.CLUSTER_SECRET ?? '',
         }
       : undefined,
   };

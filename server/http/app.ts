@@ -16,6 +16,8 @@ export interface AppProbes {
   workers(): { alive: number; configured: number };
   /** With REDIS_URL: the node is draining (SIGTERM): not ready, so a load balancer sends new clients elsewhere. */
   draining?(): boolean;
+  /** With REDIS_URL: the cluster's Redis does not answer: not ready (new rooms fail here), but alive (its rooms go on). */
+  redisAway?(): boolean;
 }
 
 export const DEMO_DIR = path.resolve(__dirname, '../../dist/demo');
@@ -46,8 +48,10 @@ export function createExpressApp(probes: AppProbes, logger: Logger, options: Exp
   app.get('/readyz', (_req, res) => {
     const workers = probes.workers();
     const draining = probes.draining?.() ?? false;
-    const ready = workers.alive >= workers.configured && !draining;
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : draining ? 'draining' : 'not-ready', workers });
+    const redisAway = probes.redisAway?.() ?? false;
+    const ready = workers.alive >= workers.configured && !draining && !redisAway;
+    const status = ready ? 'ready' : draining ? 'draining' : redisAway ? 'redis-unavailable' : 'not-ready';
+    res.status(ready ? 200 : 503).json({ status, workers });
   });
 
   if (options.apiLimiter) app.use('/api', options.apiLimiter);

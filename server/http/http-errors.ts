@@ -20,6 +20,7 @@ export const HTTP_STATUS_OF: { readonly [C in ErrorCode]: number } = {
   ROOM_EXISTS: 409,
   ROOM_CLOSED: 409,
   RESUME_FAILED: 409,
+  UNAVAILABLE: 503,
   TIMEOUT: 504,
   DISCONNECTED: 503,
   INTERNAL: 500,

@@ -19,8 +19,13 @@ export interface MetricsSources {
   /** CPU seconds used by each live worker process. */
   workerCpu(): Promise<Array<{ pid: number; cpuSeconds: number }>>;
   signalling: SignallingObserver;
-  /** With REDIS_URL: live nodes of the cluster by state, and the clients relayed through this node. */
-  cluster?: () => { nodes: { active: number; draining: number }; relayed: { out: number; in: number } };
+  /** With REDIS_URL: live nodes of the cluster by state, the clients relayed through this node, what it refused from Redis. */
+  cluster?: () => {
+    nodes: { active: number; draining: number };
+    relayed: { out: number; in: number };
+    rejected: { messages: Readonly<Record<string, number>>; records: number };
+    redisUp: boolean;
+  };
 }
 
 /** How a webhook delivery ended (webhook_deliveries_total{result}). */
@@ -191,6 +196,33 @@ export class ServerMetrics {
           const { relayed } = cluster();
           this.set({ direction: 'out' }, relayed.out);
           this.set({ direction: 'in' }, relayed.in);
+        },
+      });
+      new Gauge({
+        name: `${PREFIX}cluster_redis_up`,
+        help: "1 while the cluster's Redis answers this node's heartbeats; 0 while it does not (rooms hosted here go on; new rooms and relays wait).",
+        registers,
+        collect() {
+          this.set(cluster().redisUp ? 1 : 0);
+        },
+      });
+      new Counter({
+        name: `${PREFIX}cluster_bus_rejected_total`,
+        help: 'Messages from Redis this node dropped before acting: unsigned, bad_signature, stale, replayed, misaddressed, malformed.',
+        labelNames: ['reason'],
+        registers,
+        collect() {
+          this.reset();
+          for (const [reason, count] of Object.entries(cluster().rejected.messages)) this.inc({ reason }, count);
+        },
+      });
+      new Counter({
+        name: `${PREFIX}cluster_records_rejected_total`,
+        help: 'Node records read from Redis that were not signed with CLUSTER_SECRET (not believed).',
+        registers,
+        collect() {
+          this.reset();
+          this.inc(cluster().rejected.records);
         },
       });
     }

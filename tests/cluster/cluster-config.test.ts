@@ -15,9 +15,11 @@ test('without REDIS_URL there is no cluster: one node, as always', () => {
   expect(loadConfig({}).cluster).toBeUndefined();
 });
 
+const SECRET = 'a-cluster-secret-of-at-least-32-bytes!';
+
 test('with REDIS_URL: defaults, a node id per start, and the settings given', () => {
-  const first = loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379' }).cluster;
-  const second = loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379' }).cluster;
+  const first = loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379', CLUSTER_SECRET: SECRET }).cluster;
+  const second = loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379', CLUSTER_SECRET: SECRET }).cluster;
   expect(first).toMatchObject({
     redisUrl: 'redis://127.0.0.1:6379',
     keyPrefix: 'confsfu:',
@@ -31,6 +33,7 @@ test('with REDIS_URL: defaults, a node id per start, and the settings given', ()
   expect(
     loadConfig({
       REDIS_URL: 'rediss://:pw@redis.example.com:6380/2',
+      CLUSTER_SECRET: SECRET,
       NODE_ID: 'sfu-1',
       NODE_PUBLIC_URL: 'https://sfu-1.example.com',
       REDIS_KEY_PREFIX: 'prod:',
@@ -46,6 +49,7 @@ test('with REDIS_URL: defaults, a node id per start, and the settings given', ()
     heartbeatMs: 500,
     ttlMs: 1_000,
     drainTimeoutMs: 0,
+    secret: SECRET,
   });
 });
 
@@ -62,4 +66,11 @@ test('bad cluster variables are named; the Redis URL (it may hold a password) is
   expect(problems).toMatch(/^NODE_ID="has space": /m);
   expect(problems).toMatch(/^REDIS_KEY_PREFIX="a b": /m);
   expect(problems).toMatch(/^NODE_TTL_MS="1500": must be at least twice NODE_HEARTBEAT_MS$/m);
+});
+
+test('CLUSTER_SECRET: required with REDIS_URL, at least 32 bytes, never echoed', () => {
+  expect(problemsOf({ REDIS_URL: 'redis://127.0.0.1:6379' })).toMatch(/^CLUSTER_SECRET: is required with REDIS_URL/m);
+  const short = problemsOf({ REDIS_URL: 'redis://127.0.0.1:6379', CLUSTER_SECRET: 'too-short-secret' });
+  expect(short).toMatch(/^CLUSTER_SECRET: must be at least 32 bytes$/m);
+  expect(short).not.toContain('too-short-secret');
 });

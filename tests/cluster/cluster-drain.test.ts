@@ -59,7 +59,9 @@ test('a draining node takes no new rooms, serves its own until they end, then ex
   try {
     b.child.kill('SIGTERM');
     await waitFor(() => b.lines.some((l) => String(l.message).startsWith('drain() | draining')), 'B to start draining');
-    const record = JSON.parse((await probe.get(`confsfu:node:${b.id}`)) ?? '{}') as { state?: string };
+    // The record is '<signature>.<JSON>'.
+    const signed = (await probe.get(`confsfu:node:${b.id}`)) ?? '';
+    const record = JSON.parse(signed.slice(signed.indexOf('.') + 1)) as { state?: string };
     expect(record.state).toBe('draining');
     const ready = await httpsJson(`${b.url}/readyz`);
     expect(ready).toMatchObject({ status: 503, body: { status: 'draining' } });

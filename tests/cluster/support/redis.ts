@@ -7,10 +7,23 @@ import net from 'node:net';
 import { captureStream } from '../../helpers/log-capture';
 
 export interface TestRedis {
+  /** redis://[:password@]127.0.0.1:<port> */
   readonly url: string;
   readonly port: number;
+  /** The redis-server process now (a new one after restart()). */
   readonly process: ChildProcess;
+  /** Kills it (SIGKILL) and, `downMs` later, starts a new, empty one on the same port (a restart without persistence). */
+  restart(downMs?: number): Promise<void>;
+  /** Kills it (SIGKILL), to start() it again, empty, later. */
+  kill(): Promise<void>;
+  /** Starts a new, empty one on the same port after kill(). */
+  start(): Promise<void>;
   stop(): Promise<void>;
+}
+
+export interface RedisOptions {
+  /** `requirepass`: clients must AUTH with it. */
+  password?: string;
 }
 
 /** A TCP port free right now on 127.0.0.1. */
@@ -25,11 +38,11 @@ export function freePort(): Promise<number> {
   });
 }
 
-export async function startRedis(): Promise<TestRedis> {
-  const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+/** Starts redis-server on `port`; resolves once it accepts connections. */
+async function launch(port: number, options: RedisOptions): Promise<{ child: ChildProcess; exited: Promise<void> }> {
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+  if (options.password) args.push('--requirepass', options.password);
+  const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   captureStream(child.stderr, '[redis stderr]');
   await new Promise<void>((resolve, reject) => {
     let output = '';
@@ -53,13 +66,33 @@ export async function startRedis(): Promise<TestRedis> {
   child.stdout.removeAllListeners('data');
   child.stdout.resume();
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return { child, exited };
+}
+
+export async function startRedis(options: RedisOptions = {}): Promise<TestRedis> {
+  const port = await freePort();
+  let current = await launch(port, options);
+  const kill = async (): Promise<void> => {
+    const { child, exited } = current;
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+  };
+  const auth = options.password ? `:${encodeURIComponent(options.password)}@` : '';
   return {
-    url: `redis://127.0.0.1:${port}`,
+    url: `redis://${auth}127.0.0.1:${port}`,
     port,
-    process: child,
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      await exited;
+    get process() {
+      return current.child;
     },
+    restart: async (downMs = 0) => {
+      await kill();
+      await new Promise((r) => setTimeout(r, downMs));
+      current = await launch(port, options);
+    },
+    kill,
+    start: async () => {
+      current = await launch(port, options);
+    },
+    stop: kill,
   };
 }
