@@ -89,20 +89,20 @@ export class ClusterBus {
     }
   }
 
-  /** Calls `method` on node `to`; rejects with the AppError it threw, or INTERNAL after `timeoutMs` or if it is gone. */
+  /** Calls `method` on node `to`; rejects with the AppError it threw, or UNAVAILABLE after `timeoutMs` or if it is gone. */
   request(to: NodeId, method: string, params: unknown, timeoutMs: number): Promise<unknown> {
     const id = randomBytes(9).toString('base64url');
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#pending.delete(id);
-        reject(new AppError('INTERNAL', `node ${to} did not answer '${method}' within ${timeoutMs} ms`));
+        reject(new AppError('UNAVAILABLE', `node ${to} did not answer '${method}' within ${timeoutMs} ms`));
       }, timeoutMs);
       this.#pending.set(id, { to, resolve, reject, timer });
       void this.send(to, { type: 'rpc:request', id, method, params }).then((delivered) => {
         if (delivered) return;
         clearTimeout(timer);
         this.#pending.delete(id);
-        reject(new AppError('INTERNAL', `node ${to} is gone`));
+        reject(new AppError('UNAVAILABLE', `node ${to} is gone`));
       });
     });
   }
@@ -113,7 +113,7 @@ export class ClusterBus {
       if (pending.to !== nodeId) continue;
       clearTimeout(pending.timer);
       this.#pending.delete(id);
-      pending.reject(new AppError('INTERNAL', `node ${nodeId} is gone`));
+      pending.reject(new AppError('UNAVAILABLE', `node ${nodeId} is gone`));
     }
   }
 
@@ -122,7 +122,7 @@ export class ClusterBus {
     this.#closed = true;
     for (const pending of this.#pending.values()) {
       clearTimeout(pending.timer);
-      pending.reject(new AppError('INTERNAL', 'this node is shutting down'));
+      pending.reject(new AppError('UNAVAILABLE', 'this node is shutting down'));
     }
     this.#pending.clear();
     await this.#sub.unsubscribe(this.#keys.bus(this.self)).catch(() => undefined);

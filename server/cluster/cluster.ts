@@ -226,7 +226,7 @@ export class Cluster {
       if (result.opened) return result.connection;
       host = result.moved;
     }
-    throw new AppError('INTERNAL', 'the room moved between nodes while connecting: try again');
+    throw new AppError('UNAVAILABLE', 'the room moved between nodes while connecting: try again');
   }
 
   // ---- admin -------------------------------------------------------------------------------
@@ -259,7 +259,7 @@ export class Cluster {
       const answers: unknown[] = await io.serverSideEmitWithAck('listRooms');
       return answers.flat();
     } catch (error) {
-      throw new AppError('INTERNAL', `not every node answered: ${error instanceof Error ? error.message : String(error)}`);
+      throw new AppError('UNAVAILABLE', `not every node answered: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
 
@@ -320,12 +320,12 @@ export class Cluster {
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new AppError('INTERNAL', `Redis did not answer within ${CLUSTER_REQUEST_TIMEOUT_MS} ms`)),
+        () => reject(new AppError('UNAVAILABLE', `Redis did not answer within ${CLUSTER_REQUEST_TIMEOUT_MS} ms`)),
         CLUSTER_REQUEST_TIMEOUT_MS,
       );
     });
     const host = await Promise.race([this.#placement.place(roomId), late]).finally(() => clearTimeout(timer));
-    if (!host) throw new AppError('INTERNAL', 'no node of the cluster can take a new room now');
+    if (!host) throw new AppError('UNAVAILABLE', 'no node of the cluster can take a new room now');
     return host;
   }
 

@@ -169,8 +169,8 @@ export class RelayEdge {
     if (!delivered) settle(undefined);
     const reply = await answer;
     if (!reply || reply.moved || reply.error) this.#connections.delete(conn);
-    if (!delivered) throw new AppError('INTERNAL', "the room's node is unreachable");
-    if (!reply) throw new AppError('INTERNAL', `the room's node did not answer within ${this.#openTimeoutMs} ms`);
+    if (!delivered) throw new AppError('UNAVAILABLE', "the room's node is unreachable");
+    if (!reply) throw new AppError('UNAVAILABLE', `the room's node did not answer within ${this.#openTimeoutMs} ms`);
     if (reply.moved) return { opened: false, moved: reply.moved };
     if (reply.error) throw new AppError(reply.error.code, reply.error.message);
     // A socket that goes away before socket.io's `connection` never emits `disconnect`.

@@ -149,7 +149,7 @@ export class RelayHost {
       claim = await this.#opts.claim(data.roomId);
     } catch (error) {
       this.#log.error('relay:open failed: placement', { roomId: data.roomId, error });
-      return void bus.send(from, { type: 'relay:opened', conn, error: { code: 'INTERNAL', message: 'room placement failed' } });
+      return void bus.send(from, { type: 'relay:opened', conn, error: { code: 'UNAVAILABLE', message: 'room placement failed' } });
     }
     if (!claim.hosted) {
       // The room went to another node between the admitting node's look-up and now.
