@@ -25,7 +25,7 @@ export const errorRegistry = {
     status: 400,
     retryable: false,
     by: 'server',
-    doc: 'The payload fails the contract\'s schema (the message names the field), mediasoup refuses it (a codec the router lacks, a kind contradicting its codec), or the event name is unknown.',
+    doc: "The payload fails the contract's schema (the message names the field), mediasoup refuses it (a codec the router lacks, a kind contradicting its codec), or the event name is unknown.",
   },
   UNAUTHORIZED: {
     status: 401,
@@ -42,7 +42,12 @@ export const errorRegistry = {
     by: 'server',
     doc: "No such transport, producer or consumer in the caller's reach: not its own, not in its room, or no such id.",
   },
-  CANNOT_CONSUME: { status: 400, retryable: false, by: 'server', doc: 'The router cannot make a consumer of that producer for these `rtpCapabilities`.' },
+  CANNOT_CONSUME: {
+    status: 400,
+    retryable: false,
+    by: 'server',
+    doc: 'The router cannot make a consumer of that producer for these `rtpCapabilities`.',
+  },
   FORBIDDEN: {
     status: 403,
     retryable: false,
@@ -67,7 +72,7 @@ export const errorRegistry = {
     status: 409,
     retryable: false,
     by: 'server',
-    doc: '`resume`: the token is unknown, already used, or its peer\'s grace period ran out. Join again.',
+    doc: "`resume`: the token is unknown, already used, or its peer's grace period ran out. Join again.",
   },
   UNAVAILABLE: {
     status: 503,
@@ -87,7 +92,12 @@ export const errorRegistry = {
     by: 'client',
     doc: 'The socket was not connected, or dropped before the ack arrived (the SDK resumes the session by itself).',
   },
-  INTERNAL: { status: 500, retryable: false, by: 'server', doc: 'Something failed on the server that should not have; it is logged with a stack.' },
+  INTERNAL: {
+    status: 500,
+    retryable: false,
+    by: 'server',
+    doc: 'Something failed on the server that should not have; it is logged with a stack.',
+  },
 } as const satisfies Record<string, ErrorInfo>;
 
 export type ErrorCode = keyof typeof errorRegistry;
