@@ -66,6 +66,14 @@ function declared<T>(): Declared<T> {
 
 /** Every key present, optional ones included, so an example shows every field. Distributes over unions. */
 type Complete<T> = T extends unknown ? { [K in keyof T]-?: Exclude<T[K], undefined> } : never;
+/** The optional keys of a response type (of each member of a union; index signatures aside). */
+type OptionalKeys<T> = T extends unknown
+  ? { [K in keyof T]-?: string extends K ? never : object extends Pick<T, K> ? K : never }[keyof T]
+  : never;
+/** A response with optional fields names them all (the reference marks them `?`); one without names none. */
+type OptionalFields<R> = [OptionalKeys<R>] extends [never]
+  ? { optional?: never }
+  : { optional: { readonly [K in OptionalKeys<R>]: true } };
 
 export interface RequestExample<P extends z.ZodType, R> {
   /** What this example shows, when a request has several. */
@@ -86,7 +94,8 @@ export interface OverlapRule<Field extends string = string> {
 
 /**
  * Who handles a request. 'peer': a joined peer, about its own media; the handler sees only its
- * Peer. 'session': the connection itself (join, resume, leave, tokens); the handler sees the session.
+ * Peer. 'session': the connection itself (join, resume, leave, tokens) or the room as a whole;
+ * the handler sees the session, and once joined its member (its Room and Peer).
  */
 export type RequestScope = 'peer' | 'session';
 
@@ -103,6 +112,8 @@ export interface RequestSpec<
   readonly response: Declared<R>;
   /** What the ack's `data` holds and when (markdown). */
   readonly responseDoc?: string;
+  /** The response's optional fields (the compiler checks the list is complete). */
+  readonly optional?: Readonly<Record<string, true>>;
   readonly scope: S;
   /** Allowed before `join` (else NOT_JOINED). Peer requests never are. */
   readonly beforeJoin: B;
@@ -121,7 +132,7 @@ export interface RequestSpec<
 
 type PayloadField<P extends z.ZodType> = Extract<keyof z.input<P>, string>;
 
-interface RequestDeclaration<P extends z.ZodType, R> {
+type RequestDeclaration<P extends z.ZodType, R> = {
   doc: string;
   payload: P;
   response: Declared<R>;
@@ -129,7 +140,7 @@ interface RequestDeclaration<P extends z.ZodType, R> {
   overlap?: OverlapRule<PayloadField<NoInfer<P>>>;
   relayed: true;
   examples: readonly [RequestExample<P, R>, ...Array<RequestExample<P, R>>];
-}
+} & OptionalFields<R>;
 
 /** A request a joined peer makes about its own media. */
 function peerRequest<P extends z.ZodType, R>(spec: RequestDeclaration<P, R>): RequestSpec<P, R, 'peer', false> {
@@ -185,6 +196,7 @@ export const requests = {
     doc: 'Enters the room as a new peer (the name of the access token wins over `displayName`). `ROOM_FULL` when the room is at its cap; `FORBIDDEN` without the `join` grant or for an identity banned from the room.',
     payload: z.object({ displayName: DisplayNameSchema.optional() }),
     response: declared<Joined>(),
+    optional: { activeSpeakerPeerId: true, iceServers: true, iceServersTtlS: true },
     responseDoc:
       "Who is here and what they publish, this peer's `grants`, and how to come back after a drop (`resumeToken`, `reconnectGraceMs`). `iceServers` (TURN with this peer's credentials) and `iceServersTtlS` (seconds they stay valid) only when the server has `TURN_URLS` and the peer may publish or subscribe; `activeSpeakerPeerId` once someone has spoken.",
     beforeJoin: true,
@@ -214,6 +226,7 @@ export const requests = {
     doc: 'On a new socket, instead of `join`: the same peer back after its connection dropped, within `reconnectGraceMs` (see [Resume flow](#resume-flow)). `RESUME_FAILED` when the token is unknown, used, or its grace ran out: join again.',
     payload: z.object({ resumeToken: z.string().min(16).max(128) }),
     response: declared<Resumed>(),
+    optional: { activeSpeakerPeerId: true, iceServers: true, iceServersTtlS: true },
     responseDoc:
       "The `join` ack's fields for the same `peerId` (the room as it is now, a new single-use `resumeToken`, fresh `iceServers`) plus what of this peer still exists (`transportIds`, `producerIds`, `consumerIds`, `dataProducerIds`, `dataConsumerIds`) and which of its consumers last-N holds paused now (`serverPausedConsumerIds`).",
     beforeJoin: true,
@@ -258,6 +271,7 @@ export const requests = {
       sctp: z.boolean().optional(),
     }),
     response: declared<TransportCreated>(),
+    optional: { sctpParameters: true, rtcpPort: true },
     responseDoc:
       'webrtc: the parameters of `device.createSendTransport()` / `createRecvTransport()`; plain: where to send RTP (and RTCP without rtcp-mux).',
     relayed: true,
@@ -490,6 +504,7 @@ export const requests = {
     doc: 'A fresh access token for this connection, before the current one expires (the connection then outlives the old one). It must be valid and for this room (else `UNAUTHORIZED`) and name the same identity (else `FORBIDDEN`); its grants apply to the requests that follow (its name is ignored). Allowed before `join`.',
     payload: z.object({ token: z.string().min(1).max(ACCESS_TOKEN_MAX) }),
     response: declared<{ expiresAt?: number }>(),
+    optional: { expiresAt: true },
     responseDoc: 'When the new token expires, in seconds since the epoch; absent on a server without access tokens.',
     beforeJoin: true,
     relayed: true,
