@@ -71,7 +71,9 @@ type OptionalKeys<T> = T extends unknown
   ? { [K in keyof T]-?: string extends K ? never : object extends Pick<T, K> ? K : never }[keyof T]
   : never;
 /** A response with optional fields names them all (the reference marks them `?`); one without names none. */
-type OptionalFields<R> = [OptionalKeys<R>] extends [never] ? { optional?: never } : { optional: { readonly [K in OptionalKeys<R>]: true } };
+type OptionalFields<R> = [OptionalKeys<R>] extends [never]
+  ? { optional?: never }
+  : { optional: { readonly [K in OptionalKeys<R>]: true } };
 
 export interface RequestExample<P extends z.ZodType, R> {
   /** What this example shows, when a request has several. */
@@ -194,7 +196,7 @@ export const requests = {
     doc: 'Enters the room as a new peer (the name of the access token wins over `displayName`). `ROOM_FULL` when the room is at its cap; `FORBIDDEN` without the `join` grant or for an identity banned from the room.',
     payload: z.object({ displayName: DisplayNameSchema.optional() }),
     response: declared<Joined>(),
-    optional: { activeSpeakerPeerId: true, raisedHands: true, iceServers: true, iceServersTtlS: true },
+    optional: { activeSpeakerPeerId: true, iceServers: true, iceServersTtlS: true },
     responseDoc:
       "Who is here and what they publish, this peer's `grants`, and how to come back after a drop (`resumeToken`, `reconnectGraceMs`). `iceServers` (TURN with this peer's credentials) and `iceServersTtlS` (seconds they stay valid) only when the server has `TURN_URLS` and the peer may publish or subscribe; `activeSpeakerPeerId` once someone has spoken.",
     beforeJoin: true,
@@ -209,7 +211,6 @@ export const requests = {
           producers: [{ producerId: ids.producerId, peerId: ids.otherPeerId, kind: 'video', paused: false, appData: { source: 'camera' } }],
           dataProducers: [{ dataProducerId: ids.dataProducerId, peerId: ids.otherPeerId, label: 'chat', protocol: '', appData: {} }],
           activeSpeakerPeerId: ids.otherPeerId,
-          raisedHands: [ids.otherPeerId],
           resumeToken: EXAMPLE_RESUME_TOKEN,
           reconnectGraceMs: 10_000,
           grants: EXAMPLE_GRANTS,
@@ -225,7 +226,7 @@ export const requests = {
     doc: 'On a new socket, instead of `join`: the same peer back after its connection dropped, within `reconnectGraceMs` (see [Resume flow](#resume-flow)). `RESUME_FAILED` when the token is unknown, used, or its grace ran out: join again.',
     payload: z.object({ resumeToken: z.string().min(16).max(128) }),
     response: declared<Resumed>(),
-    optional: { activeSpeakerPeerId: true, raisedHands: true, iceServers: true, iceServersTtlS: true },
+    optional: { activeSpeakerPeerId: true, iceServers: true, iceServersTtlS: true },
     responseDoc:
       "The `join` ack's fields for the same `peerId` (the room as it is now, a new single-use `resumeToken`, fresh `iceServers`) plus what of this peer still exists (`transportIds`, `producerIds`, `consumerIds`, `dataProducerIds`, `dataConsumerIds`) and which of its consumers last-N holds paused now (`serverPausedConsumerIds`).",
     beforeJoin: true,
@@ -240,7 +241,6 @@ export const requests = {
           producers: [{ producerId: ids.producerId, peerId: ids.otherPeerId, kind: 'video', paused: false, appData: { source: 'camera' } }],
           dataProducers: [],
           activeSpeakerPeerId: ids.otherPeerId,
-          raisedHands: [],
           resumeToken: 'Zk9yTmV3UmVzdW1lVG9rZW5PbmNlVXNlZEFnYWluMDE',
           reconnectGraceMs: 10_000,
           grants: EXAMPLE_GRANTS,
@@ -530,14 +530,6 @@ export const requests = {
       },
     ],
   }),
-  raiseHand: sessionRequest({
-    doc: "Raises (or lowers) this peer's hand; the others hear `handRaised`. A late joiner finds the raised hands in `raisedHands` of its `join` ack.",
-    payload: z.object({ raised: z.boolean() }),
-    response: ok,
-    beforeJoin: false,
-    relayed: true,
-    examples: [{ payload: { raised: true }, response: {} }],
-  }),
   leave: sessionRequest({
     doc: 'Leaves the room: the ack comes first, then the server disconnects the socket. The others hear `producerClosed` for each producer, then `peerLeft`.',
     payload: none,
@@ -665,13 +657,6 @@ export const notifications = {
     status: true,
     relayed: true,
     example: { levels: [{ peerId: ids.otherPeerId, dBov: -23 }] },
-  }),
-  handRaised: notification({
-    doc: 'Another peer raised or lowered its hand (to the others).',
-    payload: z.object({ peerId: z.string(), raised: z.boolean() }),
-    status: false,
-    relayed: true,
-    example: { peerId: ids.otherPeerId, raised: true },
   }),
   roomClosed: notification({
     doc: 'The room is over for this peer (the `reason` says why); the server then disconnects the socket.',

@@ -160,8 +160,6 @@ export interface Joined extends Partial<IceServersOffer> {
   dataProducers: DataProducerInfo[];
   /** The room's active speaker, when someone has spoken. */
   activeSpeakerPeerId?: string;
-  /** The peers whose hand is raised now (absent: none). */
-  raisedHands?: string[];
   /**
    * Presented with `resume` on a new socket after a dropped connection, within
    * `reconnectGraceMs`, to get this same peer back. Single use: `resume` answers a new one.

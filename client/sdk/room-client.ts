@@ -127,7 +127,6 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
   readonly #attachments: Attachments;
   /** The room's dominant speaker as last reported; null: none (yet). */
   #activeSpeaker: string | null = null;
-  readonly #raisedHands = new Set<string>();
   /** Asked of the server by the app; told again after a reconnection. */
   #audioLevels = false;
   #pinned: string[] = [];
@@ -196,20 +195,6 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
     return this.#subscriber?.publications() ?? [];
   }
   /** The room's dominant speaker (our own id when it is us); null before anyone spoke or once that peer left. */
-  /** The peers whose hand is raised now (ours included). */
-  get raisedHands(): string[] {
-    return [...this.#raisedHands];
-  }
-
-  /** Raises or lowers our hand: the others get `handRaised`. */
-  async raiseHand(raised: boolean): Promise<void> {
-    const signalling = this.#requireSignalling();
-    await this.#wrap(signalling.request('raiseHand', { raised }));
-    const self = this.#peerId;
-    if (self && raised) this.#raisedHands.add(self);
-    else if (self) this.#raisedHands.delete(self);
-  }
-
   get activeSpeakerPeerId(): string | null {
     return this.#activeSpeaker;
   }
@@ -297,7 +282,6 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
         if (dataProducer.peerId !== joined.peerId) this.#data?.add(dataProducer);
       }
       if (joined.activeSpeakerPeerId) this.#setActiveSpeaker(joined.activeSpeakerPeerId);
-      this.#setRaisedHands(joined.raisedHands ?? []);
       const pending = this.#pendingNotifications ?? [];
       this.#pendingNotifications = undefined;
       for (const apply of pending) apply();
@@ -586,11 +570,6 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
     on('dataProducerClosed', ({ dataProducerId }) => this.#data?.remove(dataProducerId));
     on('dataConsumerClosed', ({ dataConsumerId }) => this.#data?.consumerClosed(dataConsumerId));
     on('activeSpeaker', ({ peerId }) => this.#setActiveSpeaker(peerId));
-    on('handRaised', ({ peerId, raised }) => {
-      if (raised) this.#raisedHands.add(peerId);
-      else this.#raisedHands.delete(peerId);
-      this.emit('handRaised', { peerId, raised });
-    });
     on('audioLevels', ({ levels }) => this.emit('audioLevels', { levels: levels.map((level) => ({ ...level })) }));
     on('mediaReset', ({ reason }) => this.#resetMedia(reason));
     // roomClosed ends the session whatever the state, except a room lost with its server (MEDIA_FAILURE)
@@ -692,7 +671,6 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
       subscriber.sync(joined.producers.filter((p) => p.peerId !== joined.peerId));
       this.#data?.sync(joined.dataProducers.filter((p) => p.peerId !== joined.peerId));
       this.#setActiveSpeaker(joined.activeSpeakerPeerId ?? null);
-      this.#setRaisedHands(joined.raisedHands ?? []);
       this.emit('reconnected', { awayMs: Date.now() - lostAt, attempts: 1 });
       const pending = this.#pendingNotifications ?? [];
       this.#pendingNotifications = undefined;
@@ -757,7 +735,6 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
       this.#setActiveSpeaker(null);
     }
 
-    this.#setRaisedHands(resumed.raisedHands ?? []);
     this.emit('reconnected', timing);
     const pending = this.#pendingNotifications ?? [];
     this.#pendingNotifications = undefined;
@@ -834,12 +811,6 @@ export class RoomClient extends TypedEmitter<RoomClientEvents> {
     if (!peer) return;
     this.#peers.delete(peerId);
     this.emit('peerLeft', peer);
-  }
-
-  /** The server's list of raised hands (join, resume): it replaces ours. */
-  #setRaisedHands(peerIds: readonly string[]): void {
-    this.#raisedHands.clear();
-    for (const peerId of peerIds) this.#raisedHands.add(peerId);
   }
 
   #setActiveSpeaker(peerId: string | null): void {

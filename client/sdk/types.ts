@@ -158,8 +158,6 @@ export interface RoomClientEvents {
   trackScoreChanged: RemoteTrack;
   /** A message from another peer's data channel (`sendData` there): text as a string, bytes as an ArrayBuffer. */
   data: { peerId: string; label: string; payload: string | ArrayBuffer };
-  /** Another peer raised or lowered its hand (`raisedHands` lists whose is up). */
-  handRaised: { peerId: string; raised: boolean };
   /** The room's dominant speaker changed (our own peer id when it is us); null once that peer left. */
   activeSpeaker: { peerId: string | null };
   /** Loudest peers of the last 250 ms, loudest first, up to 4 times a second, after `setAudioLevelsEnabled(true)`. */

@@ -75,8 +75,6 @@ export interface JoinResult {
   /** The others' data producers. */
   dataProducers: DataProducerInfo[];
   activeSpeakerPeerId?: string;
-  /** The peers whose hand is raised. */
-  raisedHands: string[];
   resumeToken: string;
 }
 
@@ -89,8 +87,6 @@ export class Room {
   readonly maxPeers: number;
   readonly createdAt = new Date();
   readonly #peers = new Map<PeerId, Peer>();
-  /** Peers whose hand is raised (raiseHand). */
-  readonly #raisedHands = new Set<PeerId>();
   /** resume token → peer; one token per peer, replaced at each resume. */
   readonly #resumeTokens = new Map<string, Peer>();
   readonly #tokenOf = new Map<Peer, string>();
@@ -290,19 +286,10 @@ export class Room {
     return { peer, ...this.#snapshotFor(peer), resumeToken: this.#issueResumeToken(peer), owned: peer.owned() };
   }
 
-  /** The peer raises or lowers its hand: the others are told when that changes something. */
-  raiseHand(peer: Peer, raised: boolean): void {
-    if (this.#closed || this.#peers.get(peer.id) !== peer || this.#raisedHands.has(peer.id) === raised) return;
-    if (raised) this.#raisedHands.add(peer.id);
-    else this.#raisedHands.delete(peer.id);
-    this.#broadcastFrom(peer.id, 'handRaised', { peerId: peer.id, raised });
-  }
-
   /** Removes a peer, closing all it owned and telling the others. Idempotent. */
   leave(peer: Peer, reason: PeerLeftReason = 'LEFT'): void {
     if (this.#closed || this.#peers.get(peer.id) !== peer) return;
     this.#peers.delete(peer.id);
-    this.#raisedHands.delete(peer.id);
     this.#forgetConnection(peer);
     peer.close(); // announces its producers' end to the others (producerClosed)
     this.#forgetSpeaker(peer);
@@ -476,13 +463,7 @@ export class Room {
       producers.push(...other.producerInfos());
       dataProducers.push(...other.dataProducerInfos());
     }
-    return {
-      peers,
-      producers,
-      dataProducers,
-      ...(this.#activeSpeaker ? { activeSpeakerPeerId: this.#activeSpeaker } : {}),
-      raisedHands: [...this.#raisedHands],
-    };
+    return { peers, producers, dataProducers, ...(this.#activeSpeaker ? { activeSpeakerPeerId: this.#activeSpeaker } : {}) };
   }
 
   #issueResumeToken(peer: Peer): string {

@@ -311,22 +311,3 @@ test('server shutdown tells every joined peer roomClosed SERVER_SHUTDOWN', async
 function sortByEvent<T extends { event: string }>(list: T[]): T[] {
   return [...list].sort((x, y) => x.event.localeCompare(y.event));
 }
-
-test('raiseHand: handRaised goes to the others only, on a change; a late joiner finds the raised hands in its join ack', async () => {
-  const a = await peer('n-hand', 'alice');
-  const b = await peer('n-hand', 'bob');
-  await drain(a, b);
-  await request(a.socket, 'raiseHand', { raised: true });
-  await request(a.socket, 'raiseHand', { raised: true }); // no change: nothing sent
-  let [ae, be] = await drain(a, b);
-  expect(ae).toEqual([]);
-  expect(be).toEqual([{ event: 'handRaised', payload: { peerId: a.peerId, raised: true } }]);
-
-  const c = await peer('n-hand', 'carol');
-  expect(c.joined.raisedHands).toEqual([a.peerId]);
-  await request(a.socket, 'raiseHand', { raised: false });
-  [ae, be] = await drain(a, b);
-  expect(be!.filter((e) => e.event === 'handRaised')).toEqual([{ event: 'handRaised', payload: { peerId: a.peerId, raised: false } }]);
-  const [ce] = await drain(c);
-  expect(ce).toEqual([{ event: 'handRaised', payload: { peerId: a.peerId, raised: false } }]);
-});

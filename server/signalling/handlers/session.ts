@@ -13,7 +13,7 @@ import type { Handlers, SessionView } from './types';
 /** What `join` and `resume` both answer: the peer, the room as it is now, and how to come back. */
 function joinedData(
   session: SessionView,
-  { room, peer, peers, producers, dataProducers, activeSpeakerPeerId, raisedHands, resumeToken }: JoinResult & { room: Room },
+  { room, peer, peers, producers, dataProducers, activeSpeakerPeerId, resumeToken }: JoinResult & { room: Room },
 ): Joined {
   // Fresh TURN credentials each time: a resuming client may have been away long enough for the old ones to expire.
   const turn = session.iceServersFor(peer);
@@ -24,7 +24,6 @@ function joinedData(
     producers,
     dataProducers,
     ...(activeSpeakerPeerId ? { activeSpeakerPeerId } : {}),
-    ...(raisedHands.length ? { raisedHands } : {}),
     resumeToken,
     reconnectGraceMs: room.reconnectGraceMs,
     grants: peer.grants,
@@ -61,11 +60,6 @@ export const sessionHandlers = {
   },
 
   leave: () => ({ data: {}, after: { type: 'leave' } }),
-
-  raiseHand: (session, req) => {
-    session.member.room.raiseHand(session.member.peer, req.raised);
-    return { data: {} };
-  },
 
   /**
    * A fresh access token for this connection, before the current one expires (the session then
