@@ -71,9 +71,7 @@ type OptionalKeys<T> = T extends unknown
   ? { [K in keyof T]-?: string extends K ? never : object extends Pick<T, K> ? K : never }[keyof T]
   : never;
 /** A response with optional fields names them all (the reference marks them `?`); one without names none. */
-type OptionalFields<R> = [OptionalKeys<R>] extends [never]
-  ? { optional?: never }
-  : { optional: { readonly [K in OptionalKeys<R>]: true } };
+type OptionalFields<R> = [OptionalKeys<R>] extends [never] ? { optional?: never } : { optional: { readonly [K in OptionalKeys<R>]: true } };
 
 export interface RequestExample<P extends z.ZodType, R> {
   /** What this example shows, when a request has several. */

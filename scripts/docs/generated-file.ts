@@ -43,11 +43,13 @@ export function staleness(path: string, onDisk: string | undefined, expected: st
 
 /**
  * A short diff hint: the first region where the file on disk and the generated content differ,
- * as `-` (on disk) and `+` (generated) lines, at most `maxLines` of each.
+ * as `-` (on disk) and `+` (generated) lines, at most `maxLines` of each. The header lines are
+ * left out when both have one (their hashes differ whenever the rest does).
  */
 export function diffHint(onDisk: string, expected: string, maxLines = 6): string {
-  const a = onDisk.split('\n');
-  const b = expected.split('\n');
+  const both = onDisk.split('\n', 1)[0]!.includes(GENERATED_NOTICE);
+  const a = onDisk.split('\n').slice(both ? 1 : 0);
+  const b = expected.split('\n').slice(both ? 1 : 0);
   let start = 0;
   while (start < a.length && start < b.length && a[start] === b[start]) start++;
   let endA = a.length;
@@ -62,5 +64,5 @@ export function diffHint(onDisk: string, expected: string, maxLines = 6): string
     ...lines.slice(0, maxLines).map((line) => `${sign} ${line.length > 160 ? `${line.slice(0, 159)}…` : line}`),
     ...(lines.length > maxLines ? [`${sign} … ${lines.length - maxLines} more lines`] : []),
   ];
-  return [`@@ line ${start + 1} @@`, ...clip(removed, '-'), ...clip(added, '+')].join('\n');
+  return [`@@ line ${start + (both ? 2 : 1)} @@`, ...clip(removed, '-'), ...clip(added, '+')].join('\n');
 }

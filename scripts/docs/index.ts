@@ -16,7 +16,11 @@ export const generators: readonly DocGenerator[] = [protocolDoc];
 /** The markdown whose relative links must resolve: README.md and docs/*.md. */
 export function documentationFiles(root: string): string[] {
   const docs = path.join(root, 'docs');
-  const inDocs = existsSync(docs) ? readdirSync(docs).filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`) : [];
+  const inDocs = existsSync(docs)
+    ? readdirSync(docs)
+        .filter((name) => name.endsWith('.md'))
+        .map((name) => `docs/${name}`)
+    : [];
   return [...(existsSync(path.join(root, 'README.md')) ? ['README.md'] : []), ...inDocs.sort()];
 }
 

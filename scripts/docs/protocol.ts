@@ -8,14 +8,17 @@ import { notificationNames, notifications, requestNames, requests, type RequestN
 import { errorRegistry, ErrorCodes } from '../../shared/errors';
 import { MEDIA_LIMITS } from '../../shared/media';
 import type { DocGenerator } from './generated-file';
-import { documentedValues, fieldsText, typeText } from './schema-text';
+import { documentedValues, typeText } from './schema-text';
 
 /** Inline code in a table cell (a `|` would end the cell, even inside backticks). */
 const cell = (text: string): string => text.replace(/\|/g, '\\|');
 const code = (text: string): string => `\`${text}\``;
 /** JSON laid out for reading: what fits on a line stays on one line. */
 function compactJson(value: unknown, indent = ''): string {
-  const flat = JSON.stringify(value, null, 1).replace(/\n\s*/g, ' ').replace(/([[{]) /g, '$1').replace(/ ([\]}])/g, '$1');
+  const flat = JSON.stringify(value, null, 1)
+    .replace(/\n\s*/g, ' ')
+    .replace(/([[{]) /g, '$1')
+    .replace(/ ([\]}])/g, '$1');
   if (indent.length + flat.length <= 100 || typeof value !== 'object' || value === null) return flat;
   const inner = `${indent}  `;
   if (Array.isArray(value)) return `[\n${value.map((item) => inner + compactJson(item, inner)).join(',\n')}\n${indent}]`;
@@ -64,14 +67,14 @@ function requestSection(event: RequestName): string[] {
     '',
     `- Payload: ${code(typeText(spec.payload))}`,
     `- Ack \`data\`: ${responseKeys(event)}${spec.responseDoc ? `. ${spec.responseDoc}` : ''}`,
-    `- ${spec.scope === 'peer' ? 'A joined peer' : 'The connection'}: ${spec.beforeJoin ? 'allowed before `join`' : '`NOT_JOINED` before `join`'}.`,
+    `- Before \`join\`: ${spec.beforeJoin ? 'allowed' : '`NOT_JOINED`'}.`,
     ...(order ? [`- Order: ${order}`] : []),
     ...valuesText(spec.payload),
   ];
   for (const example of spec.examples) {
     const title = example.title ? ` (${example.title})` : '';
-    if (Object.keys(example.payload as object).length) lines.push('', `Payload${title}:`, '', json(example.payload));
-    if (Object.keys(example.response as object).length) lines.push('', `Ack \`data\`${title}:`, '', json(example.response));
+    if (Object.keys(example.payload).length) lines.push('', `Payload${title}:`, '', json(example.payload));
+    if (Object.keys(example.response).length) lines.push('', `Ack \`data\`${title}:`, '', json(example.response));
   }
   return [...lines, ''];
 }
@@ -116,7 +119,7 @@ function generate(): string {
     '',
     'Every request is `socket.emit(name, payload, ack)`; the ack receives `{ ok: true, data }` or',
     '`{ ok: false, error: { code, message } }`. An omitted payload counts as `{}`. Notifications come without an',
-    "ack: `socket.on(name, payload => …)`. A client connected through another node of a cluster is served the same:",
+    'ack: `socket.on(name, payload => …)`. A client connected through another node of a cluster is served the same:',
     "its requests go to the room's node and the notifications come back.",
     '',
     '## Requests',
@@ -136,7 +139,8 @@ function generate(): string {
     '| notification | payload | sent when, to whom |',
     '|---|---|---|',
     ...notificationNames.map(
-      (name) => `| [${code(name)}](#${name.toLowerCase()}) | ${cell(code(typeText(notifications[name].payload)))} | ${cell(notifications[name].doc)} |`,
+      (name) =>
+        `| [${code(name)}](#${name.toLowerCase()}) | ${cell(code(typeText(notifications[name].payload)))} | ${cell(notifications[name].doc)} |`,
     ),
     '',
     ...notificationNames.flatMap(notificationSection),
@@ -168,7 +172,7 @@ function generate(): string {
     }),
     '',
     "So a joiner's N consumes and N resumes take about one worker round trip each instead of N. Requests on the same",
-    "object (or pair) still run in order, and every other request — `closeConsumer` and `closeTransport` included —",
+    'object (or pair) still run in order, and every other request — `closeConsumer` and `closeTransport` included —',
     'waits for all requests sent before it, and all later requests wait for it; the acks of overlapping requests may',
     'arrive in any order. Consumes in flight see each other as if they had run in order (a second consume of one pair',
     'is `FORBIDDEN`), except at the consumer quota: one in flight counts, so if it then fails it may have made a later',
