@@ -1,10 +1,9 @@
 /**
  * The order in which one socket's requests are handled. Every request waits until all requests
  * the socket sent before it are answered — except requests the contract gives an overlap rule
- * (contract.ts: today requests about one consumer, `pauseConsumer` and `resumeConsumer`, and
- * `consume`, about one transport/producer pair), which may overlap each other when they are
- * about different consumers (pairs). Such a request still waits for every
- * earlier request of any other kind, and for every earlier request on the same key; any other
+ * (contract.ts: `pauseConsumer` and `resumeConsumer`, about one consumer, and `consume`, about
+ * one transport/producer pair), which may overlap each other when they are about different
+ * consumers (pairs). Such a request still waits for every earlier request of any other kind, and for every earlier request on the same key; any other
  * request waits for all earlier ones, overlapping ones included. So a socket's requests on one
  * object are handled one at a time, in order, and nothing overtakes a `join`, a `closeTransport`
  * or a `closeConsumer`.
