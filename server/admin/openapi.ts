@@ -9,13 +9,14 @@ import type { ErrorStatus, Operation } from './admin-api';
 
 type JsonSchema = Record<string, unknown>;
 
-const ERROR_DESCRIPTIONS: Record<ErrorStatus | 401 | 403, string> = {
+const ERROR_DESCRIPTIONS: Record<ErrorStatus | 401 | 403 | 503, string> = {
   400: 'The path or body fails its schema (BAD_REQUEST)',
   401: 'No credential, a wrong API key, an invalid token, or a server-wide admin token whose ADMIN_API_KEY was rotated (UNAUTHORIZED)',
   403: "An access token without the admin grant, lasting longer than ADMIN_TOKEN_MAX_TTL_SECONDS, or a room admin's token outside its own room (FORBIDDEN)",
   404: 'No such room or peer (NOT_FOUND)',
   409: 'The room is already open (ROOM_EXISTS)',
   413: 'The body is larger than ADMIN_MAX_BODY_BYTES (BAD_REQUEST)',
+  503: "With REDIS_URL: Redis or the room's node did not answer in time (UNAVAILABLE); retry after Retry-After seconds",
 };
 
 /** PascalCase of an operation id: `createRoom` → `CreateRoom`. */
@@ -56,7 +57,7 @@ export function buildOpenApiDocument(operations: Record<string, Operation>, info
     } else {
       responses[op.success.status] = { description: op.success.description };
     }
-    for (const status of [...op.errors, 401, 403] as const) {
+    for (const status of [...op.errors, 401, 403, 503] as const) {
       responses[status] = { description: ERROR_DESCRIPTIONS[status], content: { 'application/json': { schema: ref('ErrorResponse') } } };
     }
     let requestBody: unknown;

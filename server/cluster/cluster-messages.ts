@@ -5,7 +5,7 @@
  * message of an unknown version or shape is dropped with a log line, never half-understood).
  */
 import { z } from 'zod';
-import { DisplayNameSchema, type NotificationName } from '../../shared/contract';
+import { DisplayNameSchema, notificationNames, notifications, type NotificationName } from '../../shared/contract';
 import { ErrorCodes } from '../../shared/errors';
 import { ROOM_ID_PATTERN } from '../../shared/ids';
 
@@ -47,28 +47,9 @@ export type NodeLoad = NodeRecord['load'];
 
 const ErrorBodySchema = z.object({ code: z.enum(ErrorCodes), message: z.string().max(1_000) });
 
-/** Every notification the contract knows; the record makes the compiler name a new one missing here. */
-const NOTIFICATIONS: Record<NotificationName, true> = {
-  peerJoined: true,
-  peerLeft: true,
-  newProducer: true,
-  producerClosed: true,
-  producerPaused: true,
-  producerResumed: true,
-  consumerClosed: true,
-  consumerPaused: true,
-  consumerResumed: true,
-  consumerLayersChanged: true,
-  consumerScore: true,
-  newDataProducer: true,
-  dataProducerClosed: true,
-  dataConsumerClosed: true,
-  activeSpeaker: true,
-  audioLevels: true,
-  roomClosed: true,
-  mediaReset: true,
-};
-const NotificationNameSchema = z.enum(Object.keys(NOTIFICATIONS) as [NotificationName, ...NotificationName[]]);
+/** The notifications the room's node sends to a relayed client (the contract's relay rule). */
+const relayedNotifications = notificationNames.filter((name) => notifications[name].relayed);
+const NotificationNameSchema = z.enum(relayedNotifications as [NotificationName, ...NotificationName[]]);
 
 /**
  * What the admitting node hands the room's node with a client: the room, the client's own name

@@ -1,30 +1,16 @@
 /**
  * HTTP errors in one shape, `{ error: { code, message } }`, with the contract's codes (the same
- * bodies a socket gets in a failed ack) and one status per code.
+ * bodies a socket gets in a failed ack) and the status the error registry gives each code. A
+ * retryable code (RATE_LIMITED, UNAVAILABLE) says when to try again (`Retry-After`).
  */
 import type { Response } from 'express';
 import { z } from 'zod';
-import { ErrorCodes, type ErrorBody, type ErrorCode } from '../../shared/errors';
+import { errorRegistry, ErrorCodes, type ErrorBody, type ErrorCode } from '../../shared/errors';
 
-export const HTTP_STATUS_OF: { readonly [C in ErrorCode]: number } = {
-  BAD_REQUEST: 400,
-  UNAUTHORIZED: 401,
-  NOT_JOINED: 409,
-  ALREADY_JOINED: 409,
-  ROOM_FULL: 409,
-  NOT_FOUND: 404,
-  CANNOT_CONSUME: 400,
-  FORBIDDEN: 403,
-  LIMIT_EXCEEDED: 429,
-  RATE_LIMITED: 429,
-  ROOM_EXISTS: 409,
-  ROOM_CLOSED: 409,
-  RESUME_FAILED: 409,
-  UNAVAILABLE: 503,
-  TIMEOUT: 504,
-  DISCONNECTED: 503,
-  INTERNAL: 500,
-};
+/** The HTTP status of an error code (the error registry's). */
+export function httpStatusOf(code: ErrorCode): number {
+  return errorRegistry[code].status;
+}
 
 /** The error body of every HTTP error response (and the OpenAPI `ErrorResponse`). */
 export const ErrorResponseSchema = z.object({
@@ -34,6 +20,10 @@ export const ErrorResponseSchema = z.object({
   }),
 });
 
-export function sendError(res: Response, body: ErrorBody, status: number = HTTP_STATUS_OF[body.code]): void {
+/** Seconds a client waits before repeating a request refused with a retryable code. */
+const RETRY_AFTER_S = 1;
+
+export function sendError(res: Response, body: ErrorBody, status: number = httpStatusOf(body.code)): void {
+  if (errorRegistry[body.code].retryable) res.setHeader('retry-after', String(RETRY_AFTER_S));
   res.status(status).json({ error: body });
 }

@@ -5,14 +5,14 @@
  */
 import { AppError } from '../errors';
 
-/** A worker did not answer a request in time. Clients see INTERNAL with this message. */
+/** A worker did not answer a request in time. Clients see UNAVAILABLE with this message (the worker is checked, and replaced if hung). */
 export class MediaTimeoutError extends AppError {
   override name = 'MediaTimeoutError';
   constructor(
     readonly operation: string,
     readonly timeoutMs: number,
   ) {
-    super('INTERNAL', 'the media server did not answer in time');
+    super('UNAVAILABLE', 'the media server did not answer in time');
   }
 }
 

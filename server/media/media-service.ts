@@ -142,7 +142,7 @@ export class MediaService implements MediaPort {
   rtpCapabilities(roomId: string): RtpCapabilities {
     const media = this.#media(roomId);
     // Between a worker's death and the new router, the room has no router: a retryable refusal.
-    if (!media.rtpCapabilities) throw new AppError('INTERNAL', `the media of room ${roomId} is being re-created`);
+    if (!media.rtpCapabilities) throw new AppError('UNAVAILABLE', `the media of room ${roomId} is being re-created`);
     return media.rtpCapabilities;
   }
 
@@ -556,7 +556,7 @@ export class MediaService implements MediaPort {
     for (;;) {
       if (this.#rooms.get(media.roomId) !== media) throw new AppError('ROOM_CLOSED', `room ${media.roomId} has no media`);
       const routers = this.#liveRouters(media);
-      if (routers.length === 0) throw new AppError('INTERNAL', `the media of room ${media.roomId} is being re-created`);
+      if (routers.length === 0) throw new AppError('UNAVAILABLE', `the media of room ${media.roomId} is being re-created`);
       const own = this.#peerRouter(media, peerId, routers);
       if (own) return this.#hold(media, peerId, own);
 

@@ -19,7 +19,7 @@ const WORKER_CLIENT_REFUSALS = [/already exists/i];
 /**
  * mediasoup reports bad input as TypeError / UnsupportedError, and a few worker refusals as
  * plain Errors: those are the client's fault (BAD_REQUEST). A request cut short by its worker's
- * death is INTERNAL with a message a client can act on (the room's media is being re-created);
+ * death is UNAVAILABLE with a message a client can act on (the room's media is being re-created);
  * one about an object the worker has already closed is NOT_FOUND.
  * Everything else is left as is: INTERNAL, logged at error level by the session.
  */
@@ -29,7 +29,7 @@ export async function mediaCall<T>(operation: () => Promise<T>): Promise<T> {
   } catch (error) {
     if (error instanceof TypeError || error instanceof UnsupportedError) throw new BadRequestError(error.message);
     if (error instanceof WorkerClosedError)
-      throw new AppError('INTERNAL', 'the media server of this room failed; its media is being re-created');
+      throw new AppError('UNAVAILABLE', 'the media server of this room failed; its media is being re-created');
     // The worker closed the object already and this process has not heard yet (e.g. a consumer
     // whose producer just closed): the object is gone, not the worker.
     if (error instanceof MediasoupNotFoundError) throw new AppError('NOT_FOUND', 'that media object is closed already');

@@ -214,6 +214,8 @@ export function createSignalling(
         (error: unknown) => {
           const body = errorBody(error);
           if (body.code === 'INTERNAL') log.error('connection routing failed', { roomId: socket.data.roomId, error });
+          else if (body.code === 'UNAVAILABLE')
+            log.warn('connection routing failed: retry later', { roomId: socket.data.roomId, error: body.message });
           observer.emit('connectionRefused', { code: body.code });
           next(refusal(body.code, body.message));
         },

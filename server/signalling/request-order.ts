@@ -1,9 +1,9 @@
 /**
  * The order in which one socket's requests are handled. Every request waits until all requests
- * the socket sent before it are answered — except requests about one consumer (`pauseConsumer`,
- * `resumeConsumer`) and `consume` (about one transport/producer pair), which may overlap each
- * other when they are about different consumers (pairs). Such a request still waits for every
- * earlier request of any other kind, and for every earlier request on the same key; any other
+ * the socket sent before it are answered — except requests the contract gives an overlap rule
+ * (contract.ts: `pauseConsumer` and `resumeConsumer`, about one consumer, and `consume`, about
+ * one transport/producer pair), which may overlap each other when they are about different
+ * consumers (pairs). Such a request still waits for every earlier request of any other kind, and for every earlier request on the same key; any other
  * request waits for all earlier ones, overlapping ones included. So a socket's requests on one
  * object are handled one at a time, in order, and nothing overtakes a `join`, a `closeTransport`
  * or a `closeConsumer`.
@@ -14,24 +14,19 @@
  * in flight (Peer), and pause/resume touch only their consumer. `closeConsumer` stays a barrier
  * because it frees a pair a later `consume` of the same producer may want.
  */
-import type { RequestName } from '../../shared/contract';
+import { requests, type RequestName } from '../../shared/contract';
 
 /** A request's key if it may overlap requests on other keys; undefined: it waits for all before it. */
 export function overlapKey(event: RequestName, payload: unknown): string | undefined {
-  switch (event) {
-    case 'consume': {
-      const transportId = stringField(payload, 'transportId');
-      const producerId = stringField(payload, 'producerId');
-      return transportId === undefined || producerId === undefined ? undefined : `consume ${transportId} ${producerId}`;
-    }
-    case 'pauseConsumer':
-    case 'resumeConsumer': {
-      const consumerId = stringField(payload, 'consumerId');
-      return consumerId === undefined ? undefined : `consumer ${consumerId}`;
-    }
-    default:
-      return undefined;
+  const rule = requests[event].overlap;
+  if (!rule) return undefined;
+  let key = rule.group;
+  for (const field of rule.fields) {
+    const value = stringField(payload, field);
+    if (value === undefined) return undefined;
+    key += ` ${value}`;
   }
+  return key;
 }
 
 /** The raw payload's field, if it is a string (a payload that is not will fail validation: order does not matter then). */

@@ -12,7 +12,7 @@
  * numbers), any number of arguments, binary and deep payloads; each is answered with a contract
  * code when it has an ack, or dropped with a sampled log line when it has none.
  */
-import { isRequestName, requestSchemas, type Ack, type Grants, type IceServersOffer, type RequestName } from '../../shared/contract';
+import { isRequestName, requests, type Ack, type Grants, type IceServersOffer, type RequestName } from '../../shared/contract';
 import { peerProfile, type Authenticator, type Credentials } from '../auth/authenticator';
 import { AppError } from '../errors';
 import type { LogSampler } from '../limits/log-sampler';
@@ -24,7 +24,7 @@ import type { PeerProfile } from '../rooms/room';
 import type { RoomManager } from '../rooms/room-manager';
 import { handlers, type AfterAck, type Member, type SessionView } from './handlers';
 import { overlapKey, RequestOrder } from './request-order';
-import type { HandlerEntry } from './handlers/types';
+import type { PeerHandler, SessionHandler } from './handlers/types';
 import type { SignallingObserver } from './signalling-observer';
 import { mayUseRelay, turnOffer, type TurnSettings } from '../turn/turn-credentials';
 import { socketChannel } from './socket-channel';
@@ -205,7 +205,7 @@ export class SocketSession implements SessionView {
         this.#expire();
         return;
       }
-      const parsed = requestSchemas[event].safeParse(payload);
+      const parsed = requests[event].payload.safeParse(payload);
       if (!parsed.success) {
         const body = errorBody(parsed.error);
         this.#sampled((suppressed) =>
@@ -237,12 +237,19 @@ export class SocketSession implements SessionView {
     }
   }
 
-  /** The handler's ack data and what to do after the ack (peer handlers never ask for anything). */
+  /**
+   * The handler's ack data and what to do after the ack (peer handlers never ask for anything).
+   * The contract says whom a request's handler serves (its scope) and whether it may come before join.
+   */
   #invoke(event: RequestName, data: unknown): HandlerOutcome | Promise<HandlerOutcome> {
-    const entry = handlers[event] as HandlerEntry<RequestName>;
-    if (entry.scope === 'session') return entry.handle(this, data as never);
-    if (!this.#member) throw new AppError('NOT_JOINED', 'join the room first');
-    const result = entry.handle(this.#member.peer, data as never);
+    const { scope, beforeJoin } = requests[event];
+    const member = this.#member;
+    if (scope === 'session') {
+      if (!member && !beforeJoin) throw new AppError('NOT_JOINED', 'join the room first');
+      return (handlers[event] as SessionHandler<RequestName>)(this, data as never);
+    }
+    if (!member) throw new AppError('NOT_JOINED', 'join the room first');
+    const result = (handlers[event] as PeerHandler<RequestName>)(member.peer, data as never);
     return result instanceof Promise ? result.then((settled) => ({ data: settled })) : { data: result };
   }
 
@@ -264,12 +271,17 @@ export class SocketSession implements SessionView {
 
   /**
    * Acks a handler's failure with its contract code; one the client did not cause is logged as an
-   * error. Both lines are sampled: a client can repeat a request that fails at will.
+   * error (INTERNAL, with its stack) or a warning (UNAVAILABLE: transient). Every line is
+   * sampled: a client can repeat a request that fails at will.
    */
   #refuse(event: RequestName, ack: AckFn, error: unknown, startedAt: number): void {
     const body = errorBody(error);
     if (body.code === 'INTERNAL') {
       this.#sampledError((suppressed) => this.#log.error('request failed', { event, peerId: this.#peerId, error, suppressed }));
+    } else if (body.code === 'UNAVAILABLE') {
+      this.#sampledError((suppressed) =>
+        this.#log.warn('request failed: retry later', { event, peerId: this.#peerId, error: body.message, suppressed }),
+      );
     } else {
       this.#sampled((suppressed) =>
         this.#log.info('request refused', { event, peerId: this.#peerId, code: body.code, error: body.message, suppressed }),

@@ -1,6 +1,6 @@
 /**
  * pipeToRouter is under the request deadline like every worker request: with the producer's worker
- * stopped (SIGSTOP), a consume that needs a pipe from it is answered INTERNAL within the deadline
+ * stopped (SIGSTOP), a consume that needs a pipe from it is answered UNAVAILABLE within the deadline
  * (+ 1 s), both workers of the pipe are checked, the stopped one is killed, the live one kept, and
  * the room's media is re-created (mediaReset) with nothing of the pipe left in the index.
  */
@@ -36,7 +36,7 @@ afterAll(async () => {
   await server.close();
 });
 
-test("a consume needing a pipe from a stopped worker: INTERNAL within the deadline, that worker replaced, the pipe's other worker kept", async () => {
+test("a consume needing a pipe from a stopped worker: UNAVAILABLE within the deadline, that worker replaced, the pipe's other worker kept", async () => {
   const logs = LogMemory.attach(server);
   const alice = await PlainPeer.join(server, ROOM, 'alice');
   const bob = await PlainPeer.join(server, ROOM, 'bob');
@@ -61,7 +61,7 @@ test("a consume needing a pipe from a stopped worker: INTERNAL within the deadli
   });
   const tookMs = performance.now() - started;
 
-  expect(outcome(ack)).toBe('INTERNAL');
+  expect(outcome(ack)).toBe('UNAVAILABLE');
   expect(!ack.ok && ack.error.message).toBe('the media server did not answer in time');
   expect(tookMs).toBeLessThan(DEADLINE_MS + 1_000);
   expect(logs.find('pipeToRouter() | the worker did not answer in time: checking it')).toMatchObject({

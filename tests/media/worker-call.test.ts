@@ -1,7 +1,8 @@
 /**
  * mediasoup's errors mapped to the contract's codes (mediaCall), on a real worker: a request
  * about an object the worker has closed already is NOT_FOUND (not INTERNAL), a worker refusal of
- * the client's parameters is BAD_REQUEST, anything else is passed on.
+ * the client's parameters is BAD_REQUEST, a request cut short by the worker's death (SIGKILL) is
+ * UNAVAILABLE (retryable: the room's media is re-created), anything else is passed on.
  */
 import { loadConfig } from '../../server/config';
 import { AppError } from '../../server/errors';
@@ -46,4 +47,26 @@ test('a request about a consumer the worker closed already is NOT_FOUND; a dupli
     'BAD_REQUEST',
   );
   router.close();
+});
+
+test("a request cut short by its worker's death (SIGKILL), or sent after it, is UNAVAILABLE", async () => {
+  // A pool of its own: this one's worker dies.
+  const doomed = await WorkerPool.create(loadConfig({ MEDIASOUP_WORKERS: '1', RTC_PORT: '0' }).media, createSilentLogger());
+  try {
+    const worker = doomed.workers[0]!;
+    const router = await worker.createRouter({ mediaCodecs: ROUTER_MEDIA_CODECS });
+    // Stopped first, so the request is surely in flight when the worker dies.
+    process.kill(worker.pid, 'SIGSTOP');
+    const inFlight = mediaCall(() => router.createPlainTransport({ listenInfo }));
+    process.kill(worker.pid, 'SIGKILL');
+    const refusal = await inFlight.then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(refusal).toBeInstanceOf(AppError);
+    expect(refusal).toMatchObject({ code: 'UNAVAILABLE', message: 'the media server of this room failed; its media is being re-created' });
+    expect(await codeOf(mediaCall(() => router.createPlainTransport({ listenInfo })))).toBe('UNAVAILABLE');
+  } finally {
+    await doomed.close();
+  }
 });

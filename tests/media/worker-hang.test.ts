@@ -1,7 +1,7 @@
 /**
  * A mediasoup worker that hangs (SIGSTOP: alive, silent). mediasoup's own requests would wait
  * forever; here:
- *  - a request that needs the stopped worker is answered INTERNAL within its deadline (+ 1 s), the
+ *  - a request that needs the stopped worker is answered UNAVAILABLE within its deadline (+ 1 s), the
  *    worker is checked at once, killed and replaced; /readyz is 503 meanwhile and 200 after; the
  *    room's peers hear mediaReset and set up media again; a room on the other worker notices
  *    nothing; the index holds nothing of the dead worker;
@@ -64,7 +64,7 @@ describe('a request meets a stopped worker (deadline 2 s, periodic check off)', 
     await server.close();
   });
 
-  test('answered INTERNAL within deadline + 1 s; worker killed and replaced; readyz 503 then 200; mediaReset; media again', async () => {
+  test('answered UNAVAILABLE within deadline + 1 s; worker killed and replaced; readyz 503 then 200; mediaReset; media again', async () => {
     const a = await joinRoom(server, 'hang-a', 'on-the-stopped-worker');
     const b = await joinRoom(server, 'hang-b', 'on-the-other-worker');
     open.add(a.socket);
@@ -84,7 +84,7 @@ describe('a request meets a stopped worker (deadline 2 s, periodic check off)', 
     const ack = await ackOf(a.socket, 'createTransport', { direction: 'recv', type: 'plain' });
     const answeredInMs = Date.now() - sentAt;
 
-    expect(outcome(ack)).toBe('INTERNAL');
+    expect(outcome(ack)).toBe('UNAVAILABLE');
     expect(!ack.ok && ack.error.message).toBe('the media server did not answer in time');
     expect(answeredInMs).toBeGreaterThanOrEqual(DEADLINE_MS - 50);
     expect(answeredInMs).toBeLessThan(DEADLINE_MS + 1_000);
@@ -203,7 +203,7 @@ describe('a worker that answers after the deadline, before its check gives up', 
 
     stop(worker);
     const ack = await ackOf(a.socket, 'createTransport', { direction: 'send', type: 'plain' });
-    expect(outcome(ack)).toBe('INTERNAL');
+    expect(outcome(ack)).toBe('UNAVAILABLE');
     process.kill(worker.pid, 'SIGCONT');
 
     // The worker now creates the transport it was asked for; nobody holds its id, so it is closed.

@@ -1,13 +1,15 @@
 /**
  * Bad input never hurts the server: every event of the contract refuses malformed payloads
- * with the right code, unknown ids are NOT_FOUND, order errors are NOT_JOINED/ALREADY_JOINED,
+ * with the right code, unknown ids are NOT_FOUND, order errors are NOT_JOINED/ALREADY_JOINED
+ * (as the contract says which requests may come before join),
  * ack-less and unknown events are harmless, an oversized message closes only its own socket,
  * bad namespaces and handshakes are refused with data.code. A healthy peer is served
  * throughout and nothing leaks.
  */
 import type dgram from 'node:dgram';
 import { request, type RoomSocket } from '../../client/request';
-import { requestNames, type RequestName } from '../../shared/contract';
+import { z } from 'zod';
+import { requestNames, requests, type RequestName } from '../../shared/contract';
 import type { ErrorCode } from '../../shared/errors';
 import { bindUdp, opusRtpParameters, udpPort, vp8RtpParameters } from '../helpers/rtp';
 import { connectToRoom, joinRoom, openRoomSocket, startTestServer, waitFor, type TestServer } from '../helpers/server';
@@ -78,37 +80,11 @@ async function joined(name: string): Promise<{ socket: RoomSocket; peerId: strin
   return { socket, peerId };
 }
 
-/** A schema-valid payload for each event, naming ids nobody has. */
-const WELL_FORMED: Record<RequestName, unknown> = {
-  getRouterRtpCapabilities: {},
-  join: {},
-  resume: { resumeToken: 'an-unknown-resume-token-0123456789' },
-  createTransport: { direction: 'send', type: 'plain' },
-  connectTransport: { transportId: UNKNOWN_ID, ip: '127.0.0.1', port: 5004 },
-  closeTransport: { transportId: UNKNOWN_ID },
-  restartIce: { transportId: UNKNOWN_ID },
-  produce: { transportId: UNKNOWN_ID, kind: 'audio', rtpParameters: opusRtpParameters(1) },
-  pauseProducer: { producerId: UNKNOWN_ID },
-  resumeProducer: { producerId: UNKNOWN_ID },
-  closeProducer: { producerId: UNKNOWN_ID },
-  consume: { transportId: UNKNOWN_ID, producerId: UNKNOWN_ID, rtpCapabilities: OPUS_ONLY_CAPS },
-  pauseConsumer: { consumerId: UNKNOWN_ID },
-  resumeConsumer: { consumerId: UNKNOWN_ID },
-  closeConsumer: { consumerId: UNKNOWN_ID },
-  setConsumerPreferredLayers: { consumerId: UNKNOWN_ID, spatialLayer: 0 },
-  setConsumerPriority: { consumerId: UNKNOWN_ID, priority: 10 },
-  requestKeyFrame: { consumerId: UNKNOWN_ID },
-  produceData: { transportId: UNKNOWN_ID, sctpStreamParameters: { streamId: 1 }, label: 'chat' },
-  consumeData: { transportId: UNKNOWN_ID, dataProducerId: UNKNOWN_ID },
-  closeDataProducer: { dataProducerId: UNKNOWN_ID },
-  closeDataConsumer: { dataConsumerId: UNKNOWN_ID },
-  pinPeers: { peerIds: [UNKNOWN_ID] },
-  setAudioLevels: { enabled: true },
-  // Open mode (this server): a token is not looked at, as at connect.
-  refreshToken: { token: 'not-looked-at-in-open-mode' },
-  getIceServers: {},
-  leave: {},
-};
+/** A schema-valid payload for each event (the contract's first example), naming ids nobody has. */
+const WELL_FORMED = Object.fromEntries(requestNames.map((event) => [event, requests[event].examples[0].payload])) as Record<
+  RequestName,
+  unknown
+>;
 
 /** Payloads that are no object at all: refused by every event. */
 const NON_OBJECTS: Array<[string, unknown]> = [
@@ -134,9 +110,28 @@ function badIds(field: string, rest: Record<string, unknown> = {}): Array<[strin
 const opus = opusRtpParameters(1);
 const opusCodec = opus.codecs[0]!;
 
-/** Schema failures specific to each event (NON_OBJECTS are added to every one). */
-const MALFORMED: Record<RequestName, Array<[string, unknown]>> = {
-  getRouterRtpCapabilities: [],
+/**
+ * Each field of the well-formed payload missing (when the schema requires it), null, or of
+ * another JSON type than in the example: refused by every event whose payload is an object.
+ */
+function typeConfusions(event: RequestName): Array<[string, unknown]> {
+  const schema = requests[event].payload;
+  const example = WELL_FORMED[event] as Record<string, unknown>;
+  if (!(schema instanceof z.ZodObject)) return [];
+  const cases: Array<[string, unknown]> = [];
+  for (const [field, fieldSchema] of Object.entries(schema.shape as Record<string, z.ZodType>)) {
+    if (!fieldSchema.safeParse(undefined).success) cases.push([`${field} missing`, { ...example, [field]: undefined }]);
+    cases.push([`${field} null`, { ...example, [field]: null }]);
+    const value = example[field];
+    if (value === undefined) continue;
+    const other = typeof value === 'string' || typeof value === 'boolean' ? 42 : 'a string';
+    cases.push([`${field} ${JSON.stringify(other)}`, { ...example, [field]: other }]);
+  }
+  return cases;
+}
+
+/** Schema failures specific to each event, beyond NON_OBJECTS and typeConfusions (added to every one). */
+const MALFORMED: Partial<Record<RequestName, Array<[string, unknown]>>> = {
   join: [
     ['displayName a number', { displayName: 5 }],
     ['displayName 65 chars', { displayName: 'x'.repeat(65) }],
@@ -267,13 +262,14 @@ const MALFORMED: Record<RequestName, Array<[string, unknown]>> = {
     ['token a number', { token: 42 }],
     ['token huge', { token: HUGE }],
   ],
-  getIceServers: [],
-  leave: [],
 };
 
-test('the tables cover every event of the contract', () => {
-  expect(Object.keys(WELL_FORMED).sort()).toEqual([...requestNames].sort());
-  expect(Object.keys(MALFORMED).sort()).toEqual([...requestNames].sort());
+test("every event's well-formed example passes its schema; every event with fields has malformed cases", () => {
+  for (const event of requestNames) {
+    expect(`${event}: ${requests[event].payload.safeParse(WELL_FORMED[event]).success}`).toBe(`${event}: true`);
+    const fields = Object.keys(WELL_FORMED[event] as object).length;
+    if (fields > 0) expect(`${event}: ${typeConfusions(event).length + (MALFORMED[event]?.length ?? 0) > 0}`).toBe(`${event}: true`);
+  }
 });
 
 test('every event refuses malformed payloads with BAD_REQUEST, joined or not, and nothing changes', async () => {
@@ -283,7 +279,7 @@ test('every event refuses malformed payloads with BAD_REQUEST, joined or not, an
 
   const wrong: string[] = [];
   for (const event of requestNames) {
-    for (const [what, payload] of [...NON_OBJECTS, ...MALFORMED[event]]) {
+    for (const [what, payload] of [...NON_OBJECTS, ...typeConfusions(event), ...(MALFORMED[event] ?? [])]) {
       for (const [who, socket] of [
         ['not joined', notJoined],
         ['joined', member.socket],
@@ -311,38 +307,19 @@ test('a BAD_REQUEST says what was wrong', async () => {
   expect(!join.ok && join.error.message).toMatch(/displayName/);
 });
 
-test('before join, every event but getRouterRtpCapabilities and join is NOT_JOINED', async () => {
+test('before join, every event the contract does not allow before join is NOT_JOINED; the others are served', async () => {
   const socket = await connected();
   const before = indexSizes(server);
-  const expected: Record<RequestName, 'ok' | ErrorCode> = {
-    getRouterRtpCapabilities: 'ok',
-    join: 'ok',
-    resume: 'RESUME_FAILED',
-    createTransport: 'NOT_JOINED',
-    connectTransport: 'NOT_JOINED',
-    closeTransport: 'NOT_JOINED',
-    restartIce: 'NOT_JOINED',
-    produce: 'NOT_JOINED',
-    pauseProducer: 'NOT_JOINED',
-    resumeProducer: 'NOT_JOINED',
-    closeProducer: 'NOT_JOINED',
-    consume: 'NOT_JOINED',
-    pauseConsumer: 'NOT_JOINED',
-    resumeConsumer: 'NOT_JOINED',
-    closeConsumer: 'NOT_JOINED',
-    setConsumerPreferredLayers: 'NOT_JOINED',
-    setConsumerPriority: 'NOT_JOINED',
-    requestKeyFrame: 'NOT_JOINED',
-    produceData: 'NOT_JOINED',
-    consumeData: 'NOT_JOINED',
-    closeDataProducer: 'NOT_JOINED',
-    closeDataConsumer: 'NOT_JOINED',
-    pinPeers: 'NOT_JOINED',
-    setAudioLevels: 'NOT_JOINED',
-    refreshToken: 'ok',
-    getIceServers: 'NOT_JOINED',
-    leave: 'NOT_JOINED',
-  };
+  const expected = Object.fromEntries(requestNames.map((event) => [event, requests[event].beforeJoin ? 'ok' : 'NOT_JOINED']));
+  // Allowed, but this token is nobody's.
+  expected.resume = 'RESUME_FAILED';
+  // Spelled out, so a change of the contract shows here too.
+  expect(requestNames.filter((event) => requests[event].beforeJoin)).toEqual([
+    'getRouterRtpCapabilities',
+    'join',
+    'resume',
+    'refreshToken',
+  ]);
   const got: Record<string, string> = {};
   // join last: everything else is asked of a socket that has not joined.
   for (const event of [...requestNames.filter((e) => e !== 'join'), 'join' as const]) {
@@ -357,36 +334,14 @@ test('before join, every event but getRouterRtpCapabilities and join is NOT_JOIN
 test('after join, unknown ids are NOT_FOUND, a second join is ALREADY_JOINED, leave acks {}', async () => {
   const { socket } = await joined('joined-once');
   const before = indexSizes(server);
-  const expected: Record<RequestName, 'ok' | ErrorCode> = {
-    getRouterRtpCapabilities: 'ok',
-    join: 'ALREADY_JOINED',
-    resume: 'ALREADY_JOINED',
-    createTransport: 'ok',
-    connectTransport: 'NOT_FOUND',
-    closeTransport: 'NOT_FOUND',
-    restartIce: 'NOT_FOUND',
-    produce: 'NOT_FOUND',
-    pauseProducer: 'NOT_FOUND',
-    resumeProducer: 'NOT_FOUND',
-    closeProducer: 'NOT_FOUND',
-    consume: 'NOT_FOUND',
-    pauseConsumer: 'NOT_FOUND',
-    resumeConsumer: 'NOT_FOUND',
-    closeConsumer: 'NOT_FOUND',
-    setConsumerPreferredLayers: 'NOT_FOUND',
-    setConsumerPriority: 'NOT_FOUND',
-    requestKeyFrame: 'NOT_FOUND',
-    produceData: 'NOT_FOUND',
-    consumeData: 'NOT_FOUND',
-    closeDataProducer: 'NOT_FOUND',
-    closeDataConsumer: 'NOT_FOUND',
-    // Unknown peers are ignored (a pinned peer may have just left); levels are a subscription.
-    pinPeers: 'ok',
-    setAudioLevels: 'ok',
-    refreshToken: 'ok',
-    getIceServers: 'ok', // {} on this server without TURN
-    leave: 'ok',
-  };
+  // A request naming an object id (`transportId`, `consumerId`…) nobody has is NOT_FOUND; one naming
+  // none is served (pinPeers ignores unknown peers; getIceServers is {} on this server without TURN).
+  const namesAnObject = (event: RequestName) => Object.keys(WELL_FORMED[event] as object).some((field) => /[a-z]Id$/.test(field));
+  const expected: Record<string, 'ok' | ErrorCode> = Object.fromEntries(
+    requestNames.map((event) => [event, namesAnObject(event) ? 'NOT_FOUND' : 'ok']),
+  );
+  expected.join = 'ALREADY_JOINED';
+  expected.resume = 'ALREADY_JOINED';
   const got: Record<string, string> = {};
   for (const event of requestNames) {
     if (event === 'leave') continue;
@@ -585,6 +540,7 @@ test('the healthy peer was served throughout and nothing leaked', async () => {
   expect(indexProblems(server)).toEqual([]);
   expect(healthy.socket.connected).toBe(true);
   expect(healthy.recorder.of('roomClosed')).toEqual([]);
+  expect(healthy.recorder.problems).toEqual([]); // what it heard is what the contract documents
   // Still served: a newcomer consumes the healthy peer's producer (its own would be FORBIDDEN).
   const newcomer = await joined('newcomer');
   const recv = await plainTransport(newcomer.socket, 'recv', sinkPort);

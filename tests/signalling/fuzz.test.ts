@@ -11,8 +11,8 @@
 import type dgram from 'node:dgram';
 import https from 'node:https';
 import { request, type RoomSocket } from '../../client/request';
-import { requestNames, type Ack, type RequestName } from '../../shared/contract';
-import { ErrorCodes } from '../../shared/errors';
+import { requestNames, requests, type Ack, type RequestName } from '../../shared/contract';
+import { errorRegistry, ErrorCodes } from '../../shared/errors';
 import { bindUdp, OPUS_PT, opusRtpParameters, RtpCounter, sendRtp, udpPort, vp8RtpParameters } from '../helpers/rtp';
 import { connectToRoom, joinRoom, startTestServer, waitFor, type TestServer } from '../helpers/server';
 import { disconnectAll, indexProblems, plainTransport, untyped } from './support/harness';
@@ -138,68 +138,21 @@ class Generator {
     return value;
   }
 
-  /** A payload shaped like the event's, with real ids, then maybe broken in one place. */
+  /**
+   * A payload shaped like the event's (one of the contract's examples), its ids replaced with
+   * real ones, then maybe broken in one place.
+   */
   nearValid(event: RequestName): unknown {
     const id = () => this.pick(this.ids.length ? this.ids : ['00000000-0000-4000-8000-000000000000']);
-    const ssrc = 1 + this.int(1_000_000);
-    const payloads: Record<RequestName, () => Record<string, unknown>> = {
-      getRouterRtpCapabilities: () => ({}),
-      join: () => ({ displayName: this.pick(['fuzzer', 'x'.repeat(70), '\u0000', '  ', 'Ada']) }),
-      resume: () => ({ resumeToken: 'r'.repeat(16 + this.int(100)) }),
-      refreshToken: () => ({ token: this.pick(['', 'a.b.c', 'x'.repeat(5_000), 'eyJhbGciOiJIUzI1NiJ9.e30.sig']) }),
-      createTransport: () => ({
-        direction: this.pick(['send', 'recv', 'up']),
-        type: this.pick(['plain', 'webrtc', 'tcp']),
-        comedia: this.chance(0.5),
-        sctp: this.chance(0.2),
-      }),
-      connectTransport: () =>
-        this.chance(0.5)
-          ? {
-              transportId: id(),
-              ip: this.pick(['127.0.0.1', '127.0.0.2', '::1', '0.0.0.0', 'localhost']),
-              port: this.pick([0, 1, 5004, 65_535, 70_000]),
-            }
-          : {
-              transportId: id(),
-              dtlsParameters: { role: 'client', fingerprints: [{ algorithm: 'sha-256', value: Array(32).fill('AB').join(':') }] },
-            },
-      closeTransport: () => ({ transportId: id() }),
-      restartIce: () => ({ transportId: id() }),
-      produce: () => ({
-        transportId: id(),
-        kind: this.pick(['audio', 'video', 'data']),
-        rtpParameters: this.chance(0.5) ? opusRtpParameters(ssrc) : vp8RtpParameters(ssrc),
-        appData: this.chance(0.5) ? { source: this.pick(['camera', 'microphone', 'screen', 'x']) } : undefined,
-      }),
-      pauseProducer: () => ({ producerId: id() }),
-      resumeProducer: () => ({ producerId: id() }),
-      closeProducer: () => ({ producerId: id() }),
-      consume: () => ({
-        transportId: id(),
-        producerId: id(),
-        rtpCapabilities: this.chance(0.5) ? {} : { codecs: [{ kind: 'audio', mimeType: 'audio/opus', clockRate: 48_000, channels: 2 }] },
-      }),
-      pauseConsumer: () => ({ consumerId: id() }),
-      resumeConsumer: () => ({ consumerId: id() }),
-      closeConsumer: () => ({ consumerId: id() }),
-      setConsumerPreferredLayers: () => ({ consumerId: id(), spatialLayer: this.int(4), temporalLayer: this.int(4) }),
-      setConsumerPriority: () => ({ consumerId: id(), priority: this.pick([0, 1, 128, 255, 256]) }),
-      requestKeyFrame: () => ({ consumerId: id() }),
-      produceData: () => ({
-        transportId: id(),
-        sctpStreamParameters: { streamId: this.int(2_000), ordered: this.chance(0.5) },
-        label: this.pick(['chat', '', 'x'.repeat(200)]),
-      }),
-      consumeData: () => ({ transportId: id(), dataProducerId: id() }),
-      closeDataProducer: () => ({ dataProducerId: id() }),
-      closeDataConsumer: () => ({ dataConsumerId: id() }),
-      pinPeers: () => ({ peerIds: [id(), id()] }),
-      setAudioLevels: () => ({ enabled: this.chance(0.5) }),
-      getIceServers: () => ({}),
-      leave: () => ({}),
-    };
-    const payload = payloads[event]();
+    const examples: ReadonlyArray<{ payload: unknown }> = requests[event].examples;
+    const payload = structuredClone(this.pick(examples).payload) as Record<string, unknown>;
+    for (const key of Object.keys(payload)) {
+      if (/[a-z]Id$/.test(key)) payload[key] = id();
+      else if (/[a-z]Ids$/.test(key)) payload[key] = [id(), id()];
+    }
+    // A new ssrc each time: a repeated one is refused by the transport before anything else.
+    if (event === 'produce')
+      payload.rtpParameters = this.chance(0.5) ? opusRtpParameters(1 + this.int(1_000_000)) : vp8RtpParameters(1 + this.int(1_000_000));
     if (this.chance(0.3)) {
       const keys = Object.keys(payload);
       if (keys.length) payload[this.pick(keys)] = this.value(2);
@@ -228,7 +181,8 @@ interface Tally {
 
 function checkAck(ack: unknown, tally: Tally): void {
   tally.answered++;
-  const documented = (ErrorCodes as readonly string[]).filter((c) => c !== 'TIMEOUT' && c !== 'DISCONNECTED');
+  // Codes the server sends (TIMEOUT and DISCONNECTED are the client's own).
+  const documented: string[] = ErrorCodes.filter((code) => errorRegistry[code].by === 'server');
   const a = ack as Ack<unknown>;
   if (typeof a !== 'object' || a === null || typeof a.ok !== 'boolean') {
     tally.malformed.push(JSON.stringify(ack).slice(0, 120));

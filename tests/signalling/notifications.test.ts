@@ -1,7 +1,9 @@
 /**
  * Server → client notifications, exactly: who hears what, with which payload, and who does not.
  * Each peer's every incoming event is recorded; `barrier()` (a round trip on a socket) makes
- * sure all notifications emitted to it so far have arrived before its list is compared.
+ * sure all notifications emitted to it so far have arrived before its list is compared. Every
+ * notification is also checked against the contract: its name and its payload schema, with no
+ * field the contract does not document.
  */
 import type dgram from 'node:dgram';
 import { request, type RoomSocket } from '../../client/request';
@@ -42,6 +44,7 @@ async function peer(roomId: string, name: string): Promise<TestPeer> {
  */
 async function drain(...peers: TestPeer[]): Promise<Array<Array<{ event: string; payload: unknown }>>> {
   await Promise.all(peers.map((p) => barrier(p.socket)));
+  expect(peers.flatMap((p) => p.events.problems)).toEqual([]);
   return peers.map((p) => {
     const copy = p.events.events.filter((e) => !STATUS_NOTIFICATIONS.has(e.event));
     p.events.clear();

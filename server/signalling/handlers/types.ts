@@ -1,11 +1,12 @@
 /**
- * The shapes of request handlers. Two kinds:
+ * The shapes of request handlers, by the scope the contract gives each request (contract.ts):
  *  - a peer handler serves a joined peer and sees only that Peer (it cannot touch the session);
- *  - a session handler (join, resume, leave, and what may run before join) sees a read-only
- *    view of the session and returns, with its ack data, what the session should do next.
+ *  - a session handler (join, resume, leave, tokens, and what may run before join) sees a
+ *    read-only view of the session and returns, with its ack data, what the session should do
+ *    next. One whose request is not allowed before join sees the session's member.
  * The session owns membership: it adopts a joined peer, leaves, and disconnects.
  */
-import type { Grants, IceServersOffer, ParsedRequest, RequestName, ResponseMap } from '../../../shared/contract';
+import type { Grants, IceServersOffer, ParsedRequest, RequestName, Requests, ResponseMap } from '../../../shared/contract';
 import type { Credentials } from '../../auth/authenticator';
 import type { Peer } from '../../rooms/peer';
 import type { PeerChannel } from '../../rooms/ports';
@@ -40,6 +41,11 @@ export interface SessionView {
   iceServersFor(peer: { readonly identity: string; readonly grants: Readonly<Grants> }): IceServersOffer | undefined;
 }
 
+/** The session of a joined socket (the session refuses the request NOT_JOINED otherwise). */
+export interface JoinedSessionView extends SessionView {
+  readonly member: Member;
+}
+
 /** What the session does once the ack is sent. */
 export type AfterAck =
   /** This socket is now `member`: a new peer (join) or the same peer back (resume). */
@@ -55,14 +61,14 @@ export interface Reply<E extends RequestName> {
 }
 
 export type PeerHandler<E extends RequestName> = (peer: Peer, req: ParsedRequest<E>) => Promise<ResponseMap[E]> | ResponseMap[E];
-export type SessionHandler<E extends RequestName> = (session: SessionView, req: ParsedRequest<E>) => Promise<Reply<E>> | Reply<E>;
+export type SessionHandler<E extends RequestName, View extends SessionView = SessionView> = (
+  session: View,
+  req: ParsedRequest<E>,
+) => Promise<Reply<E>> | Reply<E>;
 
-export type HandlerEntry<E extends RequestName> =
-  { readonly scope: 'peer'; readonly handle: PeerHandler<E> } | { readonly scope: 'session'; readonly handle: SessionHandler<E> };
+/** The handler a request's scope calls for. */
+export type HandlerOf<E extends RequestName> = Requests[E]['scope'] extends 'peer'
+  ? PeerHandler<E>
+  : SessionHandler<E, Requests[E]['beforeJoin'] extends true ? SessionView : JoinedSessionView>;
 
-export function peerHandler<E extends RequestName>(handle: PeerHandler<E>): HandlerEntry<E> {
-  return { scope: 'peer', handle };
-}
-export function sessionHandler<E extends RequestName>(handle: SessionHandler<E>): HandlerEntry<E> {
-  return { scope: 'session', handle };
-}
+export type Handlers = { readonly [E in RequestName]: HandlerOf<E> };

@@ -3,8 +3,16 @@
  * Raw acks (no throw on `{ ok: false }`), plain transports, notification recorders and
  * leak/consistency snapshots of the mediasoup appData index and the RoomManager.
  */
+import { z } from 'zod';
 import { request, type RoomSocket } from '../../../client/request';
-import type { Ack, NotificationMap, NotificationName, PlainTransportCreated } from '../../../shared/contract';
+import {
+  notificationNames,
+  notifications,
+  type Ack,
+  type NotificationMap,
+  type NotificationName,
+  type PlainTransportCreated,
+} from '../../../shared/contract';
 import type { ErrorCode } from '../../../shared/errors';
 import type { TestServer } from '../../helpers/server';
 
@@ -53,21 +61,33 @@ export interface Recorded {
   payload: unknown;
 }
 
-/** Pushes that report ongoing state (who speaks, scores, layers) rather than changes of the room. */
-export const STATUS_NOTIFICATIONS: ReadonlySet<string> = new Set([
-  'activeSpeaker',
-  'audioLevels',
-  'consumerScore',
-  'consumerLayersChanged',
-]);
+/** Pushes that report ongoing state (who speaks, scores, layers) rather than changes of the room (the contract's `status`). */
+export const STATUS_NOTIFICATIONS: ReadonlySet<string> = new Set(notificationNames.filter((name) => notifications[name].status));
+
+/**
+ * What is wrong with a notification the server sent, measured against the contract (its name,
+ * its payload schema, and no field the schema does not document); undefined when nothing is.
+ */
+export function notificationProblem(event: string, payload: unknown): string | undefined {
+  if (!(notificationNames as string[]).includes(event)) return `${event}: not a notification of the contract`;
+  const schema = notifications[event as NotificationName].payload;
+  const parsed = (schema instanceof z.ZodObject ? schema.strict() : schema).safeParse(payload);
+  return parsed.success ? undefined : `${event} ${JSON.stringify(payload)}: ${z.prettifyError(parsed.error)}`;
+}
 
 /** Records every server → client event of a socket, in arrival order. */
 export class Recorder {
   readonly events: Recorded[] = [];
+  /** Notifications that do not match the contract (notificationProblem), in arrival order. */
+  readonly problems: string[] = [];
   disconnectReason: string | undefined;
 
   constructor(socket: RoomSocket) {
-    socket.onAny((event: string, payload: unknown) => this.events.push({ event, payload }));
+    socket.onAny((event: string, payload: unknown) => {
+      this.events.push({ event, payload });
+      const problem = notificationProblem(event, payload);
+      if (problem) this.problems.push(problem);
+    });
     socket.on('disconnect', (reason) => (this.disconnectReason = reason));
   }
 

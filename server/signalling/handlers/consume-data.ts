@@ -1,3 +1,0 @@
-import { peerHandler } from './types';
-
-export const consumeData = peerHandler<'consumeData'>((peer, req) => peer.consumeData(req));

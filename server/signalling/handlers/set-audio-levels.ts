@@ -1,6 +1,0 @@
-import { peerHandler } from './types';
-
-export const setAudioLevels = peerHandler<'setAudioLevels'>((peer, req) => {
-  peer.setAudioLevels(req.enabled);
-  return {};
-});
