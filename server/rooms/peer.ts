@@ -136,7 +136,6 @@ export class Peer {
   #tokenExpiresAt: number | undefined;
   /** Kinds an operator muted: resuming or producing them is FORBIDDEN until unmuted. */
   readonly #mutedKinds = new Set<MediaKind>();
-  readonly #remoteAddress: string | undefined;
   /** Where its plain transports may send (the reflection rules). */
   readonly #plain: PlainDestinations;
   readonly #limits: PeerLimits;
@@ -168,7 +167,6 @@ export class Peer {
     this.displayName = opts.displayName;
     this.#grants = opts.grants;
     this.#tokenExpiresAt = opts.tokenExpiresAt;
-    this.#remoteAddress = opts.remoteAddress;
     this.#plain = new PlainDestinations(opts.remoteAddress, opts.remoteAddressSource, opts.allowPrivateDestinations);
     this.#limits = opts.limits ?? DEFAULT_PEER_LIMITS;
     this.#produceBudget = opts.produceBudget;
