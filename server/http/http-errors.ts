@@ -24,6 +24,7 @@ export const ErrorResponseSchema = z.object({
 const RETRY_AFTER_S = 1;
 
 export function sendError(res: Response, body: ErrorBody, status: number = httpStatusOf(body.code)): void {
-  if (errorRegistry[body.code].retryable) res.setHeader('retry-after', String(RETRY_AFTER_S));
+  // A limiter that knows how long to wait has said so already.
+  if (errorRegistry[body.code].retryable && !res.hasHeader('retry-after')) res.setHeader('retry-after', String(RETRY_AFTER_S));
   res.status(status).json({ error: body });
 }

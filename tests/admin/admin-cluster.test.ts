@@ -47,6 +47,8 @@ beforeAll(async () => {
     AUTH_SECRET: TEST_AUTH_SECRET,
     ADMIN_API_KEY: KEY,
     REDIS_URL: redis.url,
+    CLUSTER_SECRET: 'admin-cluster-test-secret-of-32-bytes-or-more',
+    API_RATE_LIMIT: '1000',
     // Slow heartbeats and sweeps: a room claimed by the test stays claimed while it runs.
     NODE_HEARTBEAT_MS: '5000',
     NODE_TTL_MS: '20000',

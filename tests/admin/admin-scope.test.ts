@@ -29,7 +29,7 @@ const sockets: RoomSocket[] = [];
 const members: Record<'a' | 'b', { socket: RoomSocket; peerId: string; events: Recorder }> = {} as never;
 
 function startServer(apiKey: string): Promise<TestServer> {
-  return startTestServer({ AUTH_SECRET: TEST_AUTH_SECRET, ADMIN_API_KEY: apiKey, ROOM_EMPTY_TIMEOUT_MS: '60000' });
+  return startTestServer({ AUTH_SECRET: TEST_AUTH_SECRET, ADMIN_API_KEY: apiKey, ROOM_EMPTY_TIMEOUT_MS: '60000', API_RATE_LIMIT: '1000' });
 }
 
 beforeAll(async () => {

@@ -160,6 +160,8 @@ test('unsigned, forged, tampered, replayed, stale and re-addressed messages chan
   expect((await a.admin('POST', `/rooms/${roomId}/peers/${victim.joined.peerId}/mute`, { kind: 'audio' })).status).toBe(200);
   expect(await muted).toMatchObject({ reason: 'MUTED_BY_ADMIN' });
   const genuineMute = await captured(mark, '"op":"mutePeer"');
+  // The mute is hard: lifted by an operator (through A again) before the victim can resume.
+  expect((await a.admin('POST', `/rooms/${roomId}/peers/${victim.joined.peerId}/unmute`, { kind: 'audio' })).status).toBe(204);
   await request(victim.socket, 'resumeProducer', { producerId });
   const pausedAfterResume = paused;
   // Replayed as it was: would pause the victim's microphone again.

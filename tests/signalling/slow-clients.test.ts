@@ -31,7 +31,10 @@ const sockets: RoomSocket[] = [];
 beforeAll(async () => {
   // The caps are the defaults. Raised: the appData size (the schema's own bound then applies), and
   // the request rate, for the churning peers, which are the load here rather than what is tested.
-  server = await startTestServer({ APP_DATA_MAX_BYTES: '65536', RATE_LIMIT_REQUESTS: '1000' }, { metrics: true });
+  server = await startTestServer(
+    { APP_DATA_MAX_BYTES: '65536', RATE_LIMIT_REQUESTS: '1000', PEER_PRODUCE_RATE: '100000' },
+    { metrics: true },
+  );
 });
 afterAll(async () => {
   disconnectAll(sockets);
