@@ -19,7 +19,7 @@ import { createExpressApp } from './http/app';
 import { OriginPolicy } from './http/origins';
 import { loadTlsMaterial } from './http/certificates';
 import { listenHttps } from './http/https-server';
-import { closeLogFiles, createLogger, type Logger } from './logger';
+import { closeLogFiles, createLogger, logFileStats, type Logger } from './logger';
 import { MediaService } from './media/media-service';
 import { WorkerPool } from './media/worker-pool';
 import { listenMetrics, type MetricsListener } from './metrics/metrics-listener';
@@ -93,6 +93,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
         workerCpu: () => workers.resourceUsage(WORKER_USAGE_TIMEOUT_MS),
         signalling: signallingObserver,
         cluster: cluster && (() => cluster.stats()),
+        logFile: () => logFileStats(logger),
       })
     : undefined;
 
@@ -140,6 +141,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
         return { alive, configured };
       },
       draining: () => cluster?.draining ?? false,
+      logFile: () => logFileStats(logger),
     },
     logger,
     { admin, origins },

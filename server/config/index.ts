@@ -61,6 +61,16 @@ const origins = z
     }
     return list;
   });
+/** A size in bytes, or with a unit: `512k`, `100m`, `1g` (powers of 1024). */
+const UNIT_BYTES: Record<string, number> = { k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+const byteSize = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .toLowerCase()
+    .regex(/^\d+[kmg]?$/, 'must be a size such as 100m, 512k, 1g or a number of bytes')
+    .transform((value) => Number.parseInt(value, 10) * (UNIT_BYTES[value.at(-1)!] ?? 1))
+    .pipe(z.number().min(min, `must be at least ${min} bytes`).max(max, `must be at most ${max} bytes`));
 const ipAddress = z.union([z.ipv4(), z.ipv6()], { error: 'must be an IPv4 or IPv6 address' });
 
 /** Addresses that mean "every interface". */
@@ -85,6 +95,10 @@ const EnvSchema = z
     LOG_FILE: z.string().min(1).optional(),
     /** Rotated log files older than this many days are deleted. */
     LOG_FILE_RETENTION_DAYS: int(1, 3650).default(14),
+    /** A log file that reaches this size is rotated (`server-YYYY-MM-DD.1.log`, …). */
+    LOG_FILE_MAX_SIZE: byteSize(1024, 1024 ** 4).default(100 * 1024 ** 2),
+    /** All log files together: past it, the oldest are deleted (at each rotation). */
+    LOG_FILE_MAX_TOTAL_SIZE: byteSize(1024, 1024 ** 5).default(1024 ** 3),
 
     /** Prometheus metrics listener (plain HTTP, GET /metrics); METRICS_PORT=0 turns it off. */
     METRICS_HOST: z.string().min(1).default('127.0.0.1'),
@@ -255,6 +269,9 @@ const EnvSchema = z
         message: `is required when RTC_LISTEN_IP is ${env.RTC_LISTEN_IP} (the address clients can reach)`,
       });
     }
+    if (env.LOG_FILE_MAX_TOTAL_SIZE < env.LOG_FILE_MAX_SIZE) {
+      ctx.addIssue({ code: 'custom', path: ['LOG_FILE_MAX_TOTAL_SIZE'], message: 'must be at least LOG_FILE_MAX_SIZE' });
+    }
     if (env.WORKER_RESPAWN_MAX_DELAY_MS < env.WORKER_RESPAWN_DELAY_MS) {
       ctx.addIssue({ code: 'custom', path: ['WORKER_RESPAWN_MAX_DELAY_MS'], message: 'must be at least WORKER_RESPAWN_DELAY_MS' });
     }
@@ -298,8 +315,8 @@ export interface Config {
   log: {
     level: Env['LOG_LEVEL'];
     format: 'json' | 'pretty';
-    /** JSON lines also go to this file, rotated daily. */
-    file?: { path: string; retentionDays: number };
+    /** JSON lines also go to this file, rotated daily and by size; old files deleted by age and total size. */
+    file?: LogFileSettings;
   };
   /** Prometheus listener; off when METRICS_PORT=0 (port 0 here, set by code, means any free port). */
   metrics: { enabled: boolean; host: string; port: number };
@@ -348,6 +365,15 @@ export interface Config {
   limits: Limits;
   /** Many nodes sharing rooms through Redis; undefined without REDIS_URL (one node, as always). */
   cluster?: ClusterConfig;
+}
+
+export interface LogFileSettings {
+  path: string;
+  retentionDays: number;
+  /** Bytes at which a file is rotated. */
+  maxSizeBytes: number;
+  /** Bytes all the files may take together; the oldest go first. */
+  maxTotalSizeBytes: number;
 }
 
 export interface ClusterConfig {
@@ -435,7 +461,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     log: {
       level: e.LOG_LEVEL,
       format: e.LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : 'json'),
-      ...(e.LOG_FILE ? { file: { path: path.resolve(e.LOG_FILE), retentionDays: e.LOG_FILE_RETENTION_DAYS } } : {}),
+      ...(e.LOG_FILE
+        ? {
+            file: {
+              path: path.resolve(e.LOG_FILE),
+              retentionDays: e.LOG_FILE_RETENTION_DAYS,
+              maxSizeBytes: e.LOG_FILE_MAX_SIZE,
+              maxTotalSizeBytes: e.LOG_FILE_MAX_TOTAL_SIZE,
+            },
+          }
+        : {}),
     },
     metrics: { enabled: e.METRICS_PORT !== 0, host: e.METRICS_HOST, port: e.METRICS_PORT },
     admin: { apiKey: e.ADMIN_API_KEY, tokenMaxTtlSeconds: e.TOKEN_MAX_TTL_SECONDS, maxBodyBytes: e.ADMIN_MAX_BODY_BYTES },

@@ -6,6 +6,7 @@
  * or client text.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { LogFileStats } from '../logger/log-file';
 import type { MediaCensus } from '../media/media-index';
 import type { SignallingObserver } from '../signalling/signalling-observer';
 import { WorkerSlots } from './worker-slots';
@@ -19,6 +20,8 @@ export interface MetricsSources {
   /** CPU seconds used by each live worker process. */
   workerCpu(): Promise<Array<{ pid: number; cpuSeconds: number }>>;
   signalling: SignallingObserver;
+  /** With LOG_FILE: whether the file is written, and what it failed and dropped since start. */
+  logFile?: () => LogFileStats | undefined;
   /** With REDIS_URL: live nodes of the cluster by state, and the clients relayed through this node. */
   cluster?: () => { nodes: { active: number; draining: number }; relayed: { out: number; in: number } };
 }
@@ -168,6 +171,37 @@ export class ServerMetrics {
         for (const { pid, cpuSeconds } of usages) this.inc({ worker: slots.of(pid) }, cpuSeconds);
       },
     });
+
+    const logFile = sources.logFile;
+    if (logFile?.()) {
+      const stats = (): LogFileStats => logFile() ?? { state: 'writing', writeErrors: 0, droppedLines: 0 };
+      new Gauge({
+        name: `${PREFIX}log_file_writable`,
+        help: 'LOG_FILE: 1 while lines are written to it, 0 while it cannot be (a full disk) and they are dropped.',
+        registers,
+        collect() {
+          this.set(stats().state === 'writing' ? 1 : 0);
+        },
+      });
+      new Counter({
+        name: `${PREFIX}log_write_errors_total`,
+        help: 'LOG_FILE: failures to write, open or rotate the file.',
+        registers,
+        collect() {
+          this.reset();
+          this.inc(stats().writeErrors);
+        },
+      });
+      new Counter({
+        name: `${PREFIX}log_lines_dropped_total`,
+        help: 'LOG_FILE: lines not written to the file because it could not be (stdout has them).',
+        registers,
+        collect() {
+          this.reset();
+          this.inc(stats().droppedLines);
+        },
+      });
+    }
 
     const cluster = sources.cluster;
     if (cluster) {

@@ -16,6 +16,8 @@ export type LogLine = Record<string, unknown>;
 export interface MainProcess {
   readonly child: ChildProcessWithoutNullStreams;
   readonly lines: LogLine[];
+  /** What it wrote to stderr, line by line. */
+  readonly stderrLines: string[];
   /** https://127.0.0.1:<port>, once listening. */
   readonly url: string;
   /** Resolves with the first line (already seen or to come) that matches, or rejects after `timeoutMs`. */
@@ -73,6 +75,13 @@ export async function startMainProcess(
     for (const listener of [...listeners]) listener();
   });
   captureStream(child.stderr, '[main stderr]');
+  const stderrLines: string[] = [];
+  let stderrBuffered = '';
+  child.stderr.on('data', (chunk: Buffer) => {
+    const parts = (stderrBuffered + chunk.toString()).split('\n');
+    stderrBuffered = parts.pop() ?? '';
+    stderrLines.push(...parts);
+  });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
 
   const line = (match: (l: LogLine) => boolean, timeoutMs = 15_000): Promise<LogLine> =>
@@ -103,7 +112,7 @@ export async function startMainProcess(
       exited.then((code) => Promise.reject(new Error(`server exited early with ${code}`))),
     ]);
     const port = new URL(String(listening.url)).port;
-    return { child, lines, url: `https://127.0.0.1:${port}`, line, exited, cleanUp };
+    return { child, lines, stderrLines, url: `https://127.0.0.1:${port}`, line, exited, cleanUp };
   } catch (error) {
     cleanUp();
     throw error;
