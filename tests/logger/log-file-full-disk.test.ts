@@ -9,11 +9,10 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { request } from '../../client/request';
 import { freePort } from '../cluster/support/redis';
-import { publishPlain, subscribePlain } from '../helpers/plain-media';
+import { plainAudioCall } from '../helpers/plain-media';
 import { samples, scrape } from '../helpers/prometheus';
-import { connectToRoom, waitFor } from '../helpers/server';
+import { waitFor } from '../helpers/server';
 import { mountSmallDisk, type SmallDisk } from '../helpers/tmpfs';
 import { getJson, startMainProcess, type MainProcess } from '../http/support/main-process';
 
@@ -45,25 +44,6 @@ async function startServer(smallDisk: SmallDisk): Promise<Server> {
   return { main, logFile, metricsUrl: `http://127.0.0.1:${metricsPort}/metrics` };
 }
 
-/** Two peers join `roomId`; one publishes opus over plain RTP, the other receives it. */
-async function callWithMedia(server: Server, roomId: string): Promise<void> {
-  const alice = await connectToRoom(server.main, roomId);
-  const bob = await connectToRoom(server.main, roomId);
-  try {
-    await request(alice, 'join', { displayName: 'alice' });
-    await request(bob, 'join', { displayName: 'bob' });
-    const publication = await publishPlain(alice, ['audio']);
-    const subscription = await subscribePlain(bob, [publication.producerIds.audio!]);
-    await publication.send('audio', 40);
-    await waitFor(() => subscription.received(publication.producerIds.audio!) >= 38, `bob to receive alice's audio in ${roomId}`);
-    publication.udp.close();
-    subscription.udp.close();
-  } finally {
-    alice.disconnect();
-    bob.disconnect();
-  }
-}
-
 async function metrics(server: Server): Promise<Map<string, number>> {
   return samples((await scrape(server.metricsUrl)).text);
 }
@@ -74,12 +54,12 @@ const stderrReports = (server: Server): number => server.main.stderrLines.filter
 /** The server serves while its file drops lines; the failure is reported once and visible. */
 async function expectServingWhileFull(server: Server, roomId: string): Promise<void> {
   // The first lines may still fit in the file's last page; the failure comes at the latest with these.
-  await callWithMedia(server, roomId);
+  await plainAudioCall(server.main, roomId);
   const failed = await server.main.line(
     (l) => l.message === 'log file cannot be written: its lines are dropped until it can be (stdout has them)',
   );
   expect(failed).toMatchObject({ level: 'error', path: server.logFile, error: { code: 'ENOSPC' } });
-  await callWithMedia(server, `${roomId}-dropped`);
+  await plainAudioCall(server.main, `${roomId}-dropped`);
   expect(server.main.lines.some((l) => l.roomId === `${roomId}-dropped`)).toBe(true); // stdout has them
   expect(fileText(server)).not.toContain(`${roomId}-dropped`);
   expect(await getJson(`${server.main.url}/healthz`)).toMatchObject({
@@ -92,7 +72,7 @@ async function expectServingWhileFull(server: Server, roomId: string): Promise<v
   expect(values.get('confsfu_log_lines_dropped_total')).toBeGreaterThan(0);
   // Once per episode, however many lines and retries (every 2 s) go by.
   await new Promise((resolve) => setTimeout(resolve, 5_000));
-  await callWithMedia(server, `${roomId}-later`);
+  await plainAudioCall(server.main, `${roomId}-later`);
   expect(stderrReports(server)).toBe(1);
   expect(server.main.child.exitCode).toBeNull();
 }
@@ -103,7 +83,7 @@ async function expectWritingAgain(server: Server, smallDisk: SmallDisk, roomId: 
   const recovered = await server.main.line((l) => l.message === 'log file written again', 15_000);
   expect(recovered).toMatchObject({ level: 'warn', droppedLines: expect.any(Number) as number });
   expect(recovered.droppedLines).toBeGreaterThan(0);
-  await callWithMedia(server, roomId);
+  await plainAudioCall(server.main, roomId);
   await waitFor(() => fileText(server).includes(`"roomId":"${roomId}"`), 'the new room in the log file', 5_000);
   const lines = fileText(server).split('\n').filter(Boolean);
   expect(lines.some((l) => l.includes('"message":"log file written again"'))).toBe(true);
@@ -127,7 +107,7 @@ function isJson(line: string): boolean {
 test('the disk fills while the server runs: joins and media go on, lines are dropped, writing resumes once space is freed', async () => {
   disk = mountSmallDisk(1024 * 1024);
   const server = await startServer(disk);
-  await callWithMedia(server, 'before-full');
+  await plainAudioCall(server.main, 'before-full');
   await waitFor(() => fileText(server).includes('"roomId":"before-full"'), 'the first room in the log file');
 
   disk.fill();
