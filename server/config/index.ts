@@ -216,6 +216,12 @@ const EnvSchema = z
     /** Rooms and peers (in all rooms) on this server. */
     SERVER_MAX_ROOMS: int(1, 1_000_000).default(1_000),
     SERVER_MAX_PEERS: int(1, 10_000_000).default(5_000),
+    /**
+     * File descriptors kept free of client connections, for the server's own needs (a respawned
+     * worker, the next log file, metrics, webhooks, Redis): HTTPS connections past the open-file
+     * limit minus the descriptors open at start minus this are refused (and counted). 0: no cap.
+     */
+    FD_RESERVE: int(0, 1_000_000).default(64),
 
     /** Requests (and events without ack) per second of one socket, and extra requests it may burst per 10 s. */
     RATE_LIMIT_REQUESTS: int(1, 1_000_000).default(50),
@@ -396,7 +402,8 @@ export interface Limits {
     maxDataProducers: number;
     appDataMaxBytes: number;
   };
-  server: { maxRooms: number; maxPeers: number };
+  /** fdReserve: descriptors kept free of client connections (0: connections not capped). */
+  server: { maxRooms: number; maxPeers: number; fdReserve: number };
   connection: {
     maxRooms: number;
     requestsPerSecond: number;
@@ -528,7 +535,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         maxDataProducers: e.PEER_MAX_DATA_PRODUCERS,
         appDataMaxBytes: e.APP_DATA_MAX_BYTES,
       },
-      server: { maxRooms: e.SERVER_MAX_ROOMS, maxPeers: e.SERVER_MAX_PEERS },
+      server: { maxRooms: e.SERVER_MAX_ROOMS, maxPeers: e.SERVER_MAX_PEERS, fdReserve: e.FD_RESERVE },
       connection: {
         maxRooms: e.CONNECTION_MAX_ROOMS,
         requestsPerSecond: e.RATE_LIMIT_REQUESTS,

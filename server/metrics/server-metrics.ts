@@ -6,6 +6,7 @@
  * or client text.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { FdStats } from '../limits/file-descriptors';
 import type { LogFileStats } from '../logger/log-file';
 import type { MediaCensus } from '../media/media-index';
 import type { SignallingObserver } from '../signalling/signalling-observer';
@@ -20,6 +21,8 @@ export interface MetricsSources {
   /** CPU seconds used by each live worker process. */
   workerCpu(): Promise<Array<{ pid: number; cpuSeconds: number }>>;
   signalling: SignallingObserver;
+  /** File descriptors: where they ran out, how often. */
+  fileDescriptors?: () => FdStats;
   /** With LOG_FILE: whether the file is written, and what it failed and dropped since start. */
   logFile?: () => LogFileStats | undefined;
   /** With REDIS_URL: live nodes of the cluster by state, and the clients relayed through this node. */
@@ -171,6 +174,23 @@ export class ServerMetrics {
         for (const { pid, cpuSeconds } of usages) this.inc({ worker: slots.of(pid) }, cpuSeconds);
       },
     });
+
+    const fileDescriptors = sources.fileDescriptors;
+    if (fileDescriptors) {
+      new Counter({
+        name: `${PREFIX}fd_exhausted_total`,
+        help:
+          'File descriptors ran out, by where: accept (a connection refused at the open-file limit minus FD_RESERVE, or not accepted), ' +
+          'spawn (a worker could not start), check (the once-a-second check found none free).',
+        labelNames: ['where'],
+        registers,
+        collect() {
+          const { exhausted } = fileDescriptors();
+          this.reset();
+          for (const [where, count] of Object.entries(exhausted)) this.inc({ where }, count);
+        },
+      });
+    }
 
     const logFile = sources.logFile;
     if (logFile?.()) {

@@ -141,7 +141,7 @@ test('trust settings: defaults, open mode switches, production needs a secret or
   expect(open.security.corsOrigins).toEqual([]);
   expect(open.limits).toEqual({
     peer: { maxTransports: 4, maxProducers: 8, maxConsumers: 200, maxDataProducers: 4, appDataMaxBytes: 1024 },
-    server: { maxRooms: 1000, maxPeers: 5000 },
+    server: { maxRooms: 1000, maxPeers: 5000, fdReserve: 64 },
     connection: {
       maxRooms: 2,
       requestsPerSecond: 50,

@@ -30,33 +30,34 @@ export interface MainProcess {
 
 /**
  * Starts server/main.ts with a loopback base env + `env`; `preload` modules go before it (`--import`).
- * `listeningTimeoutMs`: how long it may take to log `server listening`.
+ * `listeningTimeoutMs`: how long it may take to log `server listening`. `openFileLimit`: started
+ * under `ulimit -n` of that (its workers inherit it).
  */
 export async function startMainProcess(
   env: Record<string, string>,
   preload: string[] = [],
   listeningTimeoutMs = 15_000,
+  { openFileLimit }: { openFileLimit?: number } = {},
 ): Promise<MainProcess> {
   const certsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'confsfu-main-'));
-  const child = spawn(
-    path.join(REPO, 'node_modules/.bin/node'),
-    ['--import', 'tsx', ...preload.flatMap((p) => ['--import', p]), 'server/main.ts'],
-    {
-      cwd: REPO,
-      env: {
-        ...process.env,
-        PORT: '0',
-        LISTEN_HOST: '127.0.0.1',
-        CERTS_DIR: certsDir,
-        LOG_FORMAT: 'json',
-        LOG_LEVEL: 'info',
-        RTC_PORT: '0', // tests run side by side: no fixed media ports
-        METRICS_PORT: '0', // nor a fixed metrics port
-        ...env,
-      },
-      stdio: ['pipe', 'pipe', 'pipe'],
+  const node = [path.join(REPO, 'node_modules/.bin/node'), '--import', 'tsx', ...preload.flatMap((p) => ['--import', p]), 'server/main.ts'];
+  // `exec`: the child is Node itself (signals, pid), with the lower limit.
+  const command = openFileLimit === undefined ? node : ['bash', '-c', `ulimit -n ${openFileLimit} && exec "$@"`, 'bash', ...node];
+  const child = spawn(command[0]!, command.slice(1), {
+    cwd: REPO,
+    env: {
+      ...process.env,
+      PORT: '0',
+      LISTEN_HOST: '127.0.0.1',
+      CERTS_DIR: certsDir,
+      LOG_FORMAT: 'json',
+      LOG_LEVEL: 'info',
+      RTC_PORT: '0', // tests run side by side: no fixed media ports
+      METRICS_PORT: '0', // nor a fixed metrics port
+      ...env,
     },
-  );
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   const lines: LogLine[] = [];
   const listeners = new Set<() => void>();
   let buffered = '';
