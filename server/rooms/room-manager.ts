@@ -10,6 +10,7 @@ import type { PeerLimits } from './peer';
 import type { Fanout, MediaPort, PeerChannel } from './ports';
 import { Room, type JoinResult, type PeerProfile, type ResumeResult } from './room';
 import { RoomObserver } from './room-observer';
+import { TurnPacer } from './turn-pacer';
 
 export interface RoomManagerOptions {
   media: MediaPort;
@@ -47,6 +48,8 @@ export class RoomManager {
   readonly #creating = new Map<string, Promise<Room>>();
   readonly #opts: RoomManagerOptions;
   readonly #limits: ServerLimits;
+  /** One budget for every room's dropped connections: a turn of the event loop is the process's. */
+  readonly #pacer = new TurnPacer();
   readonly #log: Logger;
   #closed = false;
 
@@ -104,6 +107,7 @@ export class RoomManager {
       peerLimits: this.#opts.limits?.peer,
       lastN: this.#opts.lastN,
       fanout: this.#opts.fanout,
+      pacer: this.#pacer,
       observer: this.observer,
       logger: this.#opts.logger,
     })
@@ -142,6 +146,15 @@ export class RoomManager {
       }
       return { room, ...room.join(profile, channel) };
     }
+  }
+
+  /**
+   * Runs `task` now, or later in this turn of the event loop or the next ones when a burst (thousands
+   * of connections dropping together) has spent this turn's budget (turn-pacer.ts): for the
+   * signalling layer's clean-up after a disconnect.
+   */
+  pace(task: () => void): void {
+    this.#pacer.run(task);
   }
 
   /** The same peer back on a new connection (see Room.resume). Throws RESUME_FAILED. */
