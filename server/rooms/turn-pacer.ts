@@ -10,7 +10,7 @@
  * in one poll phase; every call on the server stood still meanwhile. Paced, a single leave still
  * happens at once, and a storm of them takes a few more turns, with I/O and timers served in between.
  */
-export const TURN_BUDGET_MS = 10;
+export const TURN_BUDGET_MS = 5;
 
 export class TurnPacer {
   readonly #budgetMs: number;
