@@ -41,9 +41,6 @@ export type LogFileEvents = {
   recovered: [{ path: string; droppedLines: number; downMs: number }];
 };
 
-/** The rotating writer's stream (winston-daily-rotate-file does not type it): it emits the file's errors. */
-type RotatingStream = EventEmitter;
-
 export class LogFileTransport extends Transport {
   /** failed / recovered, as they happen. */
   readonly reports = new EventEmitter<LogFileEvents>();
@@ -112,7 +109,8 @@ export class LogFileTransport extends Transport {
       this.#fail(error); // e.g. its folder cannot be created
       return;
     }
-    const stream = (writer as unknown as { logStream: RotatingStream }).logStream;
+    // The rotating writer's stream (untyped by winston-daily-rotate-file) emits the file's errors.
+    const stream = (writer as unknown as { logStream: EventEmitter }).logStream;
     // Kept for the writer's whole life, also once it is replaced: a late error of a dead stream is no crash.
     stream.on('error', (error: Error) => {
       if (this.#writer === writer) this.#fail(error);
