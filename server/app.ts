@@ -21,7 +21,8 @@ import { TrustedProxies } from './http/client-address';
 import { OriginPolicy } from './http/origins';
 import { loadTlsMaterial } from './http/certificates';
 import { listenHttps } from './http/https-server';
-import { closeLogFiles, createLogger, type Logger } from './logger';
+import { FileDescriptorWatch } from './limits/file-descriptors';
+import { closeLogFiles, createLogger, logFileStats, type Logger } from './logger';
 import { MediaService } from './media/media-service';
 import { WorkerPool } from './media/worker-pool';
 import { listenMetrics, type MetricsListener } from './metrics/metrics-listener';
@@ -69,11 +70,14 @@ export interface RunningServer {
 
 export async function startServer(config: Config, logger: Logger = createLogger(config.log)): Promise<RunningServer> {
   const workers = await WorkerPool.create(config.media, logger);
+  const fileDescriptors = new FileDescriptorWatch(logger, config.limits.server.fdReserve);
+  workers.observer.on('spawnFailed', ({ error }) => fileDescriptors.spawnFailed(error));
   const media = new MediaService(workers, config.media, logger);
   let cluster: Cluster | undefined;
   try {
     cluster = config.cluster && (await Cluster.connect(config.cluster, logger));
   } catch (error) {
+    fileDescriptors.stop();
     await workers.close();
     throw error;
   }
@@ -99,6 +103,8 @@ export async function startServer(config: Config, logger: Logger = createLogger(
         workerCpu: () => workers.resourceUsage(WORKER_USAGE_TIMEOUT_MS),
         signalling: signallingObserver,
         cluster: cluster && (() => cluster.stats()),
+        logFile: () => logFileStats(logger),
+        fileDescriptors: () => fileDescriptors.stats(),
       })
     : undefined;
 
@@ -150,6 +156,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       },
       draining: () => cluster?.draining ?? false,
       redisAway: () => cluster !== undefined && !cluster.redisUp,
+      logFile: () => logFileStats(logger),
     },
     logger,
     { admin, origins, apiLimiter: apiLimiter(config.api, proxies, logger) },
@@ -162,6 +169,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     if (metrics) metricsListener = await listenMetrics(metrics.registry, config.metrics.host, config.metrics.port, logger);
     listening = await listenHttps(app, tls, config.http.host, config.http.port);
   } catch (error) {
+    fileDescriptors.stop();
     await metricsListener?.close();
     await webhooks?.close();
     await cluster?.close();
@@ -169,6 +177,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
     throw error;
   }
   const { server: httpsServer, port } = listening;
+  fileDescriptors.guard(httpsServer);
   const io = createSignalling(httpsServer, rooms, config.signalling, logger, signallingObserver, {
     authenticator,
     origins,
@@ -198,6 +207,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
         authenticate: (token, roomId) => authenticator.authenticate(token, roomId),
       });
     } catch (error) {
+      fileDescriptors.stop();
       await new Promise<void>((resolve) => void io.close(() => resolve()));
       await metricsListener?.close();
       await webhooks?.close();
@@ -240,6 +250,7 @@ export async function startServer(config: Config, logger: Logger = createLogger(
       await webhooks?.close();
       await metricsListener?.close();
       await workers.close();
+      fileDescriptors.stop();
       logger.info('server closed', { component: 'app' });
       // What was logged reaches LOG_FILE's disk before the process exits (main exits right after).
       await closeLogFiles(logger);

@@ -11,6 +11,9 @@
  *    supervisor to restart. The exception unwound through code that may have been half-way
  *    through changing shared state (a room's maps, the media index); going on would serve from
  *    state nobody can vouch for (Node's own documentation says the same).
+ *  - logging never takes the server down: a stdout or stderr whose reader went away (EPIPE: a log
+ *    shipper restarted, a `| tee` killed) loses its lines, not the process (LOG_FILE, if set, has
+ *    them); a LOG_FILE that cannot be written is logger/log-file.ts's.
  */
 import { startServer, type RunningServer } from './app';
 import { ConfigError, loadConfig, type Config } from './config';
@@ -50,7 +53,23 @@ function shutdownOnce(server: RunningServer | undefined, logger: Logger) {
   };
 }
 
+/** A write error on stdout or stderr (EPIPE) would be an uncaught exception: reported once on the other one, then ignored. */
+function surviveBrokenStdio(): void {
+  for (const [name, stream, other] of [
+    ['stdout', process.stdout, process.stderr],
+    ['stderr', process.stderr, process.stdout],
+  ] as const) {
+    let reported = false;
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (reported) return;
+      reported = true;
+      if (!other.destroyed) other.write(`${name} cannot be written (${error.code ?? error.message}): its lines are lost from now on\n`);
+    });
+  }
+}
+
 async function main(): Promise<void> {
+  surviveBrokenStdio();
   let config: Config;
   try {
     config = loadConfig(process.env);

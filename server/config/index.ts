@@ -64,6 +64,16 @@ const origins = z
     }
     return list;
   });
+/** A size in bytes, or with a unit: `512k`, `100m`, `1g` (powers of 1024). */
+const UNIT_BYTES: Record<string, number> = { k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
+const byteSize = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .toLowerCase()
+    .regex(/^\d+[kmg]?$/, 'must be a size such as 100m, 512k, 1g or a number of bytes')
+    .transform((value) => Number.parseInt(value, 10) * (UNIT_BYTES[value.at(-1)!] ?? 1))
+    .pipe(z.number().min(min, `must be at least ${min} bytes`).max(max, `must be at most ${max} bytes`));
 const ipAddress = z.union([z.ipv4(), z.ipv6()], { error: 'must be an IPv4 or IPv6 address' });
 
 /** Addresses that mean "every interface". */
@@ -88,6 +98,10 @@ const EnvSchema = z
     LOG_FILE: z.string().min(1).optional(),
     /** Rotated log files older than this many days are deleted. */
     LOG_FILE_RETENTION_DAYS: int(1, 3650).default(14),
+    /** A log file that reaches this size is rotated (`server-YYYY-MM-DD.1.log`, …). */
+    LOG_FILE_MAX_SIZE: byteSize(1024, 1024 ** 4).default(100 * 1024 ** 2),
+    /** All log files together: past it, the oldest are deleted (at each rotation). */
+    LOG_FILE_MAX_TOTAL_SIZE: byteSize(1024, 1024 ** 5).default(1024 ** 3),
 
     /** Prometheus metrics listener (plain HTTP, GET /metrics); METRICS_PORT=0 turns it off. */
     METRICS_HOST: z.string().min(1).default('127.0.0.1'),
@@ -216,6 +230,12 @@ const EnvSchema = z
     /** Rooms and peers (in all rooms) on this server. */
     SERVER_MAX_ROOMS: int(1, 1_000_000).default(1_000),
     SERVER_MAX_PEERS: int(1, 10_000_000).default(5_000),
+    /**
+     * File descriptors kept free of client connections, for the server's own needs (a respawned
+     * worker, the next log file, metrics, webhooks, Redis): HTTPS connections past the open-file
+     * limit minus the descriptors open at start minus this are refused (and counted). 0: no cap.
+     */
+    FD_RESERVE: int(0, 1_000_000).default(64),
 
     // ---- trust and abuse budgets: client addresses, plain transports, churn, open mode, /api ----
     /**
@@ -317,6 +337,9 @@ const EnvSchema = z
         message: `is required when RTC_LISTEN_IP is ${env.RTC_LISTEN_IP} (the address clients can reach)`,
       });
     }
+    if (env.LOG_FILE_MAX_TOTAL_SIZE < env.LOG_FILE_MAX_SIZE) {
+      ctx.addIssue({ code: 'custom', path: ['LOG_FILE_MAX_TOTAL_SIZE'], message: 'must be at least LOG_FILE_MAX_SIZE' });
+    }
     if (env.WORKER_RESPAWN_MAX_DELAY_MS < env.WORKER_RESPAWN_DELAY_MS) {
       ctx.addIssue({ code: 'custom', path: ['WORKER_RESPAWN_MAX_DELAY_MS'], message: 'must be at least WORKER_RESPAWN_DELAY_MS' });
     }
@@ -367,8 +390,8 @@ export interface Config {
   log: {
     level: Env['LOG_LEVEL'];
     format: 'json' | 'pretty';
-    /** JSON lines also go to this file, rotated daily. */
-    file?: { path: string; retentionDays: number };
+    /** JSON lines also go to this file, rotated daily and by size; old files deleted by age and total size. */
+    file?: LogFileSettings;
   };
   /** Prometheus listener; off when METRICS_PORT=0 (port 0 here, set by code, means any free port). */
   metrics: { enabled: boolean; host: string; port: number };
@@ -438,6 +461,15 @@ export interface Config {
   cluster?: ClusterConfig;
 }
 
+export interface LogFileSettings {
+  path: string;
+  retentionDays: number;
+  /** Bytes at which a file is rotated. */
+  maxSizeBytes: number;
+  /** Bytes all the files may take together; the oldest go first. */
+  maxTotalSizeBytes: number;
+}
+
 export interface ClusterConfig {
   redisUrl: string;
   keyPrefix: string;
@@ -464,7 +496,8 @@ export interface Limits {
     /** Least time between two key frame requests of one consumer that reach the publisher. */
     keyFrameRequestIntervalMs: number;
   };
-  server: { maxRooms: number; maxPeers: number };
+  /** fdReserve: descriptors kept free of client connections (0: connections not capped). */
+  server: { maxRooms: number; maxPeers: number; fdReserve: number };
   /** Open mode only (with tokens, tokens say who comes in): per client address (IPv6: per /64), and idle peers. */
   openMode: { addressMaxRooms: number; addressMaxPeers: number; idlePeerTimeoutMs: number };
   connection: {
@@ -549,7 +582,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     log: {
       level: e.LOG_LEVEL,
       format: e.LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : 'json'),
-      ...(e.LOG_FILE ? { file: { path: path.resolve(e.LOG_FILE), retentionDays: e.LOG_FILE_RETENTION_DAYS } } : {}),
+      ...(e.LOG_FILE
+        ? {
+            file: {
+              path: path.resolve(e.LOG_FILE),
+              retentionDays: e.LOG_FILE_RETENTION_DAYS,
+              maxSizeBytes: e.LOG_FILE_MAX_SIZE,
+              maxTotalSizeBytes: e.LOG_FILE_MAX_TOTAL_SIZE,
+            },
+          }
+        : {}),
     },
     metrics: { enabled: e.METRICS_PORT !== 0, host: e.METRICS_HOST, port: e.METRICS_PORT },
     admin: {
@@ -621,7 +663,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         producesPer10s: e.PEER_PRODUCE_RATE,
         keyFrameRequestIntervalMs: e.KEY_FRAME_REQUEST_DELAY_MS,
       },
-      server: { maxRooms: e.SERVER_MAX_ROOMS, maxPeers: e.SERVER_MAX_PEERS },
+      server: { maxRooms: e.SERVER_MAX_ROOMS, maxPeers: e.SERVER_MAX_PEERS, fdReserve: e.FD_RESERVE },
       openMode: {
         addressMaxRooms: e.ADDRESS_MAX_ROOMS,
         addressMaxPeers: e.ADDRESS_MAX_PEERS,

@@ -18,6 +18,8 @@ export interface AppProbes {
   draining?(): boolean;
   /** With REDIS_URL: the cluster's Redis does not answer: not ready (new rooms fail here), but alive (its rooms go on). */
   redisAway?(): boolean;
+  /** With LOG_FILE: whether its lines are written (a full disk drops them), and how many were dropped. */
+  logFile?(): { state: 'writing' | 'dropping'; droppedLines: number } | undefined;
 }
 
 export const DEMO_DIR = path.resolve(__dirname, '../../dist/demo');
@@ -39,8 +41,15 @@ export function createExpressApp(probes: AppProbes, logger: Logger, options: Exp
   const startedAt = Date.now();
   app.use(accessLog(logger));
 
+  // A log file that cannot be written is shown, not fatal: restarting would not free the disk.
   app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok', uptimeSeconds: Math.round((Date.now() - startedAt) / 1000), workers: probes.workers() });
+    const logFile = probes.logFile?.();
+    res.json({
+      status: 'ok',
+      uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+      workers: probes.workers(),
+      ...(logFile ? { logFile: { state: logFile.state, droppedLines: logFile.droppedLines } } : {}),
+    });
   });
 
   // Ready only with every configured worker alive: while a dead or hung worker is being replaced

@@ -3,14 +3,14 @@
  * and, through child loggers, the ids an operator greps for: roomId, peerId, workerPid; lines
  * written while a request is handled also carry its `requestId` (and `event`, see
  * request-context.ts). Messages follow `'method() | what happened'` with ids as fields, not
- * inside the text. With LOG_FILE the same lines also go, as JSON, to a daily rotated file.
+ * inside the text. With LOG_FILE the same lines also go, as JSON, to a rotated file (log-file.ts):
+ * a file that cannot be written (a full disk) never takes the server down.
  *
  *   tail -f server.log | grep '"roomId":"standup"'
  */
-import path from 'node:path';
 import winston from 'winston';
-import DailyRotateFile from 'winston-daily-rotate-file';
 import type { Config } from '../config';
+import { LogFileTransport, type LogFileStats } from './log-file';
 import { requestContextFields } from './request-context';
 
 export type Logger = winston.Logger;
@@ -48,37 +48,29 @@ function prettyFormat(): winston.Logform.Format {
   );
 }
 
-/**
- * The daily files of LOG_FILE=/var/log/confsfu/server.log: `server-2025-01-31.log`, … (kept
- * `retentionDays`), with `server.log` a symlink to today's, so `tail -F` follows the rotation.
- * A LOG_FILE that names its own `%DATE%` is used as is, without the symlink.
- */
-export function createLogFileTransport(file: NonNullable<Config['log']['file']>): DailyRotateFile {
-  const dirname = path.dirname(file.path);
-  const base = path.basename(file.path);
-  const ext = path.extname(base);
-  const dated = base.includes('%DATE%');
-  const transport = new DailyRotateFile({
-    dirname,
-    filename: dated ? base : `${path.basename(base, ext)}-%DATE%${ext}`,
-    datePattern: 'YYYY-MM-DD',
-    maxFiles: `${file.retentionDays}d`,
-    auditFile: path.join(dirname, `.${base.replace('%DATE%', 'DATE')}-audit.json`),
-    createSymlink: !dated,
-    symlinkName: base,
-    format: jsonLineFormat(),
-  });
-  // A full disk must not crash the server; stdout still has every line.
-  transport.on('error', (error: Error) => process.stderr.write(`log file ${file.path}: ${error.message}\n`));
-  return transport;
-}
-
 export function createLogger(config: Config['log']): Logger {
   const transports: winston.transport[] = [
     new winston.transports.Console({ format: config.format === 'json' ? jsonLineFormat() : prettyFormat() }),
   ];
-  if (config.file) transports.push(createLogFileTransport(config.file));
-  return dropDisabledLevelsFirst(winston.createLogger({ level: config.level, format: baseLogFormat(), transports }));
+  const file = config.file && new LogFileTransport(config.file, { format: jsonLineFormat() });
+  if (file) transports.push(file);
+  const logger = dropDisabledLevelsFirst(winston.createLogger({ level: config.level, format: baseLogFormat(), transports }));
+  if (file) reportLogFile(file, logger.child({ component: 'logger' }));
+  return logger;
+}
+
+/** The file's episodes as lines: on stdout while it fails, and in the file too once it writes again. */
+function reportLogFile(file: LogFileTransport, log: Logger): void {
+  file.reports
+    .on('failed', ({ path, error }) =>
+      log.error('log file cannot be written: its lines are dropped until it can be (stdout has them)', { path, error }),
+    )
+    .on('recovered', ({ path, droppedLines, downMs }) => log.warn('log file written again', { path, droppedLines, downMs }));
+}
+
+/** LOG_FILE's state and counts (metrics, /healthz), or undefined without LOG_FILE. */
+export function logFileStats(logger: Logger): LogFileStats | undefined {
+  return logger.transports.find((t): t is LogFileTransport => t instanceof LogFileTransport)?.stats();
 }
 
 /**
@@ -107,7 +99,7 @@ export function dropDisabledLevelsFirst(logger: Logger): Logger {
  * server's last step when it closes (the process exits next). Later lines go to stdout only.
  */
 export async function closeLogFiles(logger: Logger): Promise<void> {
-  const files = logger.transports.filter((t): t is DailyRotateFile => t instanceof DailyRotateFile);
+  const files = logger.transports.filter((t): t is LogFileTransport => t instanceof LogFileTransport);
   await Promise.all(
     files.map(
       (transport) =>

@@ -84,8 +84,7 @@ export class MediaService implements MediaPort {
   }
 
   async openRoom(roomId: string, events: RoomMediaEvents): Promise<void> {
-    const worker = await this.#pool.liveWorker(this.#config.requestTimeoutMs);
-    const router = await this.#createRouter(roomId, worker);
+    const { router, observers } = await this.#homeRouter(roomId, events, false, this.#config.requestTimeoutMs);
     const media: RoomMedia = {
       roomId,
       events,
@@ -93,16 +92,10 @@ export class MediaService implements MediaPort {
       placing: new Map(),
       spreading: undefined,
       epoch: 0,
-      observers: undefined,
+      observers,
       audioLevelsEnabled: false,
       rtpCapabilities: capabilitiesOf(router),
     };
-    try {
-      media.observers = await this.#speakers.create(router, media.events, media.audioLevelsEnabled);
-    } catch (error) {
-      router.close();
-      throw error;
-    }
     this.#rooms.set(roomId, media);
     this.#watchRouter(media, router);
   }
@@ -670,6 +663,40 @@ export class MediaService implements MediaPort {
     });
   }
 
+  /**
+   * A room's first router, with its speaker observers, on a live worker, waiting up to `waitMs` for
+   * one. A worker that dies during the attempt fails the attempt, not the room: when several workers
+   * die at once (the OOM killer, `pkill`), the rooms of the first death move to a worker that looks
+   * alive but is dying too (its death not yet noticed); they then go to the next live worker, or to
+   * a replacement, within the same wait.
+   */
+  async #homeRouter(
+    roomId: string,
+    events: RoomMediaEvents,
+    audioLevelsEnabled: boolean,
+    waitMs: number,
+  ): Promise<{ router: IndexedRouter; observers: SpeakerObserverIds; worker: IndexedWorker }> {
+    const deadline = performance.now() + waitMs;
+    for (;;) {
+      const worker = await this.#pool.liveWorker(Math.max(0, deadline - performance.now()));
+      try {
+        const router = await this.#createRouter(roomId, worker);
+        try {
+          return { router, observers: await this.#speakers.create(router, events, audioLevelsEnabled), worker };
+        } catch (error) {
+          router.close();
+          throw error;
+        }
+      } catch (error) {
+        if (!worker.closed || performance.now() >= deadline) throw error;
+        this.#logger.warn('the worker died while the room media was being created on it: trying the next live worker', {
+          roomId,
+          workerPid: worker.pid,
+        });
+      }
+    }
+  }
+
   async #createRouter(roomId: string, worker: ms.Worker): Promise<IndexedRouter> {
     const router = await this.#calls.call(
       'createRouter',
@@ -725,15 +752,8 @@ export class MediaService implements MediaPort {
     const { roomId } = media;
     const epoch = media.epoch;
     try {
-      const worker = await this.#pool.liveWorker(this.#config.respawn.maxDelayMs + this.#config.requestTimeoutMs);
-      const router = await this.#createRouter(roomId, worker);
-      let observers: RoomMedia['observers'];
-      try {
-        observers = await this.#speakers.create(router, media.events, media.audioLevelsEnabled);
-      } catch (error) {
-        router.close();
-        throw error;
-      }
+      const waitMs = this.#config.respawn.maxDelayMs + this.#config.requestTimeoutMs;
+      const { router, observers, worker } = await this.#homeRouter(roomId, media.events, media.audioLevelsEnabled, waitMs);
       if (this.#rooms.get(roomId) !== media || media.epoch !== epoch) {
         router.close(); // the room closed meanwhile
         return;

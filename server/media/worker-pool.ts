@@ -14,6 +14,8 @@
  *    handled as dead; a busy one (running) is waited for up to WORKER_HEALTH_BUSY_LIMIT_MS;
  *  - either way its routers close, which the media service sees (the rooms move to a live worker).
  */
+import type { ChildProcess } from 'node:child_process';
+import diagnosticsChannel from 'node:diagnostics_channel';
 import { EventEmitter } from 'node:events';
 import * as mediasoup from 'mediasoup';
 import type * as ms from 'mediasoup/types';
@@ -257,7 +259,7 @@ export class WorkerPool {
   async #start(slot: WorkerSlot, replacement: boolean): Promise<void> {
     const timeoutMs = this.#config.requestTimeoutMs;
     const worker = await withDeadline(
-      mediasoup.createWorker<WorkerAppData>({ logLevel: this.#config.workerLogLevel, workerBin: this.#workerBin }),
+      createWorker({ logLevel: this.#config.workerLogLevel, workerBin: this.#workerBin }),
       'createWorker',
       timeoutMs,
       (late) => late.close(),
@@ -441,6 +443,35 @@ export class WorkerPool {
       this.#logger.info('media listening: ports per transport', { ...addresses, rtcPorts: `${config.rtcMinPort}-${config.rtcMaxPort}` });
     }
     for (const warning of listenAddressWarnings(config)) this.#logger.warn(warning, addresses);
+  }
+}
+
+/**
+ * mediasoup.createWorker, with a failed spawn reported as what it is. When the process cannot be
+ * spawned (EMFILE: no file descriptor left for its pipes), mediasoup throws a TypeError (reading its
+ * missing pipes) before it listens for the child's 'error' event; that event, the spawn's EMFILE,
+ * then had no listener: an uncaught exception that ended the server. The child is caught as it is
+ * created (Node's `child_process` diagnostics channel, subscribed only while mediasoup spawns,
+ * synchronously), and its error becomes the failure the pool logs, counts and retries.
+ */
+async function createWorker(settings: ms.WorkerSettings<WorkerAppData>): Promise<IndexedWorker> {
+  let spawnError: Error | undefined;
+  const onChild = (message: unknown): void => {
+    (message as { process: ChildProcess }).process.once('error', (error) => (spawnError = error));
+  };
+  let created: Promise<IndexedWorker>;
+  diagnosticsChannel.subscribe('child_process', onChild);
+  try {
+    created = mediasoup.createWorker<WorkerAppData>(settings);
+  } finally {
+    diagnosticsChannel.unsubscribe('child_process', onChild);
+  }
+  try {
+    return await created;
+  } catch (error) {
+    // EMFILE: the child's 'error' comes on a later tick than mediasoup's TypeError.
+    if (!spawnError) await new Promise((resolve) => setImmediate(resolve));
+    throw spawnError ?? error;
   }
 }
 

@@ -42,6 +42,8 @@ export async function listenMetrics(registry: Registry, host: string, port: numb
       resolve();
     });
   });
+  // A failed accept (file descriptors exhausted) after the start is that scrape's loss, not an uncaught exception.
+  server.on('error', (error) => log.warn('metrics listener error', { error }));
   const bound = server.address() as AddressInfo;
   const shownHost = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
   const url = `http://${shownHost}:${bound.port}/metrics`;

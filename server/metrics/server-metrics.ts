@@ -6,6 +6,8 @@
  * or client text.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { FdStats } from '../limits/file-descriptors';
+import type { LogFileStats } from '../logger/log-file';
 import type { MediaCensus } from '../media/media-index';
 import type { SignallingObserver } from '../signalling/signalling-observer';
 import { WorkerSlots } from './worker-slots';
@@ -19,6 +21,10 @@ export interface MetricsSources {
   /** CPU seconds used by each live worker process. */
   workerCpu(): Promise<Array<{ pid: number; cpuSeconds: number }>>;
   signalling: SignallingObserver;
+  /** File descriptors: where they ran out, how often. */
+  fileDescriptors?: () => FdStats;
+  /** With LOG_FILE: whether the file is written, and what it failed and dropped since start. */
+  logFile?: () => LogFileStats | undefined;
   /** With REDIS_URL: live nodes of the cluster by state, the clients relayed through this node, what it refused from Redis. */
   cluster?: () => {
     nodes: { active: number; draining: number };
@@ -173,6 +179,54 @@ export class ServerMetrics {
         for (const { pid, cpuSeconds } of usages) this.inc({ worker: slots.of(pid) }, cpuSeconds);
       },
     });
+
+    const fileDescriptors = sources.fileDescriptors;
+    if (fileDescriptors) {
+      new Counter({
+        name: `${PREFIX}fd_exhausted_total`,
+        help:
+          'File descriptors ran out, by where: accept (a connection refused at the open-file limit minus FD_RESERVE, or not accepted), ' +
+          'spawn (a worker could not start), check (the once-a-second check found none free).',
+        labelNames: ['where'],
+        registers,
+        collect() {
+          const { exhausted } = fileDescriptors();
+          this.reset();
+          for (const [where, count] of Object.entries(exhausted)) this.inc({ where }, count);
+        },
+      });
+    }
+
+    const logFile = sources.logFile;
+    if (logFile?.()) {
+      const stats = (): LogFileStats => logFile() ?? { state: 'writing', writeErrors: 0, droppedLines: 0 };
+      new Gauge({
+        name: `${PREFIX}log_file_writable`,
+        help: 'LOG_FILE: 1 while lines are written to it, 0 while it cannot be (a full disk) and they are dropped.',
+        registers,
+        collect() {
+          this.set(stats().state === 'writing' ? 1 : 0);
+        },
+      });
+      new Counter({
+        name: `${PREFIX}log_write_errors_total`,
+        help: 'LOG_FILE: failures to write, open or rotate the file.',
+        registers,
+        collect() {
+          this.reset();
+          this.inc(stats().writeErrors);
+        },
+      });
+      new Counter({
+        name: `${PREFIX}log_lines_dropped_total`,
+        help: 'LOG_FILE: lines not written to the file because it could not be (stdout has them).',
+        registers,
+        collect() {
+          this.reset();
+          this.inc(stats().droppedLines);
+        },
+      });
+    }
 
     const cluster = sources.cluster;
     if (cluster) {

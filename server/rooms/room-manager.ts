@@ -14,6 +14,7 @@ import type { Peer, PeerLimits } from './peer';
 import type { Fanout, MediaPort, PeerChannel } from './ports';
 import { BANNED_MESSAGE, Room, type JoinResult, type PeerProfile, type ResumeResult } from './room';
 import { RoomObserver } from './room-observer';
+import { TurnPacer } from './turn-pacer';
 
 export interface RoomManagerOptions {
   media: MediaPort;
@@ -68,6 +69,8 @@ export class RoomManager {
   readonly #creating = new Map<string, Promise<Room>>();
   readonly #opts: RoomManagerOptions;
   readonly #limits: ServerLimits;
+  /** One budget for every room's dropped connections: a turn of the event loop is the process's. */
+  readonly #pacer = new TurnPacer();
   readonly #log: Logger;
   /** The server-full warnings: every refused client would repeat them (a few per minute, with the count left out). */
   readonly #capacityLines = new LogSampler(3);
@@ -166,6 +169,7 @@ export class RoomManager {
       idlePeerTimeoutMs: this.#opts.openMode?.idlePeerTimeoutMs,
       lastN: this.#opts.lastN,
       fanout: this.#opts.fanout,
+      pacer: this.#pacer,
       observer: this.observer,
       logger: this.#opts.logger,
     })
@@ -231,6 +235,15 @@ export class RoomManager {
     if (!openMode || address === undefined || (this.#peersByAddress.get(address) ?? 0) < openMode.addressMaxPeers) return;
     this.#log.info('join() | refused: this address has its maximum of peers', { address, addressMaxPeers: openMode.addressMaxPeers });
     throw new AppError('LIMIT_EXCEEDED', `one address may have at most ${openMode.addressMaxPeers} peers`);
+  }
+
+  /**
+   * Runs `task` now, or later in this turn of the event loop or the next ones when a burst (thousands
+   * of connections dropping together) has spent this turn's budget (turn-pacer.ts): for the
+   * signalling layer's clean-up after a disconnect.
+   */
+  pace(task: () => void): void {
+    this.#pacer.run(task);
   }
 
   /** The same peer back on a new connection (see Room.resume). Throws RESUME_FAILED. */

@@ -27,6 +27,8 @@ import { ChurnBudget } from './churn-budget';
 import { ALL_GRANTS, DEFAULT_PEER_LIMITS, Peer, type PeerLimits } from './peer';
 import { sendToEach, type Fanout, type MediaPort, type PeerChannel, type RoomLink } from './ports';
 import type { PeerLeftReason, RoomObserver } from './room-observer';
+import { RoomOutbox } from './room-outbox';
+import { TurnPacer } from './turn-pacer';
 
 /** Why a room closed: a reason clients are told, or EMPTY (nobody left to tell). */
 export type RoomCloseReason = CloseReason | 'EMPTY';
@@ -55,6 +57,8 @@ export interface RoomOptions {
   lastN?: number;
   /** How announcements reach the peers' channels. Default: sendToEach. */
   fanout?: Fanout;
+  /** Paces dropped connections' leaves and departures' announcements over turns of the event loop (shared by a server's rooms). Default: the room's own. */
+  pacer?: TurnPacer;
   observer: RoomObserver;
   logger: Logger;
 }
@@ -112,7 +116,14 @@ export class Room {
   readonly #idlePeerTimeoutMs: number;
   /** Peers → the timer that checks whether they are idle (no transport for idlePeerTimeoutMs). */
   readonly #idleTimers = new Map<Peer, NodeJS.Timeout>();
-  readonly #fanout: Fanout;
+  /** Announcements to the peers, in order; departures after the current turn (room-outbox.ts). */
+  readonly #outbox: RoomOutbox<Peer>;
+  /** When each peer was admitted (joined or resumed), by #admissions: a queued announcement skips later ones. */
+  readonly #admittedAt = new WeakMap<Peer, number>();
+  #admissions = 0;
+  /** A peer that wanted audio levels left: whether anyone still does is settled with the departures. */
+  #audioLevelsStale = false;
+  readonly #pacer: TurnPacer;
   readonly #observer: RoomObserver;
   readonly #log: Logger;
   readonly #closeListeners: Array<(reason: RoomCloseReason) => void> = [];
@@ -159,7 +170,12 @@ export class Room {
     this.#produceBudget = new ChurnBudget('produce requests', (opts.peerLimits ?? DEFAULT_PEER_LIMITS).producesPer10s);
     this.#idlePeerTimeoutMs = opts.idlePeerTimeoutMs ?? 0;
     this.#lastN = opts.lastN ?? 0;
-    this.#fanout = opts.fanout ?? sendToEach;
+    this.#pacer = opts.pacer ?? new TurnPacer();
+    this.#outbox = new RoomOutbox<Peer>(
+      opts.fanout ?? sendToEach,
+      { channels: (admission, except) => this.#channels(admission, except), settle: () => this.#settleDepartures() },
+      this.#pacer,
+    );
     this.#observer = opts.observer;
     this.#log = opts.logger.child({ component: 'room', roomId: opts.roomId });
     this.#link = this.#createLink();
@@ -250,6 +266,7 @@ export class Room {
     });
     const snapshot = this.#snapshotFor(peer);
     this.#peers.set(peerId, peer);
+    this.#admittedAt.set(peer, ++this.#admissions);
     this.#order.push(peerId);
     clearTimeout(this.#emptyTimer);
     this.#emptyTimer = undefined;
@@ -263,9 +280,14 @@ export class Room {
   /**
    * The peer's connection dropped (`channel` is the connection that dropped). It keeps its
    * place for the grace period, or leaves at once without one. A stale connection of a peer
-   * that already resumed on a new one is ignored.
+   * that already resumed on a new one is ignored. Paced (turn-pacer.ts): when thousands of
+   * connections drop together, this runs over a few turns of the event loop.
    */
   peerDisconnected(peer: Peer, channel: PeerChannel): void {
+    this.#pacer.run(() => this.#peerDisconnectedNow(peer, channel));
+  }
+
+  #peerDisconnectedNow(peer: Peer, channel: PeerChannel): void {
     if (this.#closed || this.#peers.get(peer.id) !== peer || peer.channel !== channel) return;
     if (this.#reconnectGraceMs === 0) {
       this.leave(peer, 'DISCONNECTED');
@@ -276,8 +298,12 @@ export class Room {
     this.#graceTimers.set(
       peer,
       setTimeout(() => {
-        this.#log.info('peerDisconnected() | grace expired: peer leaves', { peerId: peer.id, graceMs: this.#reconnectGraceMs });
-        this.leave(peer, 'DISCONNECTED');
+        // Graces that started together (a network cut) end together: paced like the drops.
+        this.#pacer.run(() => {
+          if (this.#closed || this.#peers.get(peer.id) !== peer || peer.channel) return; // resumed meanwhile
+          this.#log.info('peerDisconnected() | grace expired: peer leaves', { peerId: peer.id, graceMs: this.#reconnectGraceMs });
+          this.leave(peer, 'DISCONNECTED');
+        });
       }, this.#reconnectGraceMs),
     );
     this.#log.info('peerDisconnected() | connection dropped: peer keeps its place', { peerId: peer.id, graceMs: this.#reconnectGraceMs });
@@ -302,19 +328,24 @@ export class Room {
     this.#graceTimers.delete(peer);
     const previous = peer.attach(channel);
     if (previous && previous !== channel) previous.close();
+    this.#admittedAt.set(peer, ++this.#admissions); // its snapshot has what was announced so far
     this.#log.info('resume() | peer resumed', { peerId: peer.id });
     this.#observer.emit('peerResumed', { roomId: this.id, peerId: peer.id });
     return { peer, ...this.#snapshotFor(peer), resumeToken: this.#issueResumeToken(peer), owned: peer.owned() };
   }
 
-  /** Removes a peer, closing all it owned and telling the others. Idempotent. */
+  /**
+   * Removes a peer, closing all it owned, at once; the others are told (its producers' end, then
+   * `peerLeft`) after the current turn of the event loop, with whoever else left meanwhile
+   * (room-outbox.ts). Idempotent.
+   */
   leave(peer: Peer, reason: PeerLeftReason = 'LEFT'): void {
     if (this.#closed || this.#peers.get(peer.id) !== peer) return;
     this.#peers.delete(peer.id);
     this.#forgetConnection(peer);
-    peer.close(); // announces its producers' end to the others (producerClosed)
+    peer.close(); // its producers' end goes out with its departure (producerClosed)
     this.#forgetSpeaker(peer);
-    this.#broadcast('peerLeft', { peerId: peer.id });
+    this.#outbox.depart('peerLeft', { peerId: peer.id }, this.#admissions);
     this.#log.info('leave() | peer left', { peerId: peer.id, reason, peers: this.#peers.size });
     this.#observer.emit('peerLeft', { roomId: this.id, peer: peer.info(), reason });
     this.#scheduleCloseIfEmpty();
@@ -389,6 +420,7 @@ export class Room {
     // peerDisconnected, announcements) then finds a closed room and does nothing.
     this.#closed = true;
     clearTimeout(this.#emptyTimer);
+    this.#outbox.close();
     const peers = [...this.#peers.values()];
     this.#peers.clear();
     for (const peer of peers) {
@@ -464,7 +496,15 @@ export class Room {
       if (pins.has(peer.id)) this.#pins.set(pinner, new Set([...pins].filter((id) => id !== peer.id)));
     }
     if (this.#activeSpeaker === peer.id) this.#activeSpeaker = undefined;
-    if (peer.wantsAudioLevels) this.#updateAudioLevelsEnabled();
+    if (peer.wantsAudioLevels) this.#audioLevelsStale = true;
+  }
+
+  /** Once per batch of departures (not at each leave, O(peers × consumers) with last-N): whoever they made invisible may now be seen. */
+  #settleDepartures(): void {
+    if (this.#audioLevelsStale) {
+      this.#audioLevelsStale = false;
+      this.#updateAudioLevelsEnabled();
+    }
     this.#applyLastN();
   }
 
@@ -536,14 +576,19 @@ export class Room {
     this.#emptyTimer = setTimeout(() => this.close('EMPTY'), this.#emptyTimeoutMs);
   }
 
-  /** To every connected peer but `except`, in one fan-out (a peer in its grace period has no channel: dropped). */
+  /** To every connected peer but `except`, in one fan-out (a peer in its grace period has no channel: dropped); after any queued departures. */
   #broadcast<E extends NotificationName>(event: E, payload: NotificationMap[E], except?: Peer): void {
     if (this.#closed) return;
+    this.#outbox.announce(event, payload, this.#admissions, except);
+  }
+
+  /** The connected peers admitted by `admission`, but `except`. */
+  #channels(admission: number, except: Peer | undefined): PeerChannel[] {
     const channels: PeerChannel[] = [];
     for (const peer of this.#peers.values()) {
-      if (peer !== except && peer.channel) channels.push(peer.channel);
+      if (peer !== except && peer.channel && (this.#admittedAt.get(peer) ?? 0) <= admission) channels.push(peer.channel);
     }
-    this.#fanout(channels, event, payload);
+    return channels;
   }
 
   /** The narrow view each Peer gets of its room. */
@@ -563,7 +608,9 @@ export class Room {
         this.#observer.emit('producerOpened', { roomId: this.id, producer });
       },
       producerClosed: ({ producerId, peerId }) => {
-        this.#broadcastFrom(peerId, 'producerClosed', { producerId, peerId });
+        // A leaving peer's producers close with its departure's announcements.
+        if (this.#peers.has(peerId as PeerId)) this.#broadcastFrom(peerId, 'producerClosed', { producerId, peerId });
+        else this.#outbox.depart('producerClosed', { producerId, peerId }, this.#admissions);
         this.#observer.emit('producerClosed', { roomId: this.id, producerId, peerId });
       },
       producerPauseChanged: ({ producerId, peerId, paused, reason }) => {
@@ -579,7 +626,10 @@ export class Room {
         return undefined;
       },
       dataProducerOpened: (dataProducer) => this.#broadcastFrom(dataProducer.peerId, 'newDataProducer', dataProducer),
-      dataProducerClosed: ({ dataProducerId, peerId }) => this.#broadcastFrom(peerId, 'dataProducerClosed', { dataProducerId, peerId }),
+      dataProducerClosed: ({ dataProducerId, peerId }) => {
+        if (this.#peers.has(peerId as PeerId)) this.#broadcastFrom(peerId, 'dataProducerClosed', { dataProducerId, peerId });
+        else this.#outbox.depart('dataProducerClosed', { dataProducerId, peerId }, this.#admissions);
+      },
       lastNPaused: (subscriberId, producer) => this.#lastNPaused(subscriberId as PeerId, producer),
       pinPeers: (peerId, peerIds) => {
         const peer = this.#peers.get(peerId as PeerId);

@@ -387,15 +387,19 @@ export class SocketSession implements SessionView {
     this.#disconnected = true;
     clearTimeout(this.#joinTimer);
     clearTimeout(this.#expiryTimer);
-    this.#opts.limiter.forget(this.#socket.id);
-    this.#opts.sampler.forget(this.#socket.id);
-    this.#opts.sampler.forget(`${this.#socket.id} errors`);
     const member = this.#member;
     this.#member = undefined;
-    // A drop keeps the peer's place for the grace period; the room decides.
-    if (member) member.room.peerDisconnected(member.peer, this.channel);
-    this.#log.debug('socket disconnected', { reason, peerId: member?.peer.id });
-    this.#observer.emit('socketDisconnected', { reason });
+    // Paced: thousands of sockets may close in one poll phase (a network cut), and the event loop
+    // must go on serving the others meanwhile.
+    this.rooms.pace(() => {
+      this.#opts.limiter.forget(this.#socket.id);
+      this.#opts.sampler.forget(this.#socket.id);
+      this.#opts.sampler.forget(`${this.#socket.id} errors`);
+      // A drop keeps the peer's place for the grace period; the room decides.
+      if (member) member.room.peerDisconnected(member.peer, this.channel);
+      this.#log.debug('socket disconnected', { reason, peerId: member?.peer.id });
+      this.#observer.emit('socketDisconnected', { reason });
+    });
   }
 
   get #peerId(): string | undefined {

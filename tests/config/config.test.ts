@@ -116,7 +116,22 @@ test('operations settings: webhook URLs need a secret and must be http(s); admin
     timeoutMs: 5000,
     queueSize: 1000,
   });
-  expect(config.log.file).toEqual({ path: path.resolve('logs/x.log'), retentionDays: 14 });
+  expect(config.log.file).toEqual({
+    path: path.resolve('logs/x.log'),
+    retentionDays: 14,
+    maxSizeBytes: 100 * 1024 ** 2,
+    maxTotalSizeBytes: 1024 ** 3,
+  });
+  expect(loadConfig({ LOG_FILE: 'x.log', LOG_FILE_MAX_SIZE: '512K', LOG_FILE_MAX_TOTAL_SIZE: '2g' }).log.file).toMatchObject({
+    maxSizeBytes: 512 * 1024,
+    maxTotalSizeBytes: 2 * 1024 ** 3,
+  });
+  expect(loadConfig({ LOG_FILE: 'x.log', LOG_FILE_MAX_SIZE: '4096' }).log.file?.maxSizeBytes).toBe(4096);
+  expect(problems({ LOG_FILE_MAX_SIZE: '10 MB' })).toMatch(/^LOG_FILE_MAX_SIZE="10 MB": must be a size such as 100m/m);
+  expect(problems({ LOG_FILE_MAX_SIZE: '12' })).toMatch(/^LOG_FILE_MAX_SIZE="12": must be at least 1024 bytes$/m);
+  expect(problems({ LOG_FILE_MAX_SIZE: '2g', LOG_FILE_MAX_TOTAL_SIZE: '1g' })).toMatch(
+    /^LOG_FILE_MAX_TOTAL_SIZE="1g": must be at least LOG_FILE_MAX_SIZE$/m,
+  );
   expect(loadConfig({}).admin).toEqual({
     apiKey: undefined,
     tokenMaxTtlSeconds: 86_400,
@@ -141,7 +156,7 @@ test('trust settings: defaults, open mode switches, production needs a secret or
       producesPer10s: 20,
       keyFrameRequestIntervalMs: 1000,
     },
-    server: { maxRooms: 1000, maxPeers: 5000 },
+    server: { maxRooms: 1000, maxPeers: 5000, fdReserve: 64 },
     openMode: { addressMaxRooms: 10, addressMaxPeers: 50, idlePeerTimeoutMs: 60_000 },
     connection: {
       maxRooms: 2,

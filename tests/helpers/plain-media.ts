@@ -7,6 +7,7 @@ import { request, type RoomSocket } from '../../client/request';
 import type { PlainTransportCreated, ProducerAppData } from '../../shared/contract';
 import type { MediaKind } from '../../shared/media';
 import { bindUdp, OPUS_PT, opusRtpParameters, RtpCounter, sendRtp, udpPort, VP8_PT, vp8RtpParameters } from './rtp';
+import { connectToRoom, waitFor } from './server';
 
 export interface Publication {
   udp: dgram.Socket;
@@ -84,4 +85,30 @@ export async function subscribePlain(socket: RoomSocket, producerIds: string[]):
     consumerIds,
     received: (producerId) => counter.byPayloadType.get(payloadTypes.get(producerId) ?? -1) ?? 0,
   };
+}
+
+/**
+ * A whole call: two peers join `roomId`, one publishes opus over plain RTP, the other receives at
+ * least 95 % of 40 packets; then both leave. Proves a server serves joins and media.
+ */
+export async function plainAudioCall(server: { url: string }, roomId: string): Promise<void> {
+  const alice = await connectToRoom(server, roomId);
+  const bob = await connectToRoom(server, roomId);
+  try {
+    await request(alice, 'join', { displayName: 'alice' });
+    await request(bob, 'join', { displayName: 'bob' });
+    const publication = await publishPlain(alice, ['audio']);
+    const producerId = publication.producerIds.audio!;
+    const subscription = await subscribePlain(bob, [producerId]);
+    try {
+      await publication.send('audio', 40);
+      await waitFor(() => subscription.received(producerId) >= 38, `bob to receive alice's audio in ${roomId}`);
+    } finally {
+      publication.udp.close();
+      subscription.udp.close();
+    }
+  } finally {
+    alice.disconnect();
+    bob.disconnect();
+  }
 }

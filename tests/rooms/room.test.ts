@@ -6,11 +6,13 @@ import type { CloseReason, NotificationMap, NotificationName } from '../../share
 import type { MediaKind } from '../../shared/media';
 import { AppError } from '../../server/errors';
 import { createSilentLogger } from '../../server/logger';
-import { DEFAULT_PEER_LIMITS } from '../../server/rooms/peer';
+import { DEFAULT_PEER_LIMITS, type Peer } from '../../server/rooms/peer';
 import type { MediaPort, PeerChannel, RoomMediaEvents } from '../../server/rooms/ports';
 import { Room, type RoomCloseReason } from '../../server/rooms/room';
 import { RoomManager } from '../../server/rooms/room-manager';
 import { RoomObserver } from '../../server/rooms/room-observer';
+import { SENDS_PER_CHUNK } from '../../server/rooms/room-outbox';
+import { TurnPacer } from '../../server/rooms/turn-pacer';
 
 const logger = createSilentLogger();
 
@@ -148,6 +150,9 @@ function makeRoom(
 /** A profile with this display name. */
 const as = (displayName?: string) => ({ displayName });
 
+/** The rest of the current turn of the event loop: departures are announced then (room-outbox.ts). */
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 function code(fn: () => unknown): string {
   try {
     fn();
@@ -196,6 +201,9 @@ describe('room', () => {
     expect(cb.sent).toEqual([]);
     room.leave(a);
     room.leave(a); // idempotent
+    expect(room.peerCount).toBe(1); // gone at once; told after the turn
+    expect(cb.sent).toEqual([]);
+    await nextTurn();
     expect(cb.sent).toEqual([{ event: 'peerLeft', payload: { peerId: a.id } }]);
     expect(ca.sent).toHaveLength(1);
     expect(ca.closes).toEqual([]); // leaving does not close the channel: the signalling layer does
@@ -217,6 +225,7 @@ describe('room', () => {
     expect(media.transports.has(t.transportId)).toBe(true);
     room.leave(a);
     expect(media.transports.size).toBe(0);
+    await nextTurn();
     expect(cb.names()).toEqual(['newProducer', 'producerClosed', 'peerLeft']);
     expect(cb.sent[1]!.payload).toEqual({ producerId, peerId: a.id });
     expect(a.closed).toBe(true);
@@ -351,9 +360,10 @@ describe('Room: dropped connections, resume, media reset', () => {
     jest.advanceTimersByTime(4_999);
     expect(cb.names()).toEqual([]);
     jest.advanceTimersByTime(1);
-    expect(cb.names()).toEqual(['peerLeft']);
     expect(room.peerCount).toBe(1);
     expect(left).toEqual(['a:DISCONNECTED']);
+    jest.runOnlyPendingTimers(); // the turn's end (setImmediate)
+    expect(cb.names()).toEqual(['peerLeft']);
     room.close('CLOSED_BY_ADMIN');
   });
 
@@ -432,8 +442,9 @@ describe('Room: dropped connections, resume, media reset', () => {
     const a = room.join(as('a'), ca).peer;
     room.join(as('b'), cb);
     room.peerDisconnected(a, ca);
-    expect(cb.names()).toEqual(['peerLeft']);
     expect(room.peerCount).toBe(1);
+    await nextTurn();
+    expect(cb.names()).toEqual(['peerLeft']);
     room.close('CLOSED_BY_ADMIN');
   });
 
@@ -654,13 +665,18 @@ describe('trust in the domain', () => {
     const witness = new FakeChannel();
     const older = room.join({ identity: 'ada', displayName: 'Ada' }, first).peer;
     room.join({ identity: 'bob' }, witness);
-    const newer = room.join({ identity: 'ada', displayName: 'Ada' }, new FakeChannel()).peer;
+    const newerChannel = new FakeChannel();
+    const newer = room.join({ identity: 'ada', displayName: 'Ada' }, newerChannel).peer;
     expect(first.closes).toEqual(['DUPLICATE_IDENTITY']);
     expect(left).toEqual(['DUPLICATE_IDENTITY']);
     expect([...room.peers.values()].map((p) => p.identity).sort()).toEqual(['ada', 'bob']);
     expect(room.peers.has(older.id)).toBe(false);
     expect(room.peerWithIdentity('ada')).toBe(newer);
-    expect(witness.names()).toEqual(['peerLeft', 'peerJoined']); // bob joined after the older ada
+    await nextTurn();
+    // Bob joined after the older ada: told it left, then the newer one joined (in that order);
+    // the newer ada is not told of the older (its join snapshot never had it).
+    expect(witness.names()).toEqual(['peerLeft', 'peerJoined']);
+    expect(newerChannel.names()).toEqual([]);
     // Without identities (open mode) nobody replaces anybody.
     expect(code(() => room.join({}, new FakeChannel()))).toBe('ROOM_FULL');
   });
@@ -819,6 +835,7 @@ describe('who is speaking and last-N (domain rules, fake media)', () => {
     ]);
     expect(b.sent.filter((s) => s.event === 'audioLevels')).toEqual([]);
     room.leave(peer);
+    await nextTurn();
     expect(media.audioLevelsEnabled).toBe(false);
   });
 
@@ -896,6 +913,94 @@ describe('announcements through a fan-out', () => {
     room.join(as('c'), c);
     expect(calls).toEqual([{ event: 'peerJoined', to: [b] }]);
     expect(a.names()).toEqual(['peerJoined']); // b's join only, before it went away
+    room.close('CLOSED_BY_ADMIN');
+  });
+});
+
+describe('many peers leaving at once', () => {
+  /**
+   * A room of `count` peers, each with a producer, whose fan-out records each call's size and turn
+   * of the event loop; `pacer` paces its departures (TurnPacer(0): one paced task per turn).
+   */
+  async function crowdedRoom(count: number, pacer?: TurnPacer) {
+    const fanouts: Array<{ size: number; turn: number }> = [];
+    let turn = 0;
+    let turnMarked = false;
+    const room = await Room.create({
+      roomId: 'crowd',
+      media: new FakeMedia(),
+      maxPeers: count,
+      emptyTimeoutMs: 1_000,
+      reconnectGraceMs: 0,
+      pacer,
+      fanout: (channels, event, payload) => {
+        if (!turnMarked) {
+          turnMarked = true;
+          setImmediate(() => {
+            turnMarked = false;
+            turn++;
+          });
+        }
+        fanouts.push({ size: channels.length, turn });
+        for (const channel of channels) channel.send(event, payload);
+      },
+      observer: new RoomObserver(logger),
+      logger,
+    });
+    const audio = { codecs: [{ mimeType: 'audio/opus', payloadType: 100, clockRate: 48000, channels: 2 }] };
+    const members: Array<{ peer: Peer; channel: FakeChannel }> = [];
+    for (let i = 0; i < count; i++) {
+      const channel = new FakeChannel();
+      const { peer } = room.join(as(`p${i}`), channel);
+      const { transportId } = await peer.createTransport({ direction: 'send', type: 'plain' });
+      await peer.produce({ transportId, kind: 'audio', rtpParameters: audio } as never);
+      members.push({ peer, channel });
+    }
+    for (const { channel } of members) channel.sent.length = 0;
+    fanouts.length = 0;
+    return { room, members, fanouts };
+  }
+
+  async function turns(count: number): Promise<void> {
+    for (let i = 0; i < count; i++) await nextTurn();
+  }
+
+  test('everyone leaving in one turn costs no announcement at all (each used to go to all the others)', async () => {
+    const { room, members, fanouts } = await crowdedRoom(300);
+    for (const { peer } of members) room.leave(peer, 'DISCONNECTED');
+    await turns(5);
+    expect(fanouts.reduce((sum, f) => sum + f.size, 0)).toBe(0);
+    expect(room.peerCount).toBe(0);
+  });
+
+  test('200 of 300 leaving: the 100 left hear each departure once, in order, in paced chunks', async () => {
+    const { room, members, fanouts } = await crowdedRoom(300, new TurnPacer(0));
+    const leaving = members.slice(0, 200);
+    const staying = members.slice(200);
+    for (const { peer } of leaving) room.leave(peer);
+    expect(staying.every(({ channel }) => channel.sent.length === 0)).toBe(true); // nothing inside leave()
+
+    // Meanwhile the room goes on: a join is announced after the departures, and the newcomer hears none of them.
+    const late = new FakeChannel();
+    const { peer: newcomer } = room.join(as('late'), late);
+    await turns(500);
+
+    const expected = leaving.flatMap(({ peer }) => ['producerClosed', 'peerLeft'].map((event) => `${event}:${peer.id}`));
+    for (const { channel } of staying) {
+      expect(channel.sent.map((s) => `${s.event}:${(s.payload as { peerId: string }).peerId}`)).toEqual([
+        ...expected,
+        `peerJoined:${newcomer.id}`,
+      ]);
+    }
+    expect(late.sent).toEqual([]);
+    for (const { channel } of leaving) expect(channel.sent).toEqual([]);
+    // 400 announcements to 100 peers (and the join), in chunks of at most SENDS_PER_CHUNK, one chunk per turn here.
+    expect(fanouts.reduce((sum, f) => sum + f.size, 0)).toBe(400 * 100 + 100);
+    expect(Math.max(...fanouts.map((f) => f.size))).toBeLessThanOrEqual(SENDS_PER_CHUNK);
+    const perTurn = new Map<number, number>();
+    for (const { size, turn } of fanouts) perTurn.set(turn, (perTurn.get(turn) ?? 0) + size);
+    expect(Math.max(...perTurn.values())).toBeLessThanOrEqual(SENDS_PER_CHUNK);
+    expect(perTurn.size).toBeGreaterThanOrEqual((400 * 100) / SENDS_PER_CHUNK);
     room.close('CLOSED_BY_ADMIN');
   });
 });

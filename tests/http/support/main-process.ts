@@ -16,6 +16,8 @@ export type LogLine = Record<string, unknown>;
 export interface MainProcess {
   readonly child: ChildProcessWithoutNullStreams;
   readonly lines: LogLine[];
+  /** What it wrote to stderr, line by line. */
+  readonly stderrLines: string[];
   /** https://127.0.0.1:<port>, once listening. */
   readonly url: string;
   /** Resolves with the first line (already seen or to come) that matches, or rejects after `timeoutMs`. */
@@ -28,33 +30,34 @@ export interface MainProcess {
 
 /**
  * Starts server/main.ts with a loopback base env + `env`; `preload` modules go before it (`--import`).
- * `listeningTimeoutMs`: how long it may take to log `server listening`.
+ * `listeningTimeoutMs`: how long it may take to log `server listening`. `openFileLimit`: started
+ * under `ulimit -n` of that (its workers inherit it).
  */
 export async function startMainProcess(
   env: Record<string, string>,
   preload: string[] = [],
   listeningTimeoutMs = 15_000,
+  { openFileLimit }: { openFileLimit?: number } = {},
 ): Promise<MainProcess> {
   const certsDir = fs.mkdtempSync(path.join(os.tmpdir(), 'confsfu-main-'));
-  const child = spawn(
-    path.join(REPO, 'node_modules/.bin/node'),
-    ['--import', 'tsx', ...preload.flatMap((p) => ['--import', p]), 'server/main.ts'],
-    {
-      cwd: REPO,
-      env: {
-        ...process.env,
-        PORT: '0',
-        LISTEN_HOST: '127.0.0.1',
-        CERTS_DIR: certsDir,
-        LOG_FORMAT: 'json',
-        LOG_LEVEL: 'info',
-        RTC_PORT: '0', // tests run side by side: no fixed media ports
-        METRICS_PORT: '0', // nor a fixed metrics port
-        ...env,
-      },
-      stdio: ['pipe', 'pipe', 'pipe'],
+  const node = [path.join(REPO, 'node_modules/.bin/node'), '--import', 'tsx', ...preload.flatMap((p) => ['--import', p]), 'server/main.ts'];
+  // `exec`: the child is Node itself (signals, pid), with the lower limit.
+  const command = openFileLimit === undefined ? node : ['bash', '-c', `ulimit -n ${openFileLimit} && exec "$@"`, 'bash', ...node];
+  const child = spawn(command[0]!, command.slice(1), {
+    cwd: REPO,
+    env: {
+      ...process.env,
+      PORT: '0',
+      LISTEN_HOST: '127.0.0.1',
+      CERTS_DIR: certsDir,
+      LOG_FORMAT: 'json',
+      LOG_LEVEL: 'info',
+      RTC_PORT: '0', // tests run side by side: no fixed media ports
+      METRICS_PORT: '0', // nor a fixed metrics port
+      ...env,
     },
-  );
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   const lines: LogLine[] = [];
   const listeners = new Set<() => void>();
   let buffered = '';
@@ -73,6 +76,13 @@ export async function startMainProcess(
     for (const listener of [...listeners]) listener();
   });
   captureStream(child.stderr, '[main stderr]');
+  const stderrLines: string[] = [];
+  let stderrBuffered = '';
+  child.stderr.on('data', (chunk: Buffer) => {
+    const parts = (stderrBuffered + chunk.toString()).split('\n');
+    stderrBuffered = parts.pop() ?? '';
+    stderrLines.push(...parts);
+  });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
 
   const line = (match: (l: LogLine) => boolean, timeoutMs = 15_000): Promise<LogLine> =>
@@ -103,7 +113,7 @@ export async function startMainProcess(
       exited.then((code) => Promise.reject(new Error(`server exited early with ${code}`))),
     ]);
     const port = new URL(String(listening.url)).port;
-    return { child, lines, url: `https://127.0.0.1:${port}`, line, exited, cleanUp };
+    return { child, lines, stderrLines, url: `https://127.0.0.1:${port}`, line, exited, cleanUp };
   } catch (error) {
     cleanUp();
     throw error;
