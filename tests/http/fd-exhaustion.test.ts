@@ -44,6 +44,9 @@ async function startLimited(env: Record<string, string>, preload: string[] = [])
       METRICS_PORT: String(metricsPort),
       RATE_LIMIT_CONNECTIONS: '100000',
       RATE_LIMIT_CONNECTIONS_BURST: '100000',
+      // Every client comes from one address (loopback): open mode's per-address caps would refuse them.
+      ADDRESS_MAX_ROOMS: '100000',
+      ADDRESS_MAX_PEERS: '100000',
       RECONNECT_GRACE_MS: '0',
       ...env,
     },

@@ -48,6 +48,9 @@ async function crowdedServer(graceMs: number): Promise<{ main: MainProcess; metr
       ROOM_EMPTY_TIMEOUT_MS: '60000',
       RATE_LIMIT_CONNECTIONS: '100000',
       RATE_LIMIT_CONNECTIONS_BURST: '100000',
+      // Every client comes from one address (loopback): open mode's per-address caps would refuse them.
+      ADDRESS_MAX_ROOMS: '100000',
+      ADDRESS_MAX_PEERS: '100000',
     },
     [],
     60_000,
